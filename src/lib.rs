@@ -1,0 +1,1 @@
+//! libftrack: a native client for the ftrack API.
