@@ -1,0 +1,36 @@
+# Shared by scripts/test and scripts/demo: installs what the project needs on a
+# fresh machine. Sourced, not run.
+
+step() { printf '\n==> %s\n' "$*"; }
+
+apt_install() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing system packages: ${missing[*]} (install them with apt-get, then run again)" >&2
+        return 1
+    fi
+    step "apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+install_prerequisites() {
+    command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; return 1; }
+    # C and C++ compilers for the C ABI tests, mono for the C# binding test,
+    # binutils for the exported-symbol check, python3-venv for the conformance venv.
+    apt_install gcc g++ binutils mono-mcs mono-runtime
+    if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import ftrack_api, pytest' 2>/dev/null; then
+        step "python venv .venv with the official ftrack-python-api"
+        python3 -m venv .venv
+        .venv/bin/pip install -q --disable-pip-version-check -r tests/conformance/requirements.txt
+    fi
+    if [ ! -d tests/conformance/node_modules/@ftrack/api ]; then
+        command -v npm >/dev/null || apt_install nodejs npm
+        step "npm install (official @ftrack/api for the JavaScript smoke test)"
+        (cd tests/conformance && npm install --no-audit --no-fund --silent)
+    fi
+}
