@@ -1,1 +1,26 @@
 //! libftrack: a native client for the ftrack API.
+//!
+//! The Rust core: [`Session`] (start-up, queries, identity map, recorded operations,
+//! commit), [`Entity`] handles with typed attribute access, [`Value`], and typed
+//! [`Error`]s. A [`Session`] is `Send + Sync`; see the `session` module for the
+//! locking rules.
+//!
+//! ```no_run
+//! let session = ftrack::Session::new(None, None, None)?; // from FTRACK_* variables
+//! for user in session.query("select username from User where is_active is true")? {
+//!     println!("{}", user.get_string("username")?);
+//! }
+//! # Ok::<(), ftrack::Error>(())
+//! ```
+
+mod config;
+mod entity;
+mod error;
+mod session;
+mod value;
+
+pub use config::{SchemaCache, SessionOptions};
+pub use entity::Entity;
+pub use error::{Error, ErrorKind, Result, ServerError};
+pub use session::{Session, quote};
+pub use value::Value;

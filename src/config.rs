@@ -1,0 +1,333 @@
+//! Session options and their resolution from the environment.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Where the schema cache file lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SchemaCache {
+    /// `FTRACK_API_SCHEMA_CACHE_PATH` when set, else the per-user cache directory
+    /// (`$XDG_CACHE_HOME`, `~/.cache`, `%LOCALAPPDATA%`, `~/Library/Caches`).
+    #[default]
+    Default,
+    /// This directory.
+    Path(PathBuf),
+    /// No schema cache: every session start fetches the schemas.
+    Disabled,
+}
+
+/// Options for [`crate::Session::with_options`]. A builder: every setter takes and
+/// returns `self`. Unset credentials are read from the environment.
+///
+/// `Debug` never shows the API key.
+#[derive(Clone)]
+pub struct SessionOptions {
+    pub(crate) server_url: Option<String>,
+    pub(crate) api_key: Option<String>,
+    pub(crate) api_user: Option<String>,
+    pub(crate) timeout: Duration,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) cookies: Vec<(String, String)>,
+    pub(crate) strict_api: bool,
+    pub(crate) auto_populate: bool,
+    pub(crate) record_operations: bool,
+    pub(crate) schema_cache: SchemaCache,
+    pub(crate) page_size: usize,
+    pub(crate) max_attempts: u32,
+    pub(crate) retry_delay: Duration,
+    pub(crate) ca_bundle: Option<PathBuf>,
+    pub(crate) persistent_cache: Option<PathBuf>,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        SessionOptions {
+            server_url: None,
+            api_key: None,
+            api_user: None,
+            timeout: Duration::from_secs(60),
+            headers: Vec::new(),
+            cookies: Vec::new(),
+            strict_api: false,
+            auto_populate: true,
+            record_operations: true,
+            schema_cache: SchemaCache::Default,
+            page_size: 500,
+            max_attempts: 4,
+            retry_delay: Duration::from_millis(200),
+            ca_bundle: None,
+            persistent_cache: None,
+        }
+    }
+}
+
+impl fmt::Debug for SessionOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionOptions")
+            .field("server_url", &self.server_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("api_user", &self.api_user)
+            .field("timeout", &self.timeout)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field(
+                "cookies",
+                &self.cookies.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("strict_api", &self.strict_api)
+            .field("auto_populate", &self.auto_populate)
+            .field("record_operations", &self.record_operations)
+            .field("schema_cache", &self.schema_cache)
+            .field("page_size", &self.page_size)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_delay", &self.retry_delay)
+            .field("ca_bundle", &self.ca_bundle)
+            .field("persistent_cache", &self.persistent_cache)
+            .finish()
+    }
+}
+
+impl SessionOptions {
+    /// Default options: everything from the environment, 60 s timeout, auto-populate
+    /// and operation recording on, default schema cache, page size 500, 4 attempts.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The server URL, e.g. `https://studio.ftrackapp.com` (else `FTRACK_SERVER`).
+    pub fn server_url(mut self, url: impl Into<String>) -> Self {
+        self.server_url = Some(url.into());
+        self
+    }
+    /// The API key (else `FTRACK_API_KEY`, or the legacy `FTRACK_APIKEY`).
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+    /// The API user (else `FTRACK_API_USER`, or the login name).
+    pub fn api_user(mut self, user: impl Into<String>) -> Self {
+        self.api_user = Some(user.into());
+        self
+    }
+    /// Timeout for connecting and for waiting for each answer (default 60 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+    /// An extra HTTP header sent with every request.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    /// A cookie sent with every request.
+    pub fn cookie(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.cookies.push((name.into(), value.into()));
+        self
+    }
+    /// Strict API mode (`ftrack-strict-api: true`; default false, always sent).
+    pub fn strict_api(mut self, strict: bool) -> Self {
+        self.strict_api = strict;
+        self
+    }
+    /// Fetch attributes that are not loaded yet when read (default true).
+    pub fn auto_populate(mut self, on: bool) -> Self {
+        self.auto_populate = on;
+        self
+    }
+    /// Record changes as pending operations for `commit` (default true).
+    pub fn record_operations(mut self, on: bool) -> Self {
+        self.record_operations = on;
+        self
+    }
+    /// Where to keep the schema cache file.
+    pub fn schema_cache(mut self, cache: SchemaCache) -> Self {
+        self.schema_cache = cache;
+        self
+    }
+    /// Rows per query page (default 500; 0 is treated as 1).
+    pub fn page_size(mut self, size: usize) -> Self {
+        self.page_size = size.max(1);
+        self
+    }
+    /// Attempts per request including the first (default 4; 1 disables retries).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+    /// Base delay of the exponential retry back-off (default 200 ms).
+    pub fn retry_delay(mut self, delay: Duration) -> Self {
+        self.retry_delay = delay;
+        self
+    }
+    /// A PEM file of CA certificates to trust instead of the platform's.
+    pub fn ca_bundle(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_bundle = Some(path.into());
+        self
+    }
+    /// A JSON file used as a persistent entity cache under the in-memory one.
+    pub fn persistent_cache(mut self, path: impl Into<PathBuf>) -> Self {
+        self.persistent_cache = Some(path.into());
+        self
+    }
+}
+
+/// Resolved credentials. `Debug` never shows the key.
+#[derive(Clone)]
+pub(crate) struct Credentials {
+    pub server_url: String,
+    pub api_key: String,
+    pub api_user: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("server_url", &self.server_url)
+            .field("api_key", &"<redacted>")
+            .field("api_user", &self.api_user)
+            .finish()
+    }
+}
+
+fn env_nonempty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn missing(argument: &'static str, variable: &'static str, extra: &str) -> Error {
+    Error::MissingConfiguration {
+        argument,
+        variable,
+        message: format!(
+            "no {argument} given: pass it as the {argument} argument or set the \
+             {variable} environment variable{extra}"
+        ),
+    }
+}
+
+/// Resolves the three credentials from the options, then the environment.
+/// An explicitly given empty string is not replaced from the environment; it fails.
+pub(crate) fn resolve(options: &SessionOptions) -> Result<Credentials> {
+    let server_url = match &options.server_url {
+        Some(v) => v.clone(),
+        None => std::env::var("FTRACK_SERVER").unwrap_or_default(),
+    };
+    let server_url = server_url.trim().trim_end_matches('/').to_owned();
+    if server_url.is_empty() {
+        return Err(missing("server_url", "FTRACK_SERVER", ""));
+    }
+    if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
+        return Err(Error::InvalidArgument(format!(
+            "server_url \"{server_url}\" must start with http:// or https://, \
+             e.g. https://studio.ftrackapp.com"
+        )));
+    }
+    let api_key = match &options.api_key {
+        Some(v) => v.clone(),
+        None => match std::env::var_os("FTRACK_API_KEY") {
+            Some(v) => v.to_string_lossy().into_owned(),
+            None => std::env::var("FTRACK_APIKEY").unwrap_or_default(),
+        },
+    };
+    if api_key.is_empty() {
+        return Err(missing(
+            "api_key",
+            "FTRACK_API_KEY",
+            " (the legacy FTRACK_APIKEY is read only when FTRACK_API_KEY is absent)",
+        ));
+    }
+    let api_user = match &options.api_user {
+        Some(v) => v.clone(),
+        None => env_nonempty("FTRACK_API_USER")
+            .or_else(login_name)
+            .unwrap_or_default(),
+    };
+    if api_user.is_empty() {
+        return Err(missing(
+            "api_user",
+            "FTRACK_API_USER",
+            " (the login name from LOGNAME, USER, LNAME or USERNAME is used otherwise)",
+        ));
+    }
+    Ok(Credentials {
+        server_url,
+        api_key,
+        api_user,
+    })
+}
+
+/// The login name, as Python's `getpass.getuser()` finds it.
+fn login_name() -> Option<String> {
+    ["LOGNAME", "USER", "LNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| env_nonempty(v))
+}
+
+/// The per-user cache directory.
+pub(crate) fn user_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = env_nonempty("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d));
+    }
+    if cfg!(windows) {
+        return env_nonempty("LOCALAPPDATA").map(PathBuf::from);
+    }
+    let home = env_nonempty("HOME")?;
+    if cfg!(target_os = "macos") {
+        Some(PathBuf::from(home).join("Library").join("Caches"))
+    } else {
+        Some(PathBuf::from(home).join(".cache"))
+    }
+}
+
+/// The schema cache directory the options designate, or `None` when disabled.
+pub(crate) fn schema_cache_dir(cache: &SchemaCache) -> Option<PathBuf> {
+    match cache {
+        SchemaCache::Disabled => None,
+        SchemaCache::Path(p) => Some(p.clone()),
+        SchemaCache::Default => env_nonempty("FTRACK_API_SCHEMA_CACHE_PATH")
+            .map(PathBuf::from)
+            .or_else(user_cache_dir),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_key() {
+        let o = SessionOptions::new()
+            .api_key("SECRET-KEY-123")
+            .header("x", "y");
+        let d = format!("{o:?}");
+        assert!(!d.contains("SECRET-KEY-123"), "{d}");
+        let c = Credentials {
+            server_url: "http://x".into(),
+            api_key: "SECRET-KEY-123".into(),
+            api_user: "u".into(),
+        };
+        assert!(!format!("{c:?}").contains("SECRET-KEY-123"));
+    }
+
+    #[test]
+    fn explicit_values_resolve_without_env() {
+        let o = SessionOptions::new()
+            .server_url("http://h:1/")
+            .api_key("k")
+            .api_user("u");
+        let c = resolve(&o).unwrap();
+        assert_eq!(c.server_url, "http://h:1");
+        let e = resolve(&o.clone().api_key("")).unwrap_err();
+        assert!(matches!(
+            e,
+            Error::MissingConfiguration {
+                argument: "api_key",
+                variable: "FTRACK_API_KEY",
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,168 @@
+//! Entity handles: a session plus a slot in its identity map.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::session::Inner;
+use crate::value::Value;
+
+/// A handle to an entity in a session's identity map. Cheap to clone; all handles
+/// to the same (type, primary key) in one session see the same data.
+///
+/// Reading an attribute that is not loaded yet fetches it from the server when
+/// auto-populate is on — for every entity of the same type from the same query
+/// result that lacks it, in one request.
+#[derive(Clone)]
+pub struct Entity {
+    pub(crate) session: Arc<Inner>,
+    pub(crate) slot: u32,
+}
+
+impl PartialEq for Entity {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.session, &other.session) && self.slot == other.slot
+    }
+}
+impl Eq for Entity {}
+
+impl std::hash::Hash for Entity {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.session) as usize).hash(state);
+        self.slot.hash(state);
+    }
+}
+
+impl fmt::Debug for Entity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Entity({}, {})", self.entity_type(), self.id())
+    }
+}
+
+impl Entity {
+    /// The entity type, e.g. `"User"`.
+    pub fn entity_type(&self) -> String {
+        self.session.entity_type_of(self.slot)
+    }
+
+    /// The primary key as a string (composite keys joined with `,`).
+    pub fn id(&self) -> String {
+        self.session.key_of(self.slot)
+    }
+
+    /// The value of `attribute`: the local (uncommitted) value if set, else the
+    /// server's. Fetches it when missing and auto-populate is on.
+    pub fn get(&self, attribute: &str) -> Result<Value> {
+        self.session.entity_get(self, attribute)
+    }
+
+    /// Whether `attribute` is loaded (locally set or received from the server).
+    pub fn is_loaded(&self, attribute: &str) -> bool {
+        self.session.entity_is_loaded(self.slot, attribute)
+    }
+
+    fn mismatch(&self, attribute: &str, expected: &'static str, v: &Value) -> Error {
+        Error::TypeMismatch {
+            entity_type: self.entity_type(),
+            attribute: attribute.to_owned(),
+            expected,
+            found: v.type_name(),
+        }
+    }
+
+    /// A string attribute. Null is a [`Error::TypeMismatch`] (use [`Entity::get`] to test for null).
+    pub fn get_string(&self, attribute: &str) -> Result<String> {
+        match self.get(attribute)? {
+            Value::String(s) => Ok(s),
+            v => Err(self.mismatch(attribute, "a string", &v)),
+        }
+    }
+
+    /// A boolean attribute.
+    pub fn get_bool(&self, attribute: &str) -> Result<bool> {
+        match self.get(attribute)? {
+            Value::Bool(b) => Ok(b),
+            v => Err(self.mismatch(attribute, "a boolean", &v)),
+        }
+    }
+
+    /// An integer attribute (a float with no fractional part is accepted).
+    pub fn get_i64(&self, attribute: &str) -> Result<i64> {
+        match self.get(attribute)? {
+            Value::Int(i) => Ok(i),
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+            v => Err(self.mismatch(attribute, "an integer", &v)),
+        }
+    }
+
+    /// A number attribute (integers are converted).
+    pub fn get_f64(&self, attribute: &str) -> Result<f64> {
+        match self.get(attribute)? {
+            Value::Float(f) => Ok(f),
+            Value::Int(i) => Ok(i as f64),
+            v => Err(self.mismatch(attribute, "a float", &v)),
+        }
+    }
+
+    /// A datetime attribute as microseconds since the Unix epoch, UTC.
+    pub fn get_datetime(&self, attribute: &str) -> Result<i64> {
+        match self.get(attribute)? {
+            Value::DateTime(t) => Ok(t),
+            v => Err(self.mismatch(attribute, "a datetime", &v)),
+        }
+    }
+
+    /// A reference attribute: `None` when null.
+    pub fn get_entity(&self, attribute: &str) -> Result<Option<Entity>> {
+        match self.get(attribute)? {
+            Value::Entity(e) => Ok(Some(e)),
+            Value::Null => Ok(None),
+            v => Err(self.mismatch(attribute, "an entity", &v)),
+        }
+    }
+
+    /// A collection attribute.
+    pub fn get_list(&self, attribute: &str) -> Result<Vec<Entity>> {
+        match self.get(attribute)? {
+            Value::Collection(c) => Ok(c),
+            Value::Null => Ok(Vec::new()),
+            v => Err(self.mismatch(attribute, "a collection", &v)),
+        }
+    }
+
+    /// Any attribute as JSON, encoded as on the wire (entities as
+    /// `{"__entity_type__", <primary key>}` references, datetimes as
+    /// `{"__type__": "datetime", "value": ISO-8601 UTC}`).
+    pub fn get_json(&self, attribute: &str) -> Result<serde_json::Value> {
+        let v = self.get(attribute)?;
+        Ok(self.session.value_to_json(&v))
+    }
+
+    /// Sets `attribute` locally and records an update (when recording is on).
+    pub fn set(&self, attribute: &str, value: Value) -> Result<()> {
+        self.session.entity_set(self, attribute, value)
+    }
+
+    /// Appends `item` to a collection attribute and records the update.
+    pub fn collection_append(&self, attribute: &str, item: &Entity) -> Result<()> {
+        self.session.collection_change(self, attribute, item, true)
+    }
+
+    /// Removes `item` from a collection attribute and records the update.
+    /// Removing an item that is not there is an [`Error::NotFound`].
+    pub fn collection_remove(&self, attribute: &str, item: &Entity) -> Result<()> {
+        self.session.collection_change(self, attribute, item, false)
+    }
+
+    /// This entity as a wire reference `{"__entity_type__": T, <pk>: value}`.
+    pub fn reference_json(&self) -> serde_json::Value {
+        self.session.reference_json(self.slot)
+    }
+
+    /// The session this entity belongs to.
+    pub fn session(&self) -> crate::Session {
+        crate::Session {
+            inner: self.session.clone(),
+        }
+    }
+}
