@@ -1,1 +1,202 @@
-//! A local ftrack-compatible server.
+//! A local ftrack-compatible server: the JSON API on `POST /api`, the query
+//! language, the schema of the user/role/project types, security-role rules
+//! and SQLite storage. Start it in-process with [`Sandbox::start`] or run
+//! the `ftrack-sandbox` binary.
+//!
+//! The demo studio's API keys (`demo-key-<username>`, `demo-global-key`)
+//! exist only in the sandbox.
+
+pub mod actions;
+pub mod datetime;
+pub mod error;
+pub mod http;
+pub mod permissions;
+pub mod pyjson;
+pub mod query;
+pub mod schema;
+pub mod seed;
+pub mod server;
+pub mod store;
+
+pub use error::{ApiError, ErrorKind};
+pub use seed::SeedData;
+
+use server::Shared;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+/// Which data a fresh database starts with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Seed {
+    /// Only the built-in locations.
+    Empty,
+    /// The demo studio.
+    Demo,
+    /// A seed in the JSON seed format.
+    Data(SeedData),
+}
+
+/// How to start a sandbox.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Address to bind.
+    pub bind: IpAddr,
+    /// Port (0 = any free port).
+    pub port: u16,
+    /// SQLite file; in-memory when None. A file that already holds data is not re-seeded.
+    pub db: Option<PathBuf>,
+    /// Data for a fresh database.
+    pub seed: Seed,
+    /// Log one line per request to stderr.
+    pub log: bool,
+}
+
+impl SandboxConfig {
+    /// 127.0.0.1:0, in-memory, demo studio, no log.
+    pub fn demo() -> Self {
+        SandboxConfig {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            db: None,
+            seed: Seed::Demo,
+            log: false,
+        }
+    }
+}
+
+/// Why a sandbox could not start.
+#[derive(Debug)]
+pub enum SandboxError {
+    /// Binding or configuring the socket failed.
+    Io(std::io::Error),
+    /// Opening or seeding the database failed.
+    Database(String),
+}
+
+impl fmt::Display for SandboxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SandboxError::Io(e) => write!(f, "sandbox socket error: {e}"),
+            SandboxError::Database(e) => write!(f, "sandbox database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for SandboxError {}
+
+impl From<ApiError> for SandboxError {
+    fn from(e: ApiError) -> Self {
+        SandboxError::Database(e.message)
+    }
+}
+
+/// A running sandbox server; stops and joins its threads on drop.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    admin_user: String,
+    admin_key: String,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Opens the database, seeds it if empty, binds and starts serving.
+    pub fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let schema = schema::Schema::new();
+        let mut conn = store::open(config.db.as_deref(), &schema)?;
+        let seed = match config.seed {
+            Seed::Empty => SeedData::default(),
+            Seed::Demo => SeedData::demo(),
+            Seed::Data(d) => d,
+        };
+        let fresh: bool = conn
+            .query_row("SELECT NOT EXISTS (SELECT 1 FROM \"User\")", [], |r| {
+                r.get(0)
+            })
+            .map_err(ApiError::from)?;
+        if fresh {
+            seed.load(&mut conn)?;
+        }
+        seed::load_locations(&conn)?;
+        let (admin_user, admin_key) = seed.admin_credentials().unwrap_or_default();
+        let listener = TcpListener::bind((config.bind, config.port)).map_err(SandboxError::Io)?;
+        let addr = listener.local_addr().map_err(SandboxError::Io)?;
+        let shared = Arc::new(Shared {
+            conn: Mutex::new(conn),
+            schema,
+            count: AtomicU64::new(0),
+            received: Mutex::new(Vec::new()),
+            log: config.log,
+            stopping: AtomicBool::new(false),
+        });
+        let s = Arc::clone(&shared);
+        let acceptor = std::thread::Builder::new()
+            .name("ftrack-sandbox-accept".into())
+            .spawn(move || server::accept_loop(s, listener))
+            .map_err(SandboxError::Io)?;
+        Ok(Sandbox {
+            shared,
+            addr,
+            admin_user,
+            admin_key,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// `http://<bind address>:<port>` (127.0.0.1 when bound to all interfaces).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.connect_addr())
+    }
+
+    fn connect_addr(&self) -> SocketAddr {
+        let mut a = self.addr;
+        if a.ip().is_unspecified() {
+            a.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        }
+        a
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The admin username ("admin" in the demo studio).
+    pub fn admin_user(&self) -> &str {
+        &self.admin_user
+    }
+
+    /// The admin's API key ("demo-key-admin" in the demo studio).
+    pub fn admin_key(&self) -> &str {
+        &self.admin_key
+    }
+
+    /// `POST /api` requests served so far.
+    pub fn request_count(&self) -> u64 {
+        self.shared.count.load(Ordering::SeqCst)
+    }
+
+    /// Every batch body received, in order.
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        self.shared
+            .received
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // Wake the blocking accept() so the loop sees the flag.
+        let _ = TcpStream::connect(self.connect_addr());
+        if let Some(h) = self.acceptor.take() {
+            let _ = h.join();
+        }
+    }
+}

@@ -1,0 +1,679 @@
+//! Executes a batch of operations inside one SQLite transaction: either every
+//! operation applies or none does, and the error names the failing index.
+
+use crate::error::ApiError;
+use crate::permissions::{ASSIGNABLE_ROLE_TYPES, Actor};
+use crate::query::load::{self, Projection};
+use crate::schema::{AttrKind, DefaultValue, EntityType, Schema};
+use crate::store::json_to_sql;
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Map, Value, json};
+
+/// What a batch runs against.
+pub struct Context<'a> {
+    /// The open transaction.
+    pub conn: &'a Connection,
+    /// Entity types.
+    pub schema: &'a Schema,
+    /// The authenticated user.
+    pub actor: &'a Actor,
+    /// Fully encode every occurrence of an entity (`denormalize:1`).
+    pub denormalize: bool,
+    /// `version` reported by `query_server_information`.
+    pub version: &'a str,
+}
+
+/// Runs `batch` in one transaction; on failure nothing is applied.
+pub fn execute_batch(
+    conn: &mut Connection,
+    schema: &Schema,
+    actor: &Actor,
+    batch: &[Value],
+    denormalize: bool,
+    version: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let tx = conn.transaction()?;
+    let mut out = Vec::with_capacity(batch.len());
+    {
+        let ctx = Context {
+            conn: &tx,
+            schema,
+            actor,
+            denormalize,
+            version,
+        };
+        for (i, op) in batch.iter().enumerate() {
+            let name = op.get("action").and_then(Value::as_str).unwrap_or("");
+            match ctx.operation(op) {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    return Err(ApiError::new(
+                        e.kind,
+                        format!("Operation {i} ({name}) failed: {}", e.message),
+                    ));
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+fn field<'v>(op: &'v Value, name: &str) -> Result<&'v str, ApiError> {
+    op.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation(format!("Missing or non-string field '{name}'")))
+}
+
+fn flag(op: &Value, name: &str) -> bool {
+    op.get(name).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// The id named by `entity_key` (a list, a bare string, or absent).
+fn entity_key(op: &Value) -> Result<Option<String>, ApiError> {
+    match op.get("entity_key") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Array(items)) if items.len() == 1 => match &items[0] {
+            Value::String(s) => Ok(Some(s.clone())),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            _ => Err(ApiError::validation(
+                "entity_key must hold the primary key value",
+            )),
+        },
+        Some(_) => Err(ApiError::validation(
+            "entity_key must be the primary key: a list with one value or a string",
+        )),
+    }
+}
+
+/// The id of an entity reference (`{"__entity_type__", "id"}`) or a bare id.
+fn reference_id(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => o.get("id").and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    }
+}
+
+enum Write {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Context<'_> {
+    fn operation(&self, op: &Value) -> Result<Value, ApiError> {
+        let action = op
+            .get("action")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::validation("Operation has no 'action'"))?;
+        match action {
+            "query_server_information" => Ok(json!({
+                "version": self.version,
+                "schema_hash": self.schema.hash(),
+                "storage_scenario": {"scenario": "ftrack.automatic", "data": {}},
+                "is_timezone_support_enabled": true,
+            })),
+            "query_schemas" => Ok(self.schema.json().clone()),
+            "query" => {
+                let visible = self.actor.visible_projects(self.conn)?;
+                load::run(
+                    self.conn,
+                    self.schema,
+                    visible.as_deref(),
+                    field(op, "expression")?,
+                    self.denormalize,
+                )
+            }
+            "create" => self.create(op),
+            "update" => self.update(op),
+            "delete" => self.delete(op),
+            "add_user_security_role"
+            | "remove_user_security_role"
+            | "revoke_user_security_role"
+            | "update_user_security_role"
+            | "grant_user_security_role_project"
+            | "revoke_user_security_role_project" => self.role_action(action, op),
+            other => Err(ApiError::validation(format!("Invalid action '{other}'"))),
+        }
+    }
+
+    fn entity_type(&self, op: &Value) -> Result<&EntityType, ApiError> {
+        let name = field(op, "entity_type")?;
+        self.schema
+            .get(name)
+            .ok_or_else(|| ApiError::not_found(format!("Unknown entity type '{name}'")))
+    }
+
+    fn exists(&self, t: &str, id: &str) -> Result<bool, ApiError> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT 1 FROM \"{t}\" WHERE id = ?1"),
+                [id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    fn require_exists(&self, t: &str, id: &str) -> Result<(), ApiError> {
+        if self.exists(t, id)? {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!("No {t} with id {id}")))
+        }
+    }
+
+    fn check_write(&self, t: &EntityType, kind: Write, id: Option<&str>) -> Result<(), ApiError> {
+        let verb = match kind {
+            Write::Create => "create",
+            Write::Update => "update",
+            Write::Delete => "delete",
+        };
+        let what = format!("{verb} {}", t.name);
+        match (t.name, kind) {
+            ("Project", Write::Create) => self.actor.require_global("Create projects", &what),
+            ("Project", Write::Update) => {
+                self.actor
+                    .require_project(self.conn, id.unwrap_or(""), "Update project", &what)
+            }
+            ("Project", Write::Delete) => {
+                self.actor
+                    .require_project(self.conn, id.unwrap_or(""), "Delete project", &what)
+            }
+            ("SecurityRole" | "Location", _) => self.actor.require_global("Manage settings", &what),
+            _ => self.actor.require_global("Manage users", &what),
+        }
+    }
+
+    /// Converts `entity_data` into column assignments and collection lists.
+    #[allow(clippy::type_complexity)]
+    fn assignments(
+        &self,
+        t: &EntityType,
+        data: &Map<String, Value>,
+    ) -> Result<
+        (
+            Vec<(&'static str, &'static str, Sql)>,
+            Vec<(&'static str, Vec<String>)>,
+        ),
+        ApiError,
+    > {
+        let mut columns = Vec::new();
+        let mut collections = Vec::new();
+        for (key, value) in data {
+            if key == "__entity_type__" {
+                continue;
+            }
+            let attr = crate::query::sql::attribute(t, key)?;
+            match attr.kind {
+                AttrKind::Scalar { ty, column, .. } => {
+                    columns.push((attr.name, column, json_to_sql(ty, key, value)?));
+                }
+                AttrKind::Reference { target, fk } => {
+                    let v = match value {
+                        Value::Null => Sql::Null,
+                        v => {
+                            let id = reference_id(v).ok_or_else(|| {
+                                ApiError::validation(format!("Invalid reference for '{key}': {v}"))
+                            })?;
+                            if !self.exists(target, &id)? {
+                                return Err(ApiError::validation(format!(
+                                    "No {target} with id {id} for '{key}'"
+                                )));
+                            }
+                            Sql::Text(id)
+                        }
+                    };
+                    columns.push((fk, fk, v));
+                }
+                AttrKind::Collection { .. } => {
+                    let items = value.as_array().ok_or_else(|| {
+                        ApiError::validation(format!(
+                            "Collection '{key}' must be a list of references"
+                        ))
+                    })?;
+                    let ids = items
+                        .iter()
+                        .map(|v| {
+                            reference_id(v).ok_or_else(|| {
+                                ApiError::validation(format!("Invalid reference in '{key}': {v}"))
+                            })
+                        })
+                        .collect::<Result<_, _>>()?;
+                    collections.push((attr.name, ids));
+                }
+            }
+        }
+        // A later value for the same column (e.g. a deprecated twin) wins once.
+        let mut dedup: Vec<(&'static str, &'static str, Sql)> = Vec::new();
+        for c in columns {
+            dedup.retain(|(_, col, _)| *col != c.1);
+            dedup.push(c);
+        }
+        Ok((dedup, collections))
+    }
+
+    /// Points the listed members at `owner`; members no longer listed are deleted.
+    fn set_collection(
+        &self,
+        t: &EntityType,
+        owner: &str,
+        name: &str,
+        ids: &[String],
+    ) -> Result<(), ApiError> {
+        let Some(AttrKind::Collection { target, remote_fk }) = t.attribute(name).map(|a| a.kind)
+        else {
+            return Ok(());
+        };
+        let tt = crate::query::sql::entity_type(self.schema, target)?;
+        self.check_write(tt, Write::Update, None)?;
+        for id in ids {
+            self.require_exists(target, id)?;
+            self.conn.execute(
+                &format!("UPDATE \"{target}\" SET \"{remote_fk}\" = ?1 WHERE id = ?2"),
+                params![owner, id],
+            )?;
+        }
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id FROM \"{target}\" WHERE \"{remote_fk}\" = ?1"
+        ))?;
+        let current: Vec<String> = stmt
+            .query_map([owner], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        for id in current.iter().filter(|c| !ids.contains(c)) {
+            self.check_write(tt, Write::Delete, Some(id))?;
+            self.conn
+                .execute(&format!("DELETE FROM \"{target}\" WHERE id = ?1"), [id])?;
+        }
+        Ok(())
+    }
+
+    fn validate_row(&self, t: &EntityType, id: &str) -> Result<(), ApiError> {
+        let required: &[&str] = match t.name {
+            "UserSecurityRole" => &["user_id", "security_role_id"],
+            "UserSecurityRoleProject" => &["user_security_role_id", "project_id"],
+            _ => t.required,
+        };
+        for name in required {
+            if let Some(AttrKind::Scalar { column, .. }) = t.attribute(name).map(|a| a.kind) {
+                let null: bool = self.conn.query_row(
+                    &format!(
+                        "SELECT \"{column}\" IS NULL FROM {} WHERE id = ?1",
+                        t.table()
+                    ),
+                    [id],
+                    |r| r.get(0),
+                )?;
+                if null {
+                    return Err(ApiError::validation(format!(
+                        "{} needs a value for '{name}'",
+                        t.name
+                    )));
+                }
+            }
+        }
+        match t.name {
+            "User" => {
+                let clash: i64 = self.conn.query_row(
+                    "SELECT COUNT(*) FROM \"User\" WHERE username = (SELECT username FROM \"User\" WHERE id = ?1)",
+                    [id],
+                    |r| r.get(0),
+                )?;
+                if clash > 1 {
+                    return Err(ApiError::validation("The username is already in use"));
+                }
+            }
+            "UserSecurityRole" => {
+                let (user, role): (String, String) = self.conn.query_row(
+                    "SELECT user_id, security_role_id FROM \"UserSecurityRole\" WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                self.assignable(&role)?;
+                let n: i64 = self.conn.query_row(
+                    "SELECT COUNT(*) FROM \"UserSecurityRole\" WHERE user_id = ?1 AND security_role_id = ?2",
+                    [&user, &role],
+                    |r| r.get(0),
+                )?;
+                if n > 1 {
+                    let (u, r) = (self.username(&user)?, self.role_name(&role)?);
+                    return Err(ApiError::validation(format!(
+                        "User '{u}' already holds the security role '{r}'"
+                    )));
+                }
+            }
+            "UserSecurityRoleProject" => {
+                let n: i64 = self.conn.query_row(
+                    "SELECT COUNT(*) FROM \"UserSecurityRoleProject\" a JOIN \"UserSecurityRoleProject\" b
+                     ON a.user_security_role_id = b.user_security_role_id AND a.project_id = b.project_id
+                     WHERE a.id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )?;
+                if n > 1 {
+                    return Err(ApiError::validation(
+                        "The project is already granted to this role",
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn create(&self, op: &Value) -> Result<Value, ApiError> {
+        let t = self.entity_type(op)?;
+        self.check_write(t, Write::Create, None)?;
+        let empty = Map::new();
+        let data = match op.get("entity_data") {
+            Some(Value::Object(o)) => o,
+            None | Some(Value::Null) => &empty,
+            Some(_) => return Err(ApiError::validation("entity_data must be an object")),
+        };
+        let id = match data.get("id") {
+            Some(v) => {
+                reference_id(v).ok_or_else(|| ApiError::validation("id must be a string"))?
+            }
+            None => entity_key(op)?.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        };
+        if self.exists(t.name, &id)? {
+            return Err(ApiError::validation(format!(
+                "{} with id {id} already exists",
+                t.name
+            )));
+        }
+        let (mut columns, collections) = self.assignments(t, data)?;
+        columns.retain(|(_, col, _)| *col != "id");
+        columns.push(("id", "id", Sql::Text(id.clone())));
+        for a in t.scalar_attributes() {
+            let AttrKind::Scalar { ty, column, .. } = a.kind else {
+                continue;
+            };
+            if columns.iter().any(|(_, c, _)| *c == column) {
+                continue;
+            }
+            let v = match a.default {
+                Some(DefaultValue::Str(s)) => Sql::Text(s.into()),
+                Some(DefaultValue::Bool(b)) => Sql::Integer(b as i64),
+                Some(DefaultValue::Uid) => Sql::Text(uuid::Uuid::new_v4().to_string()),
+                None if ty == crate::schema::ScalarType::Boolean => Sql::Integer(0),
+                None if a.name == "created_at" => Sql::Text(crate::datetime::now()),
+                None => continue,
+            };
+            columns.push((a.name, column, v));
+        }
+        let names: Vec<String> = columns.iter().map(|(_, c, _)| format!("\"{c}\"")).collect();
+        let marks = vec!["?"; columns.len()].join(", ");
+        self.conn.execute(
+            &format!(
+                "INSERT INTO {} ({}) VALUES ({marks})",
+                t.table(),
+                names.join(", ")
+            ),
+            rusqlite::params_from_iter(columns.into_iter().map(|(_, _, v)| v)),
+        )?;
+        for (name, ids) in &collections {
+            self.set_collection(t, &id, name, ids)?;
+        }
+        self.validate_row(t, &id)?;
+        let data = load::entity(self.conn, self.schema, t, &id, &Projection::all_scalars(t))?;
+        Ok(json!({"action": "create", "data": data}))
+    }
+
+    fn target_id(&self, t: &EntityType, op: &Value) -> Result<String, ApiError> {
+        let id = entity_key(op)?
+            .or_else(|| {
+                op.pointer("/entity_data/id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .ok_or_else(|| ApiError::validation("Missing entity_key"))?;
+        self.require_exists(t.name, &id)?;
+        Ok(id)
+    }
+
+    fn update(&self, op: &Value) -> Result<Value, ApiError> {
+        let t = self.entity_type(op)?;
+        let id = self.target_id(t, op)?;
+        self.check_write(t, Write::Update, Some(&id))?;
+        let data = op
+            .get("entity_data")
+            .and_then(Value::as_object)
+            .ok_or_else(|| ApiError::validation("entity_data must be an object"))?;
+        let (columns, collections) = self.assignments(t, data)?;
+        let mut changed: Vec<&'static str> = Vec::new();
+        for (name, column, value) in columns {
+            if t.immutable.contains(&name) {
+                let same: bool = self.conn.query_row(
+                    &format!("SELECT \"{column}\" IS ?1 FROM {} WHERE id = ?2", t.table()),
+                    params![value, id],
+                    |r| r.get(0),
+                )?;
+                if !same {
+                    return Err(ApiError::validation(format!(
+                        "Attribute '{name}' of {} is immutable",
+                        t.name
+                    )));
+                }
+                continue;
+            }
+            self.conn.execute(
+                &format!("UPDATE {} SET \"{column}\" = ?1 WHERE id = ?2", t.table()),
+                params![value, id],
+            )?;
+            changed.push(name);
+        }
+        for (name, ids) in &collections {
+            self.set_collection(t, &id, name, ids)?;
+        }
+        self.validate_row(t, &id)?;
+        let data = load::entity(
+            self.conn,
+            self.schema,
+            t,
+            &id,
+            &Projection::from_scalars(changed),
+        )?;
+        Ok(json!({"action": "update", "data": data}))
+    }
+
+    fn delete(&self, op: &Value) -> Result<Value, ApiError> {
+        let t = self.entity_type(op)?;
+        let id = self.target_id(t, op)?;
+        self.check_write(t, Write::Delete, Some(&id))?;
+        self.conn
+            .execute(&format!("DELETE FROM {} WHERE id = ?1", t.table()), [&id])?;
+        Ok(json!({"action": "delete", "data": true}))
+    }
+
+    fn username(&self, user_id: &str) -> Result<String, ApiError> {
+        self.conn
+            .query_row(
+                "SELECT username FROM \"User\" WHERE id = ?1",
+                [user_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| ApiError::not_found(format!("No User with id {user_id}")))
+    }
+
+    fn role_name(&self, role_id: &str) -> Result<String, ApiError> {
+        self.conn
+            .query_row(
+                "SELECT name FROM \"SecurityRole\" WHERE id = ?1",
+                [role_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| ApiError::not_found(format!("No SecurityRole with id {role_id}")))
+    }
+
+    fn assignable(&self, role_id: &str) -> Result<(), ApiError> {
+        let (name, ty): (String, Option<String>) = self
+            .conn
+            .query_row(
+                "SELECT name, type FROM \"SecurityRole\" WHERE id = ?1",
+                [role_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .ok_or_else(|| ApiError::not_found(format!("No SecurityRole with id {role_id}")))?;
+        let ty = ty.unwrap_or_default();
+        if ASSIGNABLE_ROLE_TYPES.contains(&ty.as_str()) {
+            Ok(())
+        } else {
+            Err(ApiError::validation(format!(
+                "The security role '{name}' has type {ty} and cannot be given to a user; only PROJECT and ASSIGNED roles can"
+            )))
+        }
+    }
+
+    fn held(&self, user_id: &str, role_id: &str) -> Result<Option<(String, bool)>, ApiError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, COALESCE(is_all_open_projects, 0) FROM \"UserSecurityRole\" WHERE user_id = ?1 AND security_role_id = ?2",
+                [user_id, role_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    fn role_action(&self, action: &str, op: &Value) -> Result<Value, ApiError> {
+        self.actor.require_global("Manage users", action)?;
+        let user_id = field(op, "user_id")?;
+        let role_id = field(op, "role_id")?;
+        let user = self.username(user_id)?;
+        let role = self.role_name(role_id)?;
+        let not_held = || {
+            ApiError::validation(format!(
+                "User '{user}' does not hold the security role '{role}'"
+            ))
+        };
+        let usr = self
+            .schema
+            .get("UserSecurityRole")
+            .ok_or_else(|| ApiError::server("schema"))?;
+        let usr_entity = |id: &str| {
+            load::entity(
+                self.conn,
+                self.schema,
+                usr,
+                id,
+                &Projection::all_scalars(usr),
+            )
+        };
+        let all_open = flag(op, "all_open_projects");
+        let data = match action {
+            "add_user_security_role" => {
+                self.assignable(role_id)?;
+                if self.held(user_id, role_id)?.is_some() {
+                    return Err(ApiError::validation(format!(
+                        "User '{user}' already holds the security role '{role}'"
+                    )));
+                }
+                let id = uuid::Uuid::new_v4().to_string();
+                self.conn.execute(
+                    "INSERT INTO \"UserSecurityRole\" (id, user_id, security_role_id, is_all_open_projects) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, user_id, role_id, all_open],
+                )?;
+                usr_entity(&id)?.unwrap_or(Value::Null)
+            }
+            "remove_user_security_role" | "revoke_user_security_role" => {
+                let (id, _) = self.held(user_id, role_id)?.ok_or_else(not_held)?;
+                self.conn
+                    .execute("DELETE FROM \"UserSecurityRole\" WHERE id = ?1", [&id])?;
+                Value::Bool(true)
+            }
+            "update_user_security_role" => {
+                let new_role_id = field(op, "new_role_id")?;
+                let new_role = self.role_name(new_role_id)?;
+                let (id, _) = self.held(user_id, role_id)?.ok_or_else(not_held)?;
+                self.assignable(new_role_id)?;
+                if self.held(user_id, new_role_id)?.is_some() {
+                    return Err(ApiError::validation(format!(
+                        "User '{user}' already holds the security role '{new_role}'"
+                    )));
+                }
+                self.conn.execute(
+                    "UPDATE \"UserSecurityRole\" SET security_role_id = ?1 WHERE id = ?2",
+                    params![new_role_id, id],
+                )?;
+                usr_entity(&id)?.unwrap_or(Value::Null)
+            }
+            "grant_user_security_role_project" | "revoke_user_security_role_project" => {
+                let grant = action.starts_with("grant");
+                let (id, is_all_open) = self.held(user_id, role_id)?.ok_or_else(not_held)?;
+                if all_open && op.get("project_id").is_none_or(Value::is_null) {
+                    if is_all_open == grant {
+                        return Err(ApiError::validation(format!(
+                            "The security role '{role}' of user '{user}' {} all open projects",
+                            if grant {
+                                "already covers"
+                            } else {
+                                "does not cover"
+                            }
+                        )));
+                    }
+                    self.conn.execute(
+                        "UPDATE \"UserSecurityRole\" SET is_all_open_projects = ?1 WHERE id = ?2",
+                        params![grant, id],
+                    )?;
+                    return Ok(json!({"action": action, "data": usr_entity(&id)?}));
+                }
+                let project_id = field(op, "project_id")?;
+                let project: String = self
+                    .conn
+                    .query_row(
+                        "SELECT name FROM \"Project\" WHERE id = ?1",
+                        [project_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .ok_or_else(|| {
+                        ApiError::not_found(format!("No Project with id {project_id}"))
+                    })?;
+                let grant_id: Option<String> = self
+                    .conn
+                    .query_row(
+                        "SELECT id FROM \"UserSecurityRoleProject\" WHERE user_security_role_id = ?1 AND project_id = ?2",
+                        [&id, project_id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match (grant, grant_id) {
+                    (true, Some(_)) => {
+                        return Err(ApiError::validation(format!(
+                            "Project '{project}' is already granted to the security role '{role}' of user '{user}'"
+                        )));
+                    }
+                    (false, None) => {
+                        return Err(ApiError::validation(format!(
+                            "Project '{project}' is not granted to the security role '{role}' of user '{user}'"
+                        )));
+                    }
+                    (true, None) => {
+                        self.conn.execute(
+                            "INSERT INTO \"UserSecurityRoleProject\" (id, user_security_role_id, project_id) VALUES (?1, ?2, ?3)",
+                            params![uuid::Uuid::new_v4().to_string(), id, project_id],
+                        )?;
+                        usr_entity(&id)?.unwrap_or(Value::Null)
+                    }
+                    (false, Some(g)) => {
+                        self.conn.execute(
+                            "DELETE FROM \"UserSecurityRoleProject\" WHERE id = ?1",
+                            [&g],
+                        )?;
+                        Value::Bool(true)
+                    }
+                }
+            }
+            _ => return Err(ApiError::validation(format!("Invalid action '{action}'"))),
+        };
+        Ok(json!({"action": action, "data": data}))
+    }
+}

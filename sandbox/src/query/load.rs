@@ -1,0 +1,434 @@
+//! Runs a query: selects the matching rows, loads projections through
+//! references and collections in batches (one SQL statement per path level
+//! and chunk, never one per row) and encodes the entities, de-duplicated
+//! like a real server or fully denormalised.
+
+use super::ast::Query;
+use super::sql::{SqlBuilder, attribute, entity_type};
+use crate::error::ApiError;
+use crate::schema::{AttrKind, EntityType, Schema};
+use crate::store::sql_to_json;
+use rusqlite::Connection;
+use rusqlite::types::Value as Sql;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+const CHUNK: usize = 500;
+
+/// The projections requested below one entity: scalar attributes and relations.
+#[derive(Debug, Default, Clone)]
+pub struct Projection {
+    scalars: BTreeSet<&'static str>,
+    relations: BTreeMap<&'static str, Projection>,
+}
+
+impl Projection {
+    /// Builds the projection tree for dotted `paths` on type `t`.
+    pub fn build(schema: &Schema, t: &EntityType, paths: &[Vec<String>]) -> Result<Self, ApiError> {
+        let mut root = Projection::default();
+        for path in paths {
+            root.add(schema, t, path)?;
+        }
+        Ok(root)
+    }
+
+    /// Exactly the given scalar attributes.
+    pub fn from_scalars(names: impl IntoIterator<Item = &'static str>) -> Self {
+        Projection {
+            scalars: names.into_iter().collect(),
+            relations: BTreeMap::new(),
+        }
+    }
+
+    /// All scalar attributes of `t`.
+    pub fn all_scalars(t: &EntityType) -> Self {
+        Projection {
+            scalars: t.scalar_attributes().map(|a| a.name).collect(),
+            relations: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, schema: &Schema, t: &EntityType, path: &[String]) -> Result<(), ApiError> {
+        let attr = attribute(t, &path[0])?;
+        match attr.kind {
+            AttrKind::Scalar { .. } if path.len() == 1 => {
+                self.scalars.insert(attr.name);
+            }
+            AttrKind::Scalar { .. } => {
+                return Err(ApiError::validation(format!(
+                    "'{}' on '{}' is not a relation and has no attribute '{}'",
+                    attr.name, t.name, path[1]
+                )));
+            }
+            AttrKind::Reference { target, .. } | AttrKind::Collection { target, .. } => {
+                let child = self.relations.entry(attr.name).or_default();
+                if path.len() > 1 {
+                    child.add(schema, entity_type(schema, target)?, &path[1..])?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Rel {
+    One(Option<usize>),
+    Many(Vec<usize>),
+}
+
+struct Record<'s> {
+    t: &'s EntityType,
+    id: String,
+    columns: Vec<Sql>,
+    projected: BTreeSet<&'static str>,
+    rels: BTreeMap<&'static str, Rel>,
+}
+
+/// The entities loaded for one response.
+pub struct Loader<'s> {
+    conn: &'s Connection,
+    schema: &'s Schema,
+    visible: Option<&'s [String]>,
+    records: Vec<Record<'s>>,
+    index: HashMap<(&'static str, String), usize>,
+}
+
+fn select_list(t: &EntityType, alias: &str) -> String {
+    t.columns()
+        .iter()
+        .map(|(c, _)| format!("{alias}.\"{c}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl<'s> Loader<'s> {
+    /// A loader limited to the projects in `visible` (None = all).
+    pub fn new(conn: &'s Connection, schema: &'s Schema, visible: Option<&'s [String]>) -> Self {
+        Loader {
+            conn,
+            schema,
+            visible,
+            records: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    fn fetch(
+        &mut self,
+        t: &'s EntityType,
+        sql: &str,
+        params: &[Sql],
+    ) -> Result<Vec<usize>, ApiError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let ncols = t.columns().len();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut columns = Vec::with_capacity(ncols);
+            for i in 0..ncols {
+                columns.push(row.get::<_, Sql>(i)?);
+            }
+            let id = match &columns[t
+                .columns()
+                .iter()
+                .position(|(c, _)| *c == "id")
+                .unwrap_or(0)]
+            {
+                Sql::Text(s) => s.clone(),
+                other => format!("{other:?}"),
+            };
+            let key = (t.name, id.clone());
+            let idx = match self.index.get(&key) {
+                Some(i) => *i,
+                None => {
+                    self.records.push(Record {
+                        t,
+                        id,
+                        columns,
+                        projected: BTreeSet::new(),
+                        rels: BTreeMap::new(),
+                    });
+                    self.index.insert(key, self.records.len() - 1);
+                    self.records.len() - 1
+                }
+            };
+            out.push(idx);
+        }
+        Ok(out)
+    }
+
+    /// Runs `q` and returns the root records plus whether more rows match.
+    pub fn query(&mut self, q: &Query) -> Result<(Vec<usize>, bool), ApiError> {
+        let t = entity_type(self.schema, &q.entity)?;
+        let mut b = SqlBuilder::new(self.schema, self.visible);
+        let from_where = b.from_where(t, q)?;
+        let order = b.order_by(t, q)?;
+        let mut sql = format!(
+            "SELECT {} {from_where} ORDER BY {order}",
+            select_list(t, "t0")
+        );
+        if q.limit.is_some() || q.offset.is_some() {
+            let limit = q
+                .limit
+                .map_or(-1, |l| l.saturating_add(1).min(i64::MAX as u64) as i64);
+            sql.push_str(&format!(
+                " LIMIT {limit} OFFSET {}",
+                q.offset.unwrap_or(0).min(i64::MAX as u64)
+            ));
+        }
+        let mut rows = self.fetch(t, &sql, &b.params)?;
+        let more = q.limit.is_some_and(|l| rows.len() as u64 > l);
+        if let Some(l) = q.limit {
+            rows.truncate(l as usize);
+        }
+        Ok((rows, more))
+    }
+
+    /// Loads records of `t` by id (visible ones only), in the given order.
+    pub fn by_ids(&mut self, t: &'s EntityType, ids: &[String]) -> Result<Vec<usize>, ApiError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut b = SqlBuilder::new(self.schema, self.visible);
+            let list = b.placeholders(chunk.iter().map(|s| Sql::Text(s.clone())));
+            let scope = b.scope(t, "t0");
+            let sql = format!(
+                "SELECT {} FROM {} t0 WHERE t0.id IN ({list}) AND ({scope})",
+                select_list(t, "t0"),
+                t.table()
+            );
+            out.extend(self.fetch(t, &sql, &b.params)?);
+        }
+        let pos: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i))
+            .collect();
+        out.sort_by_key(|i| {
+            pos.get(self.records[*i].id.as_str())
+                .copied()
+                .unwrap_or(usize::MAX)
+        });
+        Ok(out)
+    }
+
+    fn column_value(&self, idx: usize, column: &str) -> Option<&Sql> {
+        let r = &self.records[idx];
+        r.t.columns()
+            .iter()
+            .position(|(c, _)| *c == column)
+            .map(|i| &r.columns[i])
+    }
+
+    /// Loads `proj` below the records `rows` (all of one type), level by level.
+    pub fn project(&mut self, rows: &[usize], proj: &Projection) -> Result<(), ApiError> {
+        let mut seen = HashSet::new();
+        let rows: Vec<usize> = rows.iter().copied().filter(|r| seen.insert(*r)).collect();
+        let Some(&first) = rows.first() else {
+            return Ok(());
+        };
+        let t = self.records[first].t;
+        for r in &rows {
+            self.records[*r]
+                .projected
+                .extend(proj.scalars.iter().copied());
+        }
+        for (name, child) in &proj.relations {
+            let attr = attribute(t, name)?;
+            let children = match attr.kind {
+                AttrKind::Reference { target, fk } => {
+                    let tt = entity_type(self.schema, target)?;
+                    let mut ids: Vec<String> = Vec::new();
+                    let mut uniq = HashSet::new();
+                    for r in &rows {
+                        if let Some(Sql::Text(v)) = self.column_value(*r, fk)
+                            && uniq.insert(v.clone())
+                        {
+                            ids.push(v.clone());
+                        }
+                    }
+                    let loaded = self.by_ids(tt, &ids)?;
+                    let by_id: HashMap<String, usize> = loaded
+                        .iter()
+                        .map(|i| (self.records[*i].id.clone(), *i))
+                        .collect();
+                    for r in &rows {
+                        let target = match self.column_value(*r, fk) {
+                            Some(Sql::Text(v)) => by_id.get(v).copied(),
+                            _ => None,
+                        };
+                        self.records[*r].rels.insert(attr.name, Rel::One(target));
+                    }
+                    loaded
+                }
+                AttrKind::Collection { target, remote_fk } => {
+                    let tt = entity_type(self.schema, target)?;
+                    let ids: Vec<String> =
+                        rows.iter().map(|r| self.records[*r].id.clone()).collect();
+                    let mut loaded = Vec::new();
+                    for chunk in ids.chunks(CHUNK) {
+                        let mut b = SqlBuilder::new(self.schema, self.visible);
+                        let list = b.placeholders(chunk.iter().map(|s| Sql::Text(s.clone())));
+                        let scope = b.scope(tt, "t0");
+                        let sql = format!(
+                            "SELECT {} FROM {} t0 WHERE t0.\"{remote_fk}\" IN ({list}) AND ({scope}) ORDER BY t0.rowid",
+                            select_list(tt, "t0"),
+                            tt.table()
+                        );
+                        loaded.extend(self.fetch(tt, &sql, &b.params)?);
+                    }
+                    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+                    for i in &loaded {
+                        if let Some(Sql::Text(owner)) = self.column_value(*i, remote_fk) {
+                            groups.entry(owner.clone()).or_default().push(*i);
+                        }
+                    }
+                    for r in &rows {
+                        let members = groups
+                            .get(&self.records[*r].id)
+                            .cloned()
+                            .unwrap_or_default();
+                        self.records[*r].rels.insert(attr.name, Rel::Many(members));
+                    }
+                    loaded
+                }
+                AttrKind::Scalar { .. } => continue,
+            };
+            self.project(&children, child)?;
+        }
+        Ok(())
+    }
+
+    fn head(&self, idx: usize) -> Map<String, Value> {
+        let r = &self.records[idx];
+        let mut o = Map::new();
+        o.insert("__entity_type__".into(), r.t.name.into());
+        o.insert("id".into(), r.id.clone().into());
+        o
+    }
+
+    fn put_scalar(&self, idx: usize, o: &mut Map<String, Value>, name: &str) {
+        let r = &self.records[idx];
+        if let Some(AttrKind::Scalar { ty, column, .. }) = r.t.attribute(name).map(|a| a.kind)
+            && let Some(v) = self.column_value(idx, column)
+        {
+            o.insert(name.to_string(), sql_to_json(ty, v));
+        }
+    }
+
+    /// Encodes a record fully the first time and as a bare reference after
+    /// (`seen` spans one response), with every attribute loaded for it.
+    pub fn encode_normalized(&self, idx: usize, seen: &mut HashSet<usize>) -> Value {
+        if !seen.insert(idx) {
+            return Value::Object(self.head(idx));
+        }
+        let r = &self.records[idx];
+        let mut o = self.head(idx);
+        for name in
+            r.t.system_projections
+                .iter()
+                .copied()
+                .chain(r.projected.iter().copied())
+        {
+            self.put_scalar(idx, &mut o, name);
+        }
+        for (name, rel) in &r.rels {
+            let v = match rel {
+                Rel::One(None) => Value::Null,
+                Rel::One(Some(i)) => self.encode_normalized(*i, seen),
+                Rel::Many(items) => Value::Array(
+                    items
+                        .iter()
+                        .map(|i| self.encode_normalized(*i, seen))
+                        .collect(),
+                ),
+            };
+            o.insert((*name).to_string(), v);
+        }
+        Value::Object(o)
+    }
+
+    /// Encodes a record with exactly the projections of `proj`, repeating
+    /// entities wherever they occur (`denormalize:1`).
+    pub fn encode_denormalized(&self, idx: usize, proj: &Projection) -> Value {
+        let r = &self.records[idx];
+        let mut o = self.head(idx);
+        for name in
+            r.t.system_projections
+                .iter()
+                .copied()
+                .chain(proj.scalars.iter().copied())
+        {
+            self.put_scalar(idx, &mut o, name);
+        }
+        for (name, child) in &proj.relations {
+            let v = match r.rels.get(name) {
+                Some(Rel::One(Some(i))) => self.encode_denormalized(*i, child),
+                Some(Rel::Many(items)) => Value::Array(
+                    items
+                        .iter()
+                        .map(|i| self.encode_denormalized(*i, child))
+                        .collect(),
+                ),
+                _ => Value::Null,
+            };
+            o.insert((*name).to_string(), v);
+        }
+        Value::Object(o)
+    }
+}
+
+/// Answers a `query` operation.
+pub fn run(
+    conn: &Connection,
+    schema: &Schema,
+    visible: Option<&[String]>,
+    expression: &str,
+    denormalize: bool,
+) -> Result<Value, ApiError> {
+    let q = super::parse(expression)?;
+    let t = entity_type(schema, &q.entity)?;
+    let paths: Vec<Vec<String>> = if q.select.is_empty() {
+        t.default_projections
+            .iter()
+            .map(|p| vec![p.to_string()])
+            .collect()
+    } else {
+        q.select.clone()
+    };
+    let proj = Projection::build(schema, t, &paths)?;
+    let mut loader = Loader::new(conn, schema, visible);
+    let (rows, more) = loader.query(&q)?;
+    loader.project(&rows, &proj)?;
+    let mut seen = HashSet::new();
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            if denormalize {
+                loader.encode_denormalized(*r, &proj)
+            } else {
+                loader.encode_normalized(*r, &mut seen)
+            }
+        })
+        .collect();
+    let next = if more {
+        Value::from(q.offset.unwrap_or(0) + rows.len() as u64)
+    } else {
+        Value::Null
+    };
+    Ok(json!({"action": "query", "data": data, "metadata": {"next": {"offset": next}}}))
+}
+
+/// Encodes one stored entity with the given scalar attributes (for create and
+/// update answers); None when it does not exist.
+pub fn entity(
+    conn: &Connection,
+    schema: &Schema,
+    t: &EntityType,
+    id: &str,
+    proj: &Projection,
+) -> Result<Option<Value>, ApiError> {
+    let mut loader = Loader::new(conn, schema, None);
+    let rows = loader.by_ids(t, &[id.to_string()])?;
+    loader.project(&rows, proj)?;
+    Ok(rows.first().map(|r| loader.encode_denormalized(*r, proj)))
+}

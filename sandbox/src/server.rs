@@ -1,0 +1,165 @@
+//! The listener, one thread per connection, and the `/api` request handler.
+
+use crate::actions::execute_batch;
+use crate::error::ApiError;
+use crate::http::{Conn, Request, write_response};
+use crate::permissions::authenticate;
+use crate::schema::Schema;
+use rusqlite::Connection;
+use serde_json::Value;
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The version `query_server_information` reports.
+pub const VERSION: &str = "dev";
+
+/// State shared by all connection threads.
+pub struct Shared {
+    /// The database; one batch holds it for its whole transaction.
+    pub conn: Mutex<Connection>,
+    /// Entity types.
+    pub schema: Schema,
+    /// `POST /api` requests served.
+    pub count: AtomicU64,
+    /// Every batch body received, in order.
+    pub received: Mutex<Vec<Value>>,
+    /// Log one line per request to stderr.
+    pub log: bool,
+    /// Set when the server stops.
+    pub stopping: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Answers one HTTP request: status and JSON body.
+    pub fn handle(&self, req: &Request) -> (u16, Vec<u8>) {
+        let started = Instant::now();
+        let options = req
+            .header("ftrack-api-options")
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let option = |name: &str| {
+            options
+                .split([';', ','])
+                .any(|o| o.trim().replace(' ', "") == format!("{name}:1"))
+        };
+        let strict = req
+            .header("ftrack-strict-api")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+            || option("strict");
+        let user = req.header("ftrack-user").unwrap_or("").to_string();
+        let mut actions = String::new();
+        let result = if req.method != "POST" || req.path.trim_end_matches('/') != "/api" {
+            Err(ApiError::not_found(format!(
+                "No such endpoint: {} {}",
+                req.method, req.path
+            )))
+        } else {
+            self.count.fetch_add(1, Ordering::SeqCst);
+            self.api(req, &user, option("denormalize"), &mut actions)
+        };
+        let (status, body) = match result {
+            Ok(v) => (200, v),
+            Err(e) => (if strict { e.strict_status() } else { 200 }, e.to_json()),
+        };
+        if self.log {
+            eprintln!(
+                "{} {} user={} actions=[{}] status={} {}{:.1}ms",
+                req.method,
+                req.path,
+                if user.is_empty() { "-" } else { &user },
+                actions,
+                status,
+                if body.get("exception").is_some() {
+                    "error "
+                } else {
+                    ""
+                },
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        (status, serde_json::to_vec(&body).unwrap_or_default())
+    }
+
+    fn api(
+        &self,
+        req: &Request,
+        user: &str,
+        denormalize: bool,
+        actions: &mut String,
+    ) -> Result<Value, ApiError> {
+        let batch: Value = serde_json::from_slice(&req.body)
+            .map_err(|e| ApiError::parse(format!("The request body is not valid JSON: {e}")))?;
+        lock(&self.received).push(batch.clone());
+        let ops = batch.as_array().ok_or_else(|| {
+            ApiError::parse("The request body must be a JSON array of operations")
+        })?;
+        *actions = ops
+            .iter()
+            .map(|o| o.get("action").and_then(Value::as_str).unwrap_or("?"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let key = req.header("ftrack-api-key").unwrap_or("");
+        let mut conn = lock(&self.conn);
+        let actor = authenticate(&conn, user, key)?;
+        let out = execute_batch(&mut conn, &self.schema, &actor, ops, denormalize, VERSION)?;
+        Ok(Value::Array(out))
+    }
+}
+
+/// Serves one connection until it closes or the server stops.
+fn serve(shared: Arc<Shared>, stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let stop = || shared.stopping.load(Ordering::SeqCst);
+    let mut conn = Conn::new(stream, &stop);
+    loop {
+        match conn.read_request() {
+            Ok(Some(req)) => {
+                let (status, body) = shared.handle(&req);
+                if write_response(&mut writer, status, &body, req.keep_alive).is_err()
+                    || !req.keep_alive
+                {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(e) => {
+                let body = ApiError::parse(format!("Bad HTTP request: {e}"))
+                    .to_json()
+                    .to_string();
+                let _ = write_response(&mut writer, 400, body.as_bytes(), false);
+                return;
+            }
+        }
+    }
+}
+
+/// Accepts connections until `shared.stopping` is set, then joins every
+/// connection thread.
+pub fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    let mut workers: Vec<JoinHandle<()>> = Vec::new();
+    for stream in listener.incoming() {
+        if shared.stopping.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(stream) = stream else {
+            continue;
+        };
+        workers.retain(|w| !w.is_finished());
+        let s = Arc::clone(&shared);
+        workers.push(std::thread::spawn(move || serve(s, stream)));
+    }
+    for w in workers {
+        let _ = w.join();
+    }
+}
