@@ -106,6 +106,9 @@ impl Parser {
         let mut select = Vec::new();
         if self.eat_keyword("select") {
             loop {
+                if self.is_keyword("from") {
+                    return Err(self.error("an attribute name"));
+                }
                 select.push(self.path()?);
                 if self.peek().tok == Tok::Comma {
                     self.next();
@@ -210,15 +213,35 @@ impl Parser {
 
     fn criterion(&mut self) -> Result<Expr, ApiError> {
         let path = self.path()?;
-        let op_tok = self.next();
-        let word = match &op_tok.tok {
+        let word = match &self.peek().tok {
             Tok::Word(w) => w.to_ascii_lowercase(),
             Tok::Symbol(s) => (*s).to_string(),
-            _ => {
-                self.at -= 1;
-                return Err(self.error("an operator"));
-            }
+            _ => return Err(self.error("an operator")),
         };
+        let known = matches!(
+            word.as_str(),
+            "is" | "="
+                | "is_not"
+                | "!="
+                | ">"
+                | "after"
+                | "greater_than"
+                | "<"
+                | "before"
+                | "less_than"
+                | ">="
+                | "<="
+                | "like"
+                | "not_like"
+                | "in"
+                | "not_in"
+                | "has"
+                | "any"
+        );
+        if !known {
+            return Err(self.error("an operator"));
+        }
+        self.next();
         let op = match word.as_str() {
             "is" | "=" => Op::Eq,
             "is_not" | "!=" => Op::Ne,
@@ -251,10 +274,7 @@ impl Parser {
                     expr: Some(Box::new(expr)),
                 });
             }
-            _ => {
-                self.at -= 1;
-                return Err(self.error("an operator"));
-            }
+            _ => return Err(self.error("an operator")),
         };
         let value = self.literal()?;
         Ok(Expr::Compare { path, op, value })
