@@ -97,6 +97,14 @@ fn reference_id(v: &Value) -> Option<String> {
     }
 }
 
+/// The entity type a foreign-key column of `t` points at.
+fn fk_target(t: &EntityType, column: &str) -> Option<&'static str> {
+    t.attributes.iter().find_map(|a| match a.kind {
+        AttrKind::Reference { target, fk } if fk == column => Some(target),
+        _ => None,
+    })
+}
+
 enum Write {
     Create,
     Update,
@@ -211,7 +219,15 @@ impl Context<'_> {
             let attr = crate::query::sql::attribute(t, key)?;
             match attr.kind {
                 AttrKind::Scalar { ty, column, .. } => {
-                    columns.push((attr.name, column, json_to_sql(ty, key, value)?));
+                    let v = json_to_sql(ty, key, value)?;
+                    if let (Some(target), Sql::Text(id)) = (fk_target(t, column), &v)
+                        && !self.exists(target, id)?
+                    {
+                        return Err(ApiError::validation(format!(
+                            "No {target} with id {id} for '{key}'"
+                        )));
+                    }
+                    columns.push((attr.name, column, v));
                 }
                 AttrKind::Reference { target, fk } => {
                     let v = match value {
@@ -317,16 +333,6 @@ impl Context<'_> {
             }
         }
         match t.name {
-            "User" => {
-                let clash: i64 = self.conn.query_row(
-                    "SELECT COUNT(*) FROM \"User\" WHERE username = (SELECT username FROM \"User\" WHERE id = ?1)",
-                    [id],
-                    |r| r.get(0),
-                )?;
-                if clash > 1 {
-                    return Err(ApiError::validation("The username is already in use"));
-                }
-            }
             "UserSecurityRole" => {
                 let (user, role): (String, String) = self.conn.query_row(
                     "SELECT user_id, security_role_id FROM \"UserSecurityRole\" WHERE id = ?1",

@@ -92,6 +92,16 @@ impl ApiError {
 
 impl From<rusqlite::Error> for ApiError {
     fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, Some(msg)) = &e
+            && f.code == rusqlite::ErrorCode::ConstraintViolation
+        {
+            return match msg.strip_prefix("UNIQUE constraint failed: ") {
+                Some(column) => {
+                    ApiError::validation(format!("The value of {column} is already in use"))
+                }
+                None => ApiError::validation(format!("Constraint failed: {msg}")),
+            };
+        }
         ApiError::server(format!("database error: {e}"))
     }
 }

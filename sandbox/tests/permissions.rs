@@ -1,0 +1,272 @@
+//! The permission matrix: each demo identity × each guarded action, and
+//! project visibility per identity.
+
+mod common;
+use common::*;
+use ftrack_sandbox::Sandbox;
+use serde_json::{Value, json};
+
+/// Identities: the four active demo users and the global API key acting as `artist`.
+const WHO: [&str; 5] = ["admin", "pm", "artist", "restricted", "global"];
+
+fn send(sb: &Sandbox, who: &str, batch: Value) -> Value {
+    let (user, key) = match who {
+        "global" => ("artist".to_string(), "demo-global-key".to_string()),
+        u => (u.to_string(), format!("demo-key-{u}")),
+    };
+    post_with(&sb.url(), &user, &key, &[], &batch).1
+}
+
+struct Case {
+    name: &'static str,
+    permission: &'static str,
+    allowed: [bool; 5],
+    op: fn(&Sandbox) -> Value,
+}
+
+fn role_action(sb: &Sandbox, action: &str) -> Value {
+    let mut op = json!({"action": action, "user_id": user_id(sb, "pm"), "role_id": role_id(sb, "Project Manager")});
+    match action {
+        "add_user_security_role" => op["role_id"] = role_id(sb, "User").into(),
+        "update_user_security_role" => op["new_role_id"] = role_id(sb, "User").into(),
+        "grant_user_security_role_project" => op["project_id"] = project_id(sb, "beta").into(),
+        "revoke_user_security_role_project" => op["project_id"] = project_id(sb, "alpha").into(),
+        _ => {}
+    }
+    op
+}
+
+fn project_update(sb: &Sandbox, name: &str) -> Value {
+    json!({"action": "update", "entity_type": "Project", "entity_key": [project_id(sb, name)], "entity_data": {"full_name": "Renamed"}})
+}
+
+fn project_delete(sb: &Sandbox, name: &str) -> Value {
+    json!({"action": "delete", "entity_type": "Project", "entity_key": [project_id(sb, name)]})
+}
+
+const USERS: [bool; 5] = [true, false, false, false, true];
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "add role",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |sb| role_action(sb, "add_user_security_role"),
+        },
+        Case {
+            name: "remove role",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |sb| role_action(sb, "remove_user_security_role"),
+        },
+        Case {
+            name: "revoke role (old name)",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |sb| role_action(sb, "revoke_user_security_role"),
+        },
+        Case {
+            name: "replace role",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |sb| role_action(sb, "update_user_security_role"),
+        },
+        Case {
+            name: "grant project",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |sb| role_action(sb, "grant_user_security_role_project"),
+        },
+        Case {
+            name: "revoke project",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |sb| role_action(sb, "revoke_user_security_role_project"),
+        },
+        Case {
+            name: "create UserSecurityRole",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |sb| json!({"action": "create", "entity_type": "UserSecurityRole", "entity_data": {"user_id": user_id(sb, "artist"), "security_role_id": role_id(sb, "Project Manager")}}),
+        },
+        Case {
+            name: "delete UserSecurityRoleProject",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |sb| json!({"action": "delete", "entity_type": "UserSecurityRoleProject", "entity_key": [id_of(sb, "UserSecurityRoleProject where project.name is beta")]}),
+        },
+        Case {
+            name: "create User",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |_| json!({"action": "create", "entity_type": "User", "entity_data": {"username": "newcomer"}}),
+        },
+        Case {
+            name: "update User",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |sb| json!({"action": "update", "entity_type": "User", "entity_key": [user_id(sb, "pm")], "entity_data": {"first_name": "X"}}),
+        },
+        Case {
+            name: "create Group",
+            permission: "Manage users",
+            allowed: USERS,
+            op: |_| json!({"action": "create", "entity_type": "Group", "entity_data": {"name": "Comp", "local": true}}),
+        },
+        Case {
+            name: "edit SecurityRole",
+            permission: "Manage settings",
+            allowed: USERS,
+            op: |sb| json!({"action": "update", "entity_type": "SecurityRole", "entity_key": [role_id(sb, "User")], "entity_data": {"name": "Artist"}}),
+        },
+        Case {
+            name: "create Project",
+            permission: "Create projects",
+            allowed: [true, true, false, false, true],
+            op: |_| json!({"action": "create", "entity_type": "Project", "entity_data": {"name": "delta", "full_name": "Project Delta"}}),
+        },
+        Case {
+            name: "update alpha",
+            permission: "Update project",
+            allowed: [true, true, false, false, true],
+            op: |sb| project_update(sb, "alpha"),
+        },
+        Case {
+            name: "update beta",
+            permission: "Update project",
+            allowed: [true, false, false, false, true],
+            op: |sb| project_update(sb, "beta"),
+        },
+        Case {
+            name: "update private gamma",
+            permission: "Update project",
+            allowed: [true, true, false, false, false],
+            op: |sb| project_update(sb, "gamma"),
+        },
+        Case {
+            name: "delete beta",
+            permission: "Delete project",
+            allowed: [true, false, false, false, true],
+            op: |sb| project_delete(sb, "beta"),
+        },
+        Case {
+            name: "delete private gamma",
+            permission: "Delete project",
+            allowed: [true, true, false, false, false],
+            op: |sb| project_delete(sb, "gamma"),
+        },
+    ]
+}
+
+/// Everything the actions above could change, as admin sees it.
+fn snapshot(sb: &Sandbox) -> Value {
+    json!([
+        data(
+            sb,
+            "select username, first_name from User order by username"
+        ),
+        data(
+            sb,
+            "select user_id, security_role_id, is_all_open_projects from UserSecurityRole order by id"
+        ),
+        data(
+            sb,
+            "select user_security_role_id, project_id from UserSecurityRoleProject order by id"
+        ),
+        data(sb, "select name from SecurityRole order by name"),
+        data(sb, "select name, full_name from Project order by name"),
+        data(sb, "select name from Group"),
+    ])
+}
+
+#[test]
+fn permission_matrix() {
+    let mut wrong = Vec::new();
+    for case in cases() {
+        for (i, who) in WHO.iter().enumerate() {
+            let sb = demo();
+            let op = (case.op)(&sb);
+            let before = snapshot(&sb);
+            let reply = send(&sb, who, json!([op]));
+            let allowed = reply.is_array();
+            if allowed != case.allowed[i] {
+                wrong.push(format!(
+                    "{} as {who}: expected allowed={}, got {reply}",
+                    case.name, case.allowed[i]
+                ));
+                continue;
+            }
+            if !allowed {
+                let (exception, message) = error(&reply);
+                if exception != "PermissionError" || !message.contains(case.permission) {
+                    wrong.push(format!("{} as {who}: bad denial {reply}", case.name));
+                }
+                if snapshot(&sb) != before {
+                    wrong.push(format!("{} as {who}: denial changed data", case.name));
+                }
+            } else if snapshot(&sb) == before {
+                wrong.push(format!(
+                    "{} as {who}: allowed but changed nothing",
+                    case.name
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn project_visibility() {
+    let sb = demo();
+    let expected = [
+        ("admin", vec!["alpha", "beta", "gamma"]),
+        ("pm", vec!["alpha", "gamma"]),
+        ("artist", vec!["alpha", "beta"]),
+        ("restricted", vec!["beta"]),
+        ("global", vec!["alpha", "beta"]),
+    ];
+    for (who, projects) in expected {
+        let r = send(
+            &sb,
+            who,
+            json!([
+                {"action": "query", "expression": "select name from Project"},
+                {"action": "query", "expression": "select project.name from UserSecurityRoleProject"},
+                {"action": "query", "expression": "select user_security_role_projects.project.name from UserSecurityRole"},
+                {"action": "query", "expression": "select username from User where user_security_roles.user_security_role_projects.project.name is gamma"}
+            ]),
+        );
+        let names = values(r[0]["data"].as_array().unwrap(), "name");
+        assert_eq!(names, projects, "{who}");
+        for grant in r[1]["data"].as_array().unwrap() {
+            let p = grant["project"]["name"].as_str().unwrap_or("");
+            assert!(projects.contains(&p), "{who} sees grant on {p}");
+        }
+        for usr in r[2]["data"].as_array().unwrap() {
+            for grant in usr["user_security_role_projects"].as_array().unwrap() {
+                let p = grant["project"]["name"].as_str().unwrap_or("");
+                assert!(projects.contains(&p), "{who} sees nested grant on {p}");
+            }
+        }
+        let found = r[3]["data"].as_array().unwrap().len();
+        assert_eq!(
+            found,
+            usize::from(projects.contains(&"gamma")),
+            "{who} filters through gamma"
+        );
+    }
+}
+
+#[test]
+fn restricted_user_refused_on_someone_else() {
+    let sb = demo();
+    let op = role_action(&sb, "add_user_security_role");
+    let r = send(&sb, "restricted", json!([op]));
+    let (exception, message) = error(&r);
+    assert_eq!(exception, "PermissionError");
+    assert!(
+        message.contains("\"Manage users\"") && message.contains("restricted"),
+        "{message}"
+    );
+}

@@ -1,0 +1,320 @@
+//! HTTP behaviour: authentication, strict-mode status codes, framing,
+//! request accounting, persistence across restarts and concurrency.
+
+mod common;
+use common::*;
+use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+
+#[test]
+fn authentication() {
+    let sb = demo();
+    let info = json!([{"action": "query_server_information"}]);
+    let ok = post_with(
+        &sb.url(),
+        "admin",
+        "demo-key-admin",
+        &[("ftrack-pushtoken", "undefined")],
+        &info,
+    );
+    assert_eq!(ok.1[0]["version"], "dev");
+    let refused = [
+        ("nobody", "demo-key-admin"),
+        ("admin", "wrong-key"),
+        ("admin", "demo-key-pm"),
+        ("inactive", "demo-key-inactive"),
+        ("inactive", "demo-global-key"),
+        ("", ""),
+    ];
+    for (user, key) in refused {
+        let (status, body) = post_with(&sb.url(), user, key, &[], &info);
+        assert_eq!(status, 200, "{user}");
+        assert_eq!(
+            body["exception"], "InvalidCredentialsError",
+            "{user}/{key}: {body}"
+        );
+        assert!(
+            !body.to_string().contains(key) || key.is_empty(),
+            "key leaked: {body}"
+        );
+        let (status, _) = post_with(
+            &sb.url(),
+            user,
+            key,
+            &[("ftrack-strict-api", "true")],
+            &info,
+        );
+        assert_eq!(status, 401);
+    }
+    let global = post_with(&sb.url(), "pm", "demo-global-key", &[], &info).1;
+    assert!(global.is_array(), "{global}");
+}
+
+#[test]
+fn strict_mode_status_codes() {
+    let sb = demo();
+    let cases = [
+        (json!([{"action": "nope"}]), 400),
+        (
+            json!([{"action": "query", "expression": "User where"}]),
+            400,
+        ),
+        (
+            json!([{"action": "add_user_security_role", "user_id": "x", "role_id": "y"}]),
+            403,
+        ),
+        (
+            json!([{"action": "delete", "entity_type": "User", "entity_key": ["missing"]}]),
+            404,
+        ),
+        (json!({"not": "a list"}), 400),
+    ];
+    for (batch, status) in cases {
+        let strict_user = if status == 403 { "artist" } else { "admin" };
+        let key = format!("demo-key-{strict_user}");
+        let lenient = post_with(&sb.url(), strict_user, &key, &[], &batch);
+        assert_eq!(lenient.0, 200);
+        assert!(lenient.1.get("exception").is_some());
+        let header = post_with(
+            &sb.url(),
+            strict_user,
+            &key,
+            &[("ftrack-strict-api", "true")],
+            &batch,
+        );
+        assert_eq!(header.0, status, "{batch}");
+        assert_eq!(header.1, lenient.1);
+        let option = post_with(
+            &sb.url(),
+            strict_user,
+            &key,
+            &[("ftrack-api-options", "strict:1")],
+            &batch,
+        );
+        assert_eq!(option.0, status, "{batch}");
+        let off = post_with(
+            &sb.url(),
+            strict_user,
+            &key,
+            &[("ftrack-strict-api", "false")],
+            &batch,
+        );
+        assert_eq!(off.0, 200);
+    }
+}
+
+#[test]
+fn framing_keep_alive_chunked_and_bad_requests() {
+    let sb = demo();
+    let addr = sb.url().trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let body =
+        r#"[{"action": "query", "expression": "select username from User where username is pm"}]"#;
+    let chunked = format!(
+        "POST /api HTTP/1.1\r\nHost: x\r\nftrack-user: admin\r\nftrack-api-key: demo-key-admin\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{}\r\n{:x}\r\n{}\r\n0\r\n\r\n",
+        10,
+        &body[..10],
+        body.len() - 10,
+        &body[10..]
+    );
+    let plain = format!(
+        "POST /api HTTP/1.1\r\nHost: x\r\nftrack-user: admin\r\nftrack-api-key: demo-key-admin\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // Two requests on one keep-alive connection, the first one chunked.
+    s.write_all(format!("{chunked}{plain}").as_bytes()).unwrap();
+    let mut reader = BufReader::new(s);
+    for _ in 0..2 {
+        let mut len = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut buf = vec![0; len];
+        reader.read_exact(&mut buf).unwrap();
+        let v: Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v[0]["data"][0]["username"], "pm");
+    }
+    let (status, body) = raw(
+        &sb.url(),
+        b"GET /api HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("No such endpoint"));
+    let (status, _) = raw(&sb.url(), b"BROKEN\r\n\r\n");
+    assert_eq!(status, 400);
+    let bad = b"POST /api HTTP/1.1\r\nContent-Length: 5\r\nConnection: close\r\nftrack-user: admin\r\nftrack-api-key: demo-key-admin\r\nftrack-strict-api: true\r\n\r\n[{,}]";
+    let (status, body) = raw(&sb.url(), bad);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("not valid JSON"));
+    assert_eq!(call(&sb, json!([])), json!([]));
+}
+
+#[test]
+fn request_count_and_received() {
+    let sb = demo();
+    assert_eq!(sb.request_count(), 0);
+    assert_eq!(
+        (sb.admin_user(), sb.admin_key()),
+        ("admin", "demo-key-admin")
+    );
+    call(&sb, json!([{"action": "query_server_information"}]));
+    call(&sb, json!([{"action": "query_schemas"}]));
+    assert_eq!(sb.request_count(), 2);
+    let got = sb.received();
+    assert_eq!(
+        got,
+        vec![
+            json!([{"action": "query_server_information"}]),
+            json!([{"action": "query_schemas"}])
+        ]
+    );
+}
+
+#[test]
+fn schema_and_hash() {
+    let sb = demo();
+    let r = call(
+        &sb,
+        json!([{"action": "query_server_information"}, {"action": "query_schemas"}]),
+    );
+    let schemas = r[1].as_array().unwrap();
+    let ids: Vec<&str> = schemas.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    for t in [
+        "User",
+        "SecurityRole",
+        "UserSecurityRole",
+        "UserSecurityRoleProject",
+        "Project",
+        "Group",
+        "Membership",
+        "Location",
+    ] {
+        assert!(ids.contains(&t), "{t}");
+    }
+    let usr = schemas
+        .iter()
+        .find(|s| s["id"] == "UserSecurityRole")
+        .unwrap();
+    assert_eq!(
+        usr["default_projections"],
+        json!(["id", "user_id", "security_role_id"])
+    );
+    assert_eq!(
+        usr["properties"]["is_all_projects"]["alias_for"],
+        "isallprojects"
+    );
+    let dumped = ftrack_sandbox::pyjson::dumps_sorted(&r[1]);
+    assert_eq!(
+        r[0]["schema_hash"],
+        ftrack_sandbox::pyjson::md5_hex(&dumped)
+    );
+}
+
+#[test]
+fn persistence_across_restart() {
+    let dir = std::env::temp_dir().join(format!("ftrack-sandbox-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("studio.db");
+    let _ = std::fs::remove_file(&db);
+    let config = SandboxConfig {
+        db: Some(db.clone()),
+        ..SandboxConfig::demo()
+    };
+    {
+        let sb = Sandbox::start(config.clone()).unwrap();
+        let r = call(
+            &sb,
+            json!([
+                {"action": "add_user_security_role", "user_id": user_id(&sb, "artist"), "role_id": role_id(&sb, "Project Manager")},
+                {"action": "update", "entity_type": "User", "entity_key": [user_id(&sb, "pm")], "entity_data": {"first_name": "Persisted"}}
+            ]),
+        );
+        assert!(r.is_array(), "{r}");
+        let failed = call(
+            &sb,
+            json!([
+                {"action": "update", "entity_type": "User", "entity_key": [user_id(&sb, "pm")], "entity_data": {"first_name": "Lost"}},
+                {"action": "frobnicate"}
+            ]),
+        );
+        assert!(failed.is_object());
+    }
+    let sb = Sandbox::start(config).unwrap();
+    assert_eq!(
+        data(&sb, "UserSecurityRole where user.username is artist").len(),
+        2
+    );
+    assert_eq!(
+        data(&sb, "select first_name from User where username is pm")[0]["first_name"],
+        "Persisted"
+    );
+    assert_eq!(data(&sb, "User").len(), 5, "not seeded twice");
+    drop(sb);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn seed_data_round_trip_and_synthetic() {
+    let seed = SeedData::demo();
+    let text = serde_json::to_string(&seed).unwrap();
+    let path = std::env::temp_dir().join(format!("ftrack-seed-{}.json", std::process::id()));
+    std::fs::write(&path, &text).unwrap();
+    assert_eq!(SeedData::from_file(&path).unwrap(), seed);
+    std::fs::write(&path, "{\"users\": 5}").unwrap();
+    assert!(
+        SeedData::from_file(&path)
+            .unwrap_err()
+            .contains("invalid seed file")
+    );
+    let _ = std::fs::remove_file(&path);
+    let sb = Sandbox::start(SandboxConfig {
+        seed: Seed::Data(SeedData::synthetic(20)),
+        ..SandboxConfig::demo()
+    })
+    .unwrap();
+    assert_eq!(data(&sb, "User").len(), 25);
+    let empty = Sandbox::start(SandboxConfig {
+        seed: Seed::Empty,
+        ..SandboxConfig::demo()
+    })
+    .unwrap();
+    assert_eq!(empty.admin_user(), "");
+}
+
+#[test]
+fn concurrent_clients() {
+    let sb = demo();
+    let url = sb.url();
+    let pm_role = role_id(&sb, "Project Manager");
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let url = url.clone();
+            let pm_role = pm_role.clone();
+            std::thread::spawn(move || {
+                for i in 0..20 {
+                    let name = format!("t{t}u{i}");
+                    let r = post_with(&url, "admin", "demo-key-admin", &[], &json!([
+                        {"action": "create", "entity_type": "User", "entity_data": {"id": name, "username": name, "is_active": true}},
+                        {"action": "add_user_security_role", "user_id": name, "role_id": pm_role},
+                        {"action": "query", "expression": format!("select user_security_roles.security_role.name from User where id is {name}")}
+                    ])).1;
+                    assert_eq!(r[2]["data"][0]["user_security_roles"][0]["security_role"]["name"], "Project Manager", "{r}");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(data(&sb, "User").len(), 5 + 160);
+    assert_eq!(sb.request_count(), 1 + 160 + 1);
+}
