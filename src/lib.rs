@@ -16,6 +16,7 @@
 mod config;
 mod entity;
 mod error;
+pub mod ffi;
 mod session;
 mod value;
 

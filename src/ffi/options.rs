@@ -1,0 +1,455 @@
+//! `ftrack_session_options`: the session builder.
+
+use std::ffi::c_char;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::{SchemaCache, SessionOptions};
+
+use super::error::{FfiError, FfiResult};
+use super::handle::{Handle, HandleHeader, borrow, destroy_handle, into_handle, out_handle};
+use super::status::ftrack_status;
+use super::strings::str_arg;
+
+/// Options for `ftrack_session_create_with_options`: server, credentials, timeout,
+/// headers, cookies, caches, paging and retries.
+///
+/// Create with `ftrack_session_options_create`, change with the
+/// `ftrack_session_options_set_*` / `_add_*` functions, pass to
+/// `ftrack_session_create_with_options` (which copies it: the options can be reused
+/// or destroyed right away) and free with `ftrack_session_options_destroy`.
+/// Every string is copied. Internally locked: safe to use from several threads.
+pub struct ftrack_session_options {
+    header: HandleHeader,
+    options: Mutex<SessionOptions>,
+    api_key: Mutex<Option<Arc<str>>>,
+}
+
+impl Handle for ftrack_session_options {
+    const WHAT: &'static str = "session options";
+    fn header(&self) -> &HandleHeader {
+        &self.header
+    }
+}
+
+impl ftrack_session_options {
+    fn lock(&self) -> MutexGuard<'_, SessionOptions> {
+        self.options.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Applies one builder step.
+    fn update(&self, f: impl FnOnce(SessionOptions) -> SessionOptions) {
+        let mut guard = self.lock();
+        let current = std::mem::take(&mut *guard);
+        *guard = f(current);
+    }
+
+    /// A copy of the options and the API key they hold (for redaction).
+    pub(crate) fn snapshot(&self) -> (SessionOptions, Option<Arc<str>>) {
+        let key = self
+            .api_key
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        (self.lock().clone(), key)
+    }
+}
+
+/// Borrows the options, then runs one builder step.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+unsafe fn update(
+    options: *mut ftrack_session_options,
+    f: impl FnOnce(SessionOptions) -> SessionOptions,
+) -> FfiResult<()> {
+    let options = unsafe { borrow(options.cast_const(), "options")? };
+    options.update(f);
+    Ok(())
+}
+
+fn positive<T: PartialOrd + Default + std::fmt::Display>(value: T, argument: &str) -> FfiResult<T> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(FfiError::invalid(format!(
+            "argument `{argument}` must be greater than 0, got {value}"
+        )))
+    }
+}
+
+/// Creates default options: everything from the environment, a 60 s timeout,
+/// auto-populate and operation recording on, the default schema cache, pages of
+/// 500, 4 attempts per request.
+///
+/// On success `*out` owns a new handle the caller frees with
+/// `ftrack_session_options_destroy`; on failure `*out` is NULL.
+///
+/// @return `FTRACK_STATUS_OK` or `FTRACK_STATUS_NULL_POINTER` (`out` is NULL).
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `out` must be NULL or point to a writable `ftrack_session_options *`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_create(
+    out: *mut *mut ftrack_session_options,
+) -> ftrack_status {
+    ffi_boundary!({
+        let out = unsafe { out_handle(out, "out")? };
+        *out = into_handle(ftrack_session_options {
+            header: HandleHeader::new(None),
+            options: Mutex::new(SessionOptions::new()),
+            api_key: Mutex::new(None),
+        });
+        Ok(())
+    })
+}
+
+/// Frees options created by `ftrack_session_options_create`. NULL is a no-op.
+/// Sessions created from them are not affected. Destroying the same handle twice,
+/// or while another thread uses it, is forbidden (undefined behaviour).
+///
+/// # Safety
+/// `options` must be NULL or a live options handle that no other thread is using.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_destroy(options: *mut ftrack_session_options) {
+    ffi_boundary!(value: (), { unsafe { destroy_handle(options) } })
+}
+
+/// Sets the server URL, e.g. `"https://studio.ftrackapp.com"` (otherwise
+/// `FTRACK_SERVER`). The string is copied.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
+///         or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle; `server_url` NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_server_url(
+    options: *mut ftrack_session_options,
+    server_url: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let url = unsafe { str_arg(server_url, "server_url")? }.to_owned();
+        unsafe { update(options, |o| o.server_url(url)) }
+    })
+}
+
+/// Sets the API key (otherwise `FTRACK_API_KEY`, or the legacy `FTRACK_APIKEY`).
+/// The string is copied; it never appears in an error message.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
+///         or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle; `api_key` NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_api_key(
+    options: *mut ftrack_session_options,
+    api_key: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let key = unsafe { str_arg(api_key, "api_key")? }.to_owned();
+        let handle = unsafe { borrow(options.cast_const(), "options")? };
+        *handle.api_key.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::from(key.as_str()));
+        handle.update(|o| o.api_key(key));
+        Ok(())
+    })
+}
+
+/// Sets the API user name (otherwise `FTRACK_API_USER`, or the login name).
+/// The string is copied.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
+///         or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle; `api_user` NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_api_user(
+    options: *mut ftrack_session_options,
+    api_user: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let user = unsafe { str_arg(api_user, "api_user")? }.to_owned();
+        unsafe { update(options, |o| o.api_user(user)) }
+    })
+}
+
+/// Sets the timeout for connecting and for waiting for each answer, in
+/// milliseconds (default 60000).
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (0),
+///         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_timeout_ms(
+    options: *mut ftrack_session_options,
+    timeout_ms: u64,
+) -> ftrack_status {
+    ffi_boundary!({
+        let ms = positive(timeout_ms, "timeout_ms")?;
+        unsafe { update(options, |o| o.timeout(Duration::from_millis(ms))) }
+    })
+}
+
+/// Adds an HTTP header sent with every request. Both strings are copied.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
+///         `FTRACK_STATUS_INVALID_ARGUMENT` (empty name) or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle; `name` and `value` NULL or
+/// NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_add_header(
+    options: *mut ftrack_session_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let name = unsafe { str_arg(name, "name")? }.to_owned();
+        let value = unsafe { str_arg(value, "value")? }.to_owned();
+        if name.is_empty() {
+            return Err(FfiError::invalid(
+                "argument `name` is empty; pass a header name",
+            ));
+        }
+        unsafe { update(options, |o| o.header(name, value)) }
+    })
+}
+
+/// Adds a cookie sent with every request. Both strings are copied.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
+///         `FTRACK_STATUS_INVALID_ARGUMENT` (empty name) or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle; `name` and `value` NULL or
+/// NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_add_cookie(
+    options: *mut ftrack_session_options,
+    name: *const c_char,
+    value: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let name = unsafe { str_arg(name, "name")? }.to_owned();
+        let value = unsafe { str_arg(value, "value")? }.to_owned();
+        if name.is_empty() {
+            return Err(FfiError::invalid(
+                "argument `name` is empty; pass a cookie name",
+            ));
+        }
+        unsafe { update(options, |o| o.cookie(name, value)) }
+    })
+}
+
+/// Turns strict API mode on or off (the `ftrack-strict-api` header; default off).
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_strict_api(
+    options: *mut ftrack_session_options,
+    strict: bool,
+) -> ftrack_status {
+    ffi_boundary!({ unsafe { update(options, |o| o.strict_api(strict)) } })
+}
+
+/// Turns auto-populate on or off (default on): reading an attribute that is not
+/// loaded fetches it, for all entities of the same result that lack it, in one request.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_auto_populate(
+    options: *mut ftrack_session_options,
+    enabled: bool,
+) -> ftrack_status {
+    ffi_boundary!({ unsafe { update(options, |o| o.auto_populate(enabled)) } })
+}
+
+/// Turns operation recording on or off (default on). With it off, changes are
+/// local only and `ftrack_session_commit` sends nothing for them.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_record_operations(
+    options: *mut ftrack_session_options,
+    enabled: bool,
+) -> ftrack_status {
+    ffi_boundary!({ unsafe { update(options, |o| o.record_operations(enabled)) } })
+}
+
+/// Keeps the schema cache in this directory (instead of
+/// `FTRACK_API_SCHEMA_CACHE_PATH` or the per-user cache directory). Copied.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
+///         or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle; `path` NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_schema_cache_path(
+    options: *mut ftrack_session_options,
+    path: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let path = unsafe { str_arg(path, "path")? }.to_owned();
+        unsafe { update(options, |o| o.schema_cache(SchemaCache::Path(path.into()))) }
+    })
+}
+
+/// Disables the schema cache: every session start fetches the schemas.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_disable_schema_cache(
+    options: *mut ftrack_session_options,
+) -> ftrack_status {
+    ffi_boundary!({ unsafe { update(options, |o| o.schema_cache(SchemaCache::Disabled)) } })
+}
+
+/// Sets the number of rows per query page (default 500).
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (0),
+///         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_page_size(
+    options: *mut ftrack_session_options,
+    page_size: usize,
+) -> ftrack_status {
+    ffi_boundary!({
+        let size = positive(page_size, "page_size")?;
+        unsafe { update(options, |o| o.page_size(size)) }
+    })
+}
+
+/// Sets the attempts per request including the first (default 4; 1 disables
+/// retries). Reads are retried on connection failures and HTTP 429/502/503/504;
+/// writes only when the request provably never reached the server.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (0),
+///         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_max_attempts(
+    options: *mut ftrack_session_options,
+    max_attempts: u32,
+) -> ftrack_status {
+    ffi_boundary!({
+        let attempts = positive(max_attempts, "max_attempts")?;
+        unsafe { update(options, |o| o.max_attempts(attempts)) }
+    })
+}
+
+/// Sets the base delay of the exponential retry back-off, in milliseconds
+/// (default 200; 0 retries at once).
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_retry_delay_ms(
+    options: *mut ftrack_session_options,
+    delay_ms: u64,
+) -> ftrack_status {
+    ffi_boundary!({
+        unsafe { update(options, |o| o.retry_delay(Duration::from_millis(delay_ms))) }
+    })
+}
+
+/// Trusts the CA certificates in this PEM file instead of the platform's. Copied;
+/// the file is read when the session is created.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
+///         or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle; `path` NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_ca_bundle_path(
+    options: *mut ftrack_session_options,
+    path: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let path = unsafe { str_arg(path, "path")? }.to_owned();
+        unsafe { update(options, |o| o.ca_bundle(path)) }
+    })
+}
+
+/// Uses this JSON file as a persistent entity cache under the in-memory one. Copied.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
+///         or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle; `path` NULL or a
+/// NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_persistent_cache_path(
+    options: *mut ftrack_session_options,
+    path: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let path = unsafe { str_arg(path, "path")? }.to_owned();
+        unsafe { update(options, |o| o.persistent_cache(path)) }
+    })
+}
