@@ -14,10 +14,18 @@
 //! ```
 
 mod config;
+mod datetime;
+mod decode;
 mod entity;
 mod error;
 pub mod ffi;
+mod identity_map;
+mod operations;
+mod persistent_cache;
+mod query;
+mod schema;
 mod session;
+mod transport;
 mod value;
 
 pub use config::{SchemaCache, SessionOptions};

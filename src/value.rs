@@ -98,19 +98,3 @@ pub(crate) enum Stored {
     Coll(Box<[u32]>),
     Json(Box<serde_json::Value>),
 }
-
-impl Stored {
-    pub(crate) fn type_name(&self) -> &'static str {
-        match self {
-            Stored::Null => "null",
-            Stored::Bool(_) => "a boolean",
-            Stored::Int(_) => "an integer",
-            Stored::Float(_) => "a float",
-            Stored::Str(_) => "a string",
-            Stored::DateTime(_) => "a datetime",
-            Stored::Ref(_) => "an entity",
-            Stored::Coll(_) => "a collection",
-            Stored::Json(_) => "JSON",
-        }
-    }
-}

@@ -1,0 +1,333 @@
+//! Entity-type schemas from `query_schemas`: attribute kinds, primary keys,
+//! default projections, interned attribute names, and the schema cache file.
+//!
+//! The cache file is our own format, `{"server_url", "schema_hash", "schemas"}`: the
+//! server's hash is stored next to the schemas, so no Python-style canonical dump has
+//! to be recomputed on the client.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::path::{Path, PathBuf};
+
+/// FxHash-style hasher: fast for the short strings we intern.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut h = self.0;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let v = u64::from_le_bytes(c.try_into().unwrap());
+            h = (h.rotate_left(5) ^ v).wrapping_mul(K);
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut buf = [0u8; 8];
+            buf[..rest.len()].copy_from_slice(rest);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(buf)).wrapping_mul(K);
+        }
+        self.0 = h;
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// Interned strings (attribute names, entity type names) → small integer ids.
+#[derive(Default)]
+pub(crate) struct Interner {
+    ids: FastMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    #[inline]
+    pub(crate) fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(s.into());
+        self.ids.insert(s.into(), id);
+        id
+    }
+    #[inline]
+    pub(crate) fn get(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+    #[inline]
+    pub(crate) fn name(&self, id: u32) -> &str {
+        &self.names[id as usize]
+    }
+}
+
+/// How an attribute is represented.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AttrKind {
+    String,
+    Bool,
+    Int,
+    Float,
+    DateTime,
+    /// `object` / `variable` / unknown: any JSON.
+    Json,
+    /// A single reference to an entity of this type.
+    Ref(String),
+    /// A collection of entities of this type (`array` or `mapped_array`).
+    Collection(String),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TypeInfo {
+    pub name: String,
+    /// Whether the server's schemas describe this type.
+    pub known: bool,
+    pub primary_key: Vec<String>,
+    /// Interned ids of the primary-key attributes.
+    pub pk_ids: Vec<u32>,
+    pub default_projections: Vec<String>,
+    /// attribute id → kind
+    pub attrs: FastMap<u32, AttrKind>,
+}
+
+/// All schemas of the server plus the interners used by the identity map.
+#[derive(Default)]
+pub(crate) struct Schema {
+    pub attrs: Interner,
+    pub types: Vec<TypeInfo>,
+    pub by_name: FastMap<Box<str>, u32>,
+}
+
+/// Attribute ids that are reserved for the wire's special keys.
+pub(crate) const ATTR_ENTITY_TYPE: u32 = 0;
+pub(crate) const ATTR_TYPE: u32 = 1;
+pub(crate) const ATTR_VALUE: u32 = 2;
+
+impl Schema {
+    pub(crate) fn new() -> Schema {
+        let mut s = Schema::default();
+        assert_eq!(s.attrs.intern("__entity_type__"), ATTR_ENTITY_TYPE);
+        assert_eq!(s.attrs.intern("__type__"), ATTR_TYPE);
+        assert_eq!(s.attrs.intern("value"), ATTR_VALUE);
+        s
+    }
+
+    /// Builds the schema from the `query_schemas` answer (an array of schema objects).
+    pub(crate) fn from_json(schemas: &serde_json::Value) -> Schema {
+        let mut s = Schema::new();
+        if let Some(list) = schemas.as_array() {
+            for sch in list {
+                s.add_schema(sch);
+            }
+        }
+        s
+    }
+
+    fn add_schema(&mut self, sch: &serde_json::Value) {
+        let Some(name) = sch.get("id").and_then(|v| v.as_str()) else {
+            return;
+        };
+        let strs = |key: &str| -> Vec<String> {
+            sch.get(key)
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut primary_key = strs("primary_key");
+        if primary_key.is_empty() {
+            primary_key.push("id".into());
+        }
+        let mut attrs = FastMap::default();
+        if let Some(props) = sch.get("properties").and_then(|v| v.as_object()) {
+            for (attr, p) in props {
+                if p.get("restricted_projection").and_then(|v| v.as_bool()) == Some(true) {
+                    continue;
+                }
+                let id = self.attrs.intern(attr);
+                let ty = p.get("type").and_then(|v| v.as_str());
+                let fmt = p.get("format").and_then(|v| v.as_str());
+                let rf = p.get("$ref").and_then(|v| v.as_str());
+                let items = p
+                    .get("items")
+                    .and_then(|v| v.get("$ref"))
+                    .and_then(|v| v.as_str());
+                let kind = match (ty, fmt, rf, items) {
+                    (Some("string"), Some("date-time"), _, _) => AttrKind::DateTime,
+                    (Some("string"), _, _, _) => AttrKind::String,
+                    (Some("boolean"), _, _, _) => AttrKind::Bool,
+                    (Some("integer"), _, _, _) => AttrKind::Int,
+                    (Some("number"), _, _, _) => AttrKind::Float,
+                    (Some("array" | "mapped_array"), _, _, Some(t)) => {
+                        AttrKind::Collection(t.to_owned())
+                    }
+                    (None, _, Some(t), _) => AttrKind::Ref(t.to_owned()),
+                    (None, Some("foreign_key"), None, _) => AttrKind::String,
+                    _ => AttrKind::Json,
+                };
+                attrs.insert(id, kind);
+            }
+        }
+        let pk_ids = primary_key.iter().map(|k| self.attrs.intern(k)).collect();
+        let info = TypeInfo {
+            name: name.to_owned(),
+            known: true,
+            primary_key,
+            pk_ids,
+            default_projections: strs("default_projections"),
+            attrs,
+        };
+        if let Some(&existing) = self.by_name.get(name) {
+            self.types[existing as usize] = info;
+        } else {
+            let tid = self.types.len() as u32;
+            self.types.push(info);
+            self.by_name.insert(name.into(), tid);
+        }
+    }
+
+    /// The id of a type, registering unknown types (seen in responses only) with
+    /// the primary key `["id"]`.
+    pub(crate) fn type_id_or_register(&mut self, name: &str) -> u32 {
+        if let Some(&t) = self.by_name.get(name) {
+            return t;
+        }
+        let id_attr = self.attrs.intern("id");
+        let tid = self.types.len() as u32;
+        self.types.push(TypeInfo {
+            name: name.to_owned(),
+            known: false,
+            primary_key: vec!["id".into()],
+            pk_ids: vec![id_attr],
+            default_projections: vec!["id".into()],
+            attrs: FastMap::default(),
+        });
+        self.by_name.insert(name.into(), tid);
+        tid
+    }
+
+    /// The id of a type the server's schemas describe.
+    pub(crate) fn known_type(&self, name: &str) -> Option<u32> {
+        self.by_name
+            .get(name)
+            .copied()
+            .filter(|&t| self.types[t as usize].known)
+    }
+
+    pub(crate) fn ty(&self, tid: u32) -> &TypeInfo {
+        &self.types[tid as usize]
+    }
+
+    /// The kind of `attr` on type `tid`, if the schema has it.
+    pub(crate) fn kind(&self, tid: u32, attr: u32) -> Option<&AttrKind> {
+        self.types[tid as usize].attrs.get(&attr)
+    }
+}
+
+/// The schema cache file for a server inside `dir`.
+pub(crate) fn cache_file(dir: &Path, server_url: &str) -> PathBuf {
+    // FNV-1a of the URL: one file per server, stable across runs and platforms.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in server_url.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    dir.join(format!("libftrack_schema_cache_{h:016x}.json"))
+}
+
+/// Reads a cache file: `(schema_hash, schemas)` when it is for `server_url`.
+/// Any problem means "no cache".
+pub(crate) fn load_cache(path: &Path, server_url: &str) -> Option<(String, serde_json::Value)> {
+    let bytes = std::fs::read(path).ok()?;
+    let mut v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    if v.get("server_url")?.as_str()? != server_url {
+        return None;
+    }
+    let hash = v.get("schema_hash")?.as_str()?.to_owned();
+    let schemas = v.get_mut("schemas")?.take();
+    schemas.is_array().then_some((hash, schemas))
+}
+
+/// Writes the cache file atomically (temp file + rename). Errors are ignored: the
+/// cache is an optimisation.
+pub(crate) fn save_cache(path: &Path, server_url: &str, hash: &str, schemas: &serde_json::Value) {
+    let doc = serde_json::json!({
+        "server_url": server_url,
+        "schema_hash": hash,
+        "schemas": schemas,
+    });
+    let Ok(bytes) = serde_json::to_vec(&doc) else {
+        return;
+    };
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_from_schema() {
+        let s = Schema::from_json(&serde_json::json!([{
+            "id": "User", "primary_key": ["id"], "default_projections": ["id"],
+            "properties": {
+                "id": {"type": "string", "default": "{uid}"},
+                "is_active": {"type": "boolean"},
+                "created": {"type": "string", "format": "date-time"},
+                "user_type": {"$ref": "UserType"},
+                "user_type_id": {"format": "foreign_key"},
+                "memberships": {"type": "array", "items": {"$ref": "Membership"}},
+                "thumbnail_url": {"type": "object"},
+                "secret": {"type": "array", "restricted_projection": true, "items": {"$ref": "X"}}
+            }
+        }]));
+        let t = s.known_type("User").unwrap();
+        let k = |a: &str| s.kind(t, s.attrs.get(a).unwrap()).cloned();
+        assert_eq!(k("is_active"), Some(AttrKind::Bool));
+        assert_eq!(k("created"), Some(AttrKind::DateTime));
+        assert_eq!(k("user_type"), Some(AttrKind::Ref("UserType".into())));
+        assert_eq!(k("user_type_id"), Some(AttrKind::String));
+        assert_eq!(
+            k("memberships"),
+            Some(AttrKind::Collection("Membership".into()))
+        );
+        assert_eq!(k("thumbnail_url"), Some(AttrKind::Json));
+        assert!(s.attrs.get("secret").is_none());
+    }
+
+    #[test]
+    fn cache_roundtrip() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = cache_file(dir.path(), "http://a");
+        save_cache(&p, "http://a", "h1", &serde_json::json!([{"id": "X"}]));
+        assert_eq!(load_cache(&p, "http://a").unwrap().0, "h1");
+        assert!(load_cache(&p, "http://b").is_none());
+    }
+}

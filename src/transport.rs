@@ -1,0 +1,381 @@
+//! HTTP transport: one pooled ureq agent per session, auth headers, timeouts,
+//! proxies from the environment, TLS roots, and bounded retries.
+//!
+//! ureq sets `TCP_NODELAY` on every connection it opens (`Config::no_delay`
+//! defaults to true, checked in ureq 3.5's `unversioned/transport/tcp.rs`), and we
+//! set it explicitly too. ureq writes the request head and the body in separate
+//! `write` calls; with Nagle disabled the body segment leaves immediately, so
+//! there is no delayed-ACK stall between them.
+
+use std::fmt;
+use std::io::ErrorKind as IoKind;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ureq::Agent;
+use ureq::tls::{PemItem, RootCerts, TlsConfig};
+
+use crate::config::{Credentials, SessionOptions};
+use crate::error::{Error, Result};
+
+/// Whether a batch only reads (safe to send twice) or writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Idempotence {
+    ReadOnly,
+    Writes,
+}
+
+pub(crate) struct Transport {
+    agent: Agent,
+    url: String,
+    creds: Credentials,
+    strict: &'static str,
+    headers: Vec<(String, String)>,
+    cookie: Option<String>,
+    max_attempts: u32,
+    retry_delay: Duration,
+    timeout: Duration,
+    count: AtomicU64,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("url", &self.url)
+            .field("creds", &self.creds)
+            .field("strict", &self.strict)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("max_attempts", &self.max_attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A reply: HTTP status and body bytes.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Transport {
+    pub(crate) fn new(options: &SessionOptions, creds: Credentials) -> Result<Transport> {
+        let mut tls = TlsConfig::builder();
+        if let Some(path) = &options.ca_bundle {
+            let pem = std::fs::read(path).map_err(|e| {
+                Error::Tls(format!(
+                    "cannot read the CA bundle {}: {e}; pass an existing PEM file",
+                    path.display()
+                ))
+            })?;
+            let mut certs = Vec::new();
+            for item in ureq::tls::parse_pem(&pem) {
+                match item {
+                    Ok(PemItem::Certificate(c)) => certs.push(c),
+                    Ok(_) => {}
+                    Err(e) => {
+                        return Err(Error::Tls(format!(
+                            "the CA bundle {} is not valid PEM ({e}); pass a PEM file of certificates",
+                            path.display()
+                        )));
+                    }
+                }
+            }
+            if certs.is_empty() {
+                return Err(Error::Tls(format!(
+                    "the CA bundle {} holds no certificate; pass a PEM file of CA certificates",
+                    path.display()
+                )));
+            }
+            tls = tls.root_certs(RootCerts::new_with_certs(&certs));
+        } else {
+            tls = tls.root_certs(RootCerts::PlatformVerifier);
+        }
+        let t = Some(options.timeout);
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .no_delay(true)
+            .proxy(ureq::Proxy::try_from_env())
+            .tls_config(tls.build())
+            .timeout_connect(t)
+            .timeout_resolve(t)
+            .timeout_send_request(t)
+            .timeout_send_body(t)
+            .timeout_recv_response(t)
+            .timeout_per_read(t)
+            .user_agent(concat!("libftrack/", env!("CARGO_PKG_VERSION")))
+            .accept("application/json")
+            .max_redirects(0)
+            .build();
+        let cookie = if options.cookies.is_empty() {
+            None
+        } else {
+            Some(
+                options
+                    .cookies
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        };
+        Ok(Transport {
+            agent: config.into(),
+            url: format!("{}/api", creds.server_url),
+            creds,
+            strict: if options.strict_api { "true" } else { "false" },
+            headers: options.headers.clone(),
+            cookie,
+            max_attempts: options.max_attempts.max(1),
+            retry_delay: options.retry_delay,
+            timeout: options.timeout,
+            count: AtomicU64::new(0),
+        })
+    }
+
+    pub(crate) fn request_count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The key, only for scrubbing it out of error excerpts.
+    pub(crate) fn api_key(&self) -> &str {
+        &self.creds.api_key
+    }
+
+    /// POSTs `body` to `/api`, retrying as the idempotence allows.
+    pub(crate) fn post(&self, body: &[u8], idem: Idempotence) -> Result<Reply> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let outcome = self.post_once(body);
+            let last = attempt >= self.max_attempts;
+            let wait = match &outcome {
+                Ok(reply) => match reply.status {
+                    429 | 502 | 503 | 504 if idem == Idempotence::ReadOnly && !last => {
+                        Some(reply.retry_after.unwrap_or_else(|| self.backoff(attempt)))
+                    }
+                    _ => None,
+                },
+                Err(Failure {
+                    never_sent, error, ..
+                }) => {
+                    let retryable = matches!(error, Error::Connection(_) | Error::Timeout(_));
+                    if !last && retryable && (idem == Idempotence::ReadOnly || *never_sent) {
+                        Some(self.backoff(attempt))
+                    } else {
+                        None
+                    }
+                }
+            };
+            match wait {
+                Some(d) => std::thread::sleep(d.min(Duration::from_secs(30))),
+                None => {
+                    return match outcome {
+                        Ok(r) => Ok(Reply {
+                            status: r.status,
+                            body: r.body,
+                        }),
+                        Err(f) => Err(f.error),
+                    };
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.retry_delay.as_micros() as u64;
+        let exp = base.saturating_mul(1u64 << (attempt - 1).min(10));
+        // Full jitter in [exp/2, exp].
+        let jitter = if exp > 1 {
+            jitter_u64() % (exp / 2 + 1)
+        } else {
+            0
+        };
+        Duration::from_micros(exp / 2 + jitter)
+    }
+
+    fn post_once(&self, body: &[u8]) -> std::result::Result<RawReply, Failure> {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        let mut req = self
+            .agent
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .header("ftrack-strict-api", self.strict)
+            .header("ftrack-user", &self.creds.api_user)
+            .header("ftrack-api-key", &self.creds.api_key);
+        for (k, v) in &self.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", c.as_str());
+        }
+        let mut resp = req.send(body).map_err(|e| self.failure(e))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(u64::MAX)
+            .read_to_vec()
+            .map_err(|e| {
+                let mut f = self.failure(e);
+                f.never_sent = false;
+                if let Error::Connection(m) = &mut f.error {
+                    *m = format!(
+                        "the connection to {} broke while reading the reply (HTTP {status}): {m}",
+                        self.creds.server_url
+                    );
+                }
+                f
+            })?;
+        Ok(RawReply {
+            status,
+            body,
+            retry_after,
+        })
+    }
+
+    fn failure(&self, e: ureq::Error) -> Failure {
+        let server = &self.creds.server_url;
+        let secs = self.timeout.as_secs_f64();
+        let (error, never_sent) = match e {
+            ureq::Error::Timeout(t) => {
+                let before = matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve);
+                (
+                    Error::Timeout(format!(
+                        "no answer from {server} within {secs} s ({t}); check the server and \
+                         network, or raise the session timeout"
+                    )),
+                    before,
+                )
+            }
+            ureq::Error::HostNotFound => (
+                Error::Connection(format!(
+                    "cannot resolve the host of {server}; check FTRACK_SERVER / server_url and DNS"
+                )),
+                true,
+            ),
+            ureq::Error::ConnectionFailed => (
+                Error::Connection(format!(
+                    "cannot connect to {server}; check that the server is running and reachable"
+                )),
+                true,
+            ),
+            ureq::Error::ConnectProxyFailed(m) => (
+                Error::Connection(format!(
+                    "the proxy refused the connection to {server} ({m}); check HTTPS_PROXY / HTTP_PROXY"
+                )),
+                true,
+            ),
+            ureq::Error::Io(io) => {
+                let before = matches!(
+                    io.kind(),
+                    IoKind::ConnectionRefused | IoKind::AddrNotAvailable | IoKind::NotFound
+                );
+                if matches!(io.kind(), IoKind::TimedOut | IoKind::WouldBlock) {
+                    (
+                        Error::Timeout(format!(
+                            "no answer from {server} within {secs} s; check the server and \
+                             network, or raise the session timeout"
+                        )),
+                        false,
+                    )
+                } else {
+                    (
+                        Error::Connection(format!(
+                            "connection to {server} failed ({}: {io}); check that the server is \
+                             running and reachable",
+                            kind_name(io.kind())
+                        )),
+                        before,
+                    )
+                }
+            }
+            ureq::Error::Tls(m) => (
+                Error::Tls(format!(
+                    "TLS with {server} failed ({m}); check the certificate or pass a CA bundle"
+                )),
+                true,
+            ),
+            ureq::Error::Rustls(r) => (
+                Error::Tls(format!(
+                    "TLS with {server} failed ({r}); check the server certificate, or pass the \
+                     CA that signed it with SessionOptions::ca_bundle"
+                )),
+                true,
+            ),
+            ureq::Error::Pem(p) => (
+                Error::Tls(format!(
+                    "invalid certificate data ({p}); pass a valid PEM file"
+                )),
+                true,
+            ),
+            ureq::Error::BadUri(u) => (
+                Error::InvalidArgument(format!(
+                    "the server URL is not valid ({u}); use e.g. https://studio.ftrackapp.com"
+                )),
+                true,
+            ),
+            ureq::Error::InvalidProxyUrl => (
+                Error::InvalidArgument(
+                    "the proxy URL in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY is not valid; fix it"
+                        .into(),
+                ),
+                true,
+            ),
+            other => (
+                Error::Protocol {
+                    status: 0,
+                    message: format!(
+                        "HTTP exchange with {server} failed ({other}); check that server_url \
+                         points at an ftrack server"
+                    ),
+                },
+                false,
+            ),
+        };
+        Failure { error, never_sent }
+    }
+}
+
+fn kind_name(k: IoKind) -> &'static str {
+    match k {
+        IoKind::ConnectionRefused => "connection refused",
+        IoKind::ConnectionReset => "connection reset",
+        IoKind::ConnectionAborted => "connection aborted",
+        IoKind::UnexpectedEof => "connection closed",
+        IoKind::BrokenPipe => "broken pipe",
+        _ => "I/O error",
+    }
+}
+
+struct RawReply {
+    status: u16,
+    body: Vec<u8>,
+    retry_after: Option<Duration>,
+}
+
+struct Failure {
+    error: Error,
+    /// True when the request provably never reached the server (connect failed).
+    never_sent: bool,
+}
+
+/// Cheap jitter source: hashes time and a counter with the std random state.
+fn jitter_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(N.fetch_add(1, Ordering::Relaxed));
+    if let Ok(d) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        h.write_u128(d.as_nanos());
+    }
+    h.finish()
+}
