@@ -1,0 +1,522 @@
+//! Integration tests of the core against the in-process sandbox over HTTP.
+
+use std::time::Duration;
+
+use ftrack::{Error, ErrorKind, SchemaCache, Session, SessionOptions, Value, quote};
+use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
+
+fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig::demo()).expect("sandbox starts")
+}
+
+fn options(sb: &Sandbox) -> SessionOptions {
+    SessionOptions::new()
+        .server_url(sb.url())
+        .api_key(sb.admin_key())
+        .api_user(sb.admin_user())
+        .schema_cache(SchemaCache::Disabled)
+}
+
+fn session(sb: &Sandbox) -> Session {
+    Session::with_options(options(sb)).expect("session starts")
+}
+
+fn map(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    v.as_object().unwrap().clone()
+}
+
+#[test]
+fn session_from_arguments_sends_one_batch() {
+    let sb = sandbox();
+    let s = session(&sb);
+    assert_eq!(sb.request_count(), 1);
+    assert_eq!(s.request_count(), 1);
+    let sent = sb.received();
+    let actions: Vec<_> = sent[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["action"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(actions, ["query_server_information", "query_schemas"]);
+    assert!(s.server_information().get("version").is_some());
+}
+
+#[test]
+fn warm_schema_cache_means_exactly_one_small_request() {
+    let sb = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let o = options(&sb).schema_cache(SchemaCache::Path(dir.path().to_owned()));
+    let _cold = Session::with_options(o.clone()).unwrap();
+    let before = sb.request_count();
+    let _warm = Session::with_options(o).unwrap();
+    assert_eq!(sb.request_count() - before, 1);
+    let last = sb.received().pop().unwrap();
+    assert_eq!(
+        last,
+        serde_json::json!([{"action": "query_server_information"}])
+    );
+}
+
+#[test]
+fn query_first_one_and_typed_getters() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let admin = s
+        .query_one(&format!(
+            "select username, first_name, is_active, email from User where username is {}",
+            quote("admin")
+        ))
+        .unwrap();
+    assert_eq!(admin.entity_type(), "User");
+    assert_eq!(admin.get_string("username").unwrap(), "admin");
+    assert_eq!(admin.get_string("first_name").unwrap(), "Ada");
+    assert!(admin.get_bool("is_active").unwrap());
+    assert_eq!(
+        admin.get_json("username").unwrap(),
+        serde_json::json!("admin")
+    );
+    assert_eq!(
+        admin.get_string("is_active").unwrap_err().kind(),
+        ErrorKind::TypeMismatch
+    );
+    assert_eq!(
+        admin.get("no_such_attribute").unwrap_err().kind(),
+        ErrorKind::UnknownAttribute
+    );
+
+    let none = s.query_first("User where username is \"nobody\"").unwrap();
+    assert!(none.is_none());
+    let err = s
+        .query_one("User where username is \"nobody\"")
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    let err = s.query_one("User").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::MultipleResults);
+    assert!(s.query_first("User").unwrap().is_some());
+    assert_eq!(
+        s.query("Nope").unwrap_err().kind(),
+        ErrorKind::UnknownEntityType
+    );
+    // Same identity → same handle.
+    let again = s.get("User", &admin.id()).unwrap().unwrap();
+    assert_eq!(again, admin);
+}
+
+#[test]
+fn references_collections_and_datetimes() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let p = s
+        .query_one("select name, full_name, created_at, user_security_role_projects from Project where name is \"alpha\"")
+        .unwrap();
+    assert_eq!(p.get_string("full_name").unwrap(), "Project Alpha");
+    match p.get("created_at").unwrap() {
+        Value::DateTime(t) => assert!(t > 1_500_000_000_000_000),
+        Value::Null => {}
+        other => panic!("created_at: {other:?}"),
+    }
+    let grants = p.get_list("user_security_role_projects").unwrap();
+    for g in &grants {
+        assert_eq!(g.entity_type(), "UserSecurityRoleProject");
+    }
+    let usr = s
+        .query_first("select security_role.name, user.username from UserSecurityRole where user.username is \"pm\"")
+        .unwrap()
+        .unwrap();
+    let role = usr.get_entity("security_role").unwrap().unwrap();
+    assert_eq!(role.entity_type(), "SecurityRole");
+    assert!(!role.get_string("name").unwrap().is_empty());
+    let user = usr.get_entity("user").unwrap().unwrap();
+    assert_eq!(user.get_string("username").unwrap(), "pm");
+}
+
+#[test]
+fn paging_across_several_pages() {
+    let sb = Sandbox::start(SandboxConfig {
+        seed: Seed::Data(SeedData::synthetic(120)),
+        ..SandboxConfig::demo()
+    })
+    .unwrap();
+    let s = Session::with_options(options(&sb).page_size(50)).unwrap();
+    let before = sb.request_count();
+    let users = s.query("select username from User").unwrap();
+    assert_eq!(users.len(), 125);
+    assert_eq!(sb.request_count() - before, 3);
+    let mut names: Vec<String> = users
+        .iter()
+        .map(|u| u.get_string("username").unwrap())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 125);
+    let limited = s.query("select username from User limit 70").unwrap();
+    assert_eq!(limited.len(), 70);
+    let sent = sb.received();
+    let last = sent.last().unwrap()[0]["expression"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(last.ends_with("offset 50 limit 50"), "{last}");
+}
+
+#[test]
+fn auto_populate_fetches_the_whole_result_in_one_request() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let users = s.query("User").unwrap();
+    assert!(users.len() >= 5);
+    let before = sb.request_count();
+    for u in &users {
+        let _ = u.get("email").unwrap();
+    }
+    assert_eq!(sb.request_count() - before, 1, "no N+1");
+    // populate: one request for many entities and several attributes.
+    let users = s.query("User").unwrap();
+    let before = sb.request_count();
+    s.populate(&users, "first_name, last_name").unwrap();
+    assert_eq!(sb.request_count() - before, 1);
+    for u in &users {
+        assert!(u.is_loaded("first_name") && u.is_loaded("last_name"));
+    }
+    assert_eq!(sb.request_count() - before, 1);
+}
+
+#[test]
+fn auto_populate_off_returns_null_without_requests() {
+    let sb = sandbox();
+    let s = Session::with_options(options(&sb).auto_populate(false)).unwrap();
+    let u = s.query_first("User").unwrap().unwrap();
+    let before = sb.request_count();
+    assert_eq!(u.get("email").unwrap(), Value::Null);
+    assert_eq!(sb.request_count(), before);
+}
+
+#[test]
+fn create_update_delete_and_collection_in_one_batch() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let artist = s.query_one("User where username is \"artist\"").unwrap();
+    let role = s
+        .query_one("SecurityRole where name is \"Project Manager\"")
+        .unwrap();
+    let alpha = s.query_one("Project where name is \"alpha\"").unwrap();
+    let _ = artist.get_list("user_security_roles").unwrap();
+
+    let user = s
+        .create(
+            "User",
+            map(serde_json::json!({"username": "newbie", "is_active": true, "first_name": "N"})),
+        )
+        .unwrap();
+    user.set("last_name", Value::from("Ewbie")).unwrap();
+    user.set("first_name", Value::from("New")).unwrap();
+    artist
+        .set("email", Value::from("artist@new.example"))
+        .unwrap();
+    let usr = s
+        .create(
+            "UserSecurityRole",
+            map(serde_json::json!({"is_all_open_projects": false})),
+        )
+        .unwrap();
+    usr.set("user", Value::from(&artist)).unwrap();
+    usr.set("security_role", Value::from(&role)).unwrap();
+    let grant = s
+        .create("UserSecurityRoleProject", serde_json::Map::new())
+        .unwrap();
+    grant.set("user_security_role", Value::from(&usr)).unwrap();
+    grant.set("project", Value::from(&alpha)).unwrap();
+    let pending = s.pending_json().unwrap();
+    let batch: serde_json::Value = serde_json::from_str(&pending).unwrap();
+    let actions: Vec<&str> = batch
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["action"].as_str().unwrap())
+        .collect();
+    // Updates folded into their creates.
+    assert_eq!(
+        actions,
+        ["create", "update", "create", "create"],
+        "{pending}"
+    );
+    assert_eq!(batch[0]["entity_data"]["first_name"], "New");
+    assert_eq!(batch[0]["entity_data"]["last_name"], "Ewbie");
+
+    let before = sb.request_count();
+    s.commit().unwrap();
+    assert_eq!(sb.request_count() - before, 1, "one batch");
+    assert_eq!(s.pending_len(), 0);
+    assert_eq!(user.get_string("last_name").unwrap(), "Ewbie");
+
+    let fresh = Session::with_options(options(&sb)).unwrap();
+    let n = fresh
+        .query_one("User where username is \"newbie\"")
+        .unwrap();
+    assert_eq!(n.get_string("first_name").unwrap(), "New");
+    let a = fresh
+        .query_one("User where username is \"artist\"")
+        .unwrap();
+    assert_eq!(a.get_string("email").unwrap(), "artist@new.example");
+
+    // Delete, and a collection remove.
+    s.delete(&grant).unwrap();
+    s.delete(&usr).unwrap();
+    s.delete(&user).unwrap();
+    s.commit().unwrap();
+    assert!(
+        fresh
+            .query_first("User where username is \"newbie\"")
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        user.get("username").unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+#[test]
+fn create_then_delete_sends_nothing() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let u = s
+        .create("User", map(serde_json::json!({"username": "ghost"})))
+        .unwrap();
+    u.set("email", Value::from("x@y")).unwrap();
+    s.delete(&u).unwrap();
+    assert_eq!(s.pending_json().unwrap(), "[]");
+    let before = sb.request_count();
+    s.commit().unwrap();
+    assert_eq!(sb.request_count(), before);
+}
+
+#[test]
+fn failed_commit_keeps_operations_and_cache_then_rollback() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let admin = s
+        .query_one("select username, email from User where username is \"admin\"")
+        .unwrap();
+    let email = admin.get_string("email").unwrap();
+    admin.set("email", Value::from("changed@x")).unwrap();
+    // A second user with the same username violates a constraint on the server.
+    s.create(
+        "User",
+        map(serde_json::json!({"username": "admin", "is_active": true})),
+    )
+    .unwrap();
+    let pending = s.pending_json().unwrap();
+    let err = s.commit().unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Validation | ErrorKind::Server),
+        "{err}"
+    );
+    assert_eq!(s.pending_len(), 2);
+    assert_eq!(s.pending_json().unwrap(), pending);
+    assert_eq!(admin.get_string("email").unwrap(), "changed@x");
+    s.rollback();
+    assert_eq!(s.pending_len(), 0);
+    assert_eq!(admin.get_string("email").unwrap(), email);
+}
+
+#[test]
+fn local_edits_win_over_merged_server_values() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let u = s
+        .query_one("select first_name from User where username is \"pm\"")
+        .unwrap();
+    u.set("first_name", Value::from("Local")).unwrap();
+    s.query("select first_name from User").unwrap();
+    assert_eq!(u.get_string("first_name").unwrap(), "Local");
+}
+
+#[test]
+fn record_action_goes_in_the_same_ordered_batch() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let artist = s.query_one("User where username is \"artist\"").unwrap();
+    let role = s
+        .query_one("SecurityRole where name is \"Project Manager\"")
+        .unwrap();
+    artist.set("email", Value::from("a@b.c")).unwrap();
+    s.record_action(serde_json::json!({
+        "action": "add_user_security_role",
+        "user_id": artist.id(),
+        "role_id": role.id(),
+    }))
+    .unwrap();
+    artist.set("first_name", Value::from("Arty")).unwrap();
+    let batch: serde_json::Value = serde_json::from_str(&s.pending_json().unwrap()).unwrap();
+    let actions: Vec<&str> = batch
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["update", "add_user_security_role", "update"]);
+    assert_eq!(
+        s.record_action(serde_json::json!({"no": "action"}))
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidArgument
+    );
+    let before = sb.request_count();
+    s.commit().unwrap();
+    assert_eq!(sb.request_count() - before, 1);
+    let sent = sb.received().pop().unwrap();
+    assert_eq!(sent.as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn raw_call_and_typed_server_errors() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let out = s
+        .call(&serde_json::json!([{"action": "query", "expression": "select id from Project"}]))
+        .unwrap();
+    assert_eq!(out[0]["action"], "query");
+    let err = s
+        .call(&serde_json::json!([{"action": "query", "expression": "select from where"}]))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuerySyntax, "{err}");
+    let err = s.query("select nope from User").unwrap_err();
+    assert!(
+        matches!(
+            err.kind(),
+            ErrorKind::QuerySyntax | ErrorKind::Server | ErrorKind::Validation
+        ),
+        "{err}"
+    );
+    assert!(s.call(&serde_json::json!({"not": "a list"})).is_err());
+}
+
+#[test]
+fn authentication_error_is_typed_and_key_free() {
+    let sb = sandbox();
+    let key = "SECRET-WRONG-KEY-0123456789";
+    let err = Session::with_options(options(&sb).api_key(key)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Authentication, "{err}");
+    assert!(!err.to_string().contains(key));
+    assert!(!format!("{err:?}").contains(key));
+}
+
+#[test]
+fn permission_denied_is_typed() {
+    let sb = sandbox();
+    let s = Session::with_options(
+        options(&sb)
+            .api_user("restricted")
+            .api_key("demo-key-restricted"),
+    )
+    .unwrap();
+    let admin = s
+        .query_first("User where username is \"admin\"")
+        .unwrap()
+        .expect("the restricted user can read users");
+    let role = s.query_first("SecurityRole").unwrap().unwrap();
+    s.record_action(serde_json::json!({
+        "action": "add_user_security_role", "user_id": admin.id(), "role_id": role.id()
+    }))
+    .unwrap();
+    let err = s.commit().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PermissionDenied, "{err}");
+    assert_eq!(s.pending_len(), 1);
+}
+
+#[test]
+fn query_by_ids_chunks_and_get() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let users = s.query("User").unwrap();
+    let ids: Vec<String> = users.iter().map(|u| u.id()).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let other = Session::with_options(options(&sb)).unwrap();
+    let got = other.query_by_ids("User", &["username"], &refs).unwrap();
+    assert_eq!(got.len(), ids.len());
+    assert!(got[0].is_loaded("username"));
+    assert!(
+        other
+            .get("User", "00000000-0000-0000-0000-000000000000")
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn session_shared_by_eight_threads() {
+    let sb = sandbox();
+    let s = session(&sb);
+    std::thread::scope(|scope| {
+        for i in 0..8 {
+            let s = s.clone();
+            scope.spawn(move || {
+                for _ in 0..5 {
+                    let users = s.query("User").unwrap();
+                    for u in &users {
+                        let _ = u.get("email").unwrap(); // auto-populate re-enters the session
+                    }
+                    let p = s.query_first("Project").unwrap().unwrap();
+                    p.set("color", Value::from(format!("#00000{i}"))).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(s.pending_len(), 40);
+    s.commit().unwrap();
+    assert_eq!(s.pending_len(), 0);
+}
+
+#[test]
+fn timeout_option_is_used() {
+    let sb = sandbox();
+    let s = Session::with_options(options(&sb).timeout(Duration::from_secs(5))).unwrap();
+    assert!(s.query("User").is_ok());
+    let _ = Error::NotFound(String::new());
+}
+
+#[test]
+fn collection_append_and_remove_record_the_whole_collection() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let alpha = s.query_one("Project where name is \"alpha\"").unwrap();
+    let grants = alpha.get_list("user_security_role_projects").unwrap();
+    let usr = s.query_first("UserSecurityRole").unwrap().unwrap();
+    let g = s
+        .create("UserSecurityRoleProject", serde_json::Map::new())
+        .unwrap();
+    g.set("user_security_role", Value::from(&usr)).unwrap();
+    alpha
+        .collection_append("user_security_role_projects", &g)
+        .unwrap();
+    assert_eq!(
+        alpha.get_list("user_security_role_projects").unwrap().len(),
+        grants.len() + 1
+    );
+    let batch: serde_json::Value = serde_json::from_str(&s.pending_json().unwrap()).unwrap();
+    let update = batch.as_array().unwrap().last().unwrap();
+    assert_eq!(update["action"], "update");
+    let list = update["entity_data"]["user_security_role_projects"]
+        .as_array()
+        .unwrap();
+    assert_eq!(list.len(), grants.len() + 1);
+    assert_eq!(list.last().unwrap()["id"], serde_json::json!(g.id()));
+    alpha
+        .collection_remove("user_security_role_projects", &g)
+        .unwrap();
+    assert_eq!(
+        alpha
+            .collection_remove("user_security_role_projects", &g)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+    s.rollback();
+    assert_eq!(g.get("id").unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        alpha.get_list("user_security_role_projects").unwrap().len(),
+        grants.len()
+    );
+}
