@@ -1,0 +1,179 @@
+//! Shared helpers of the C-ABI and binding tests (`tests/c_*.rs`,
+//! `tests/ffi_*.rs`, `tests/bindings_*.rs`): where the built library is, how to
+//! compile and run foreign programs, and how to skip (or, with
+//! `FTRACK_REQUIRE_ALL=1`, fail) when a tool is missing.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `include/` of the repository.
+pub fn include_dir() -> PathBuf {
+    root().join("include")
+}
+
+/// The directory holding the `libftrack.so` / `libftrack.a` that cargo built for
+/// this test run: next to the test executable (`target/<profile>/deps`), else its
+/// parent (`target/<profile>`).
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe.parent().expect("exe dir").to_path_buf();
+    for dir in [
+        deps.clone(),
+        deps.parent().expect("profile dir").to_path_buf(),
+    ] {
+        if dir.join("libftrack.so").exists() {
+            return dir;
+        }
+    }
+    panic!(
+        "libftrack.so not found next to {} or in its parent; build it with `cargo build -p ftrack`",
+        exe.display()
+    );
+}
+
+/// The shared library cargo built.
+pub fn shared_lib() -> PathBuf {
+    lib_dir().join("libftrack.so")
+}
+
+/// The static library cargo built.
+pub fn static_lib() -> PathBuf {
+    lib_dir().join("libftrack.a")
+}
+
+static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A fresh scratch directory for one test's build products.
+pub fn scratch(name: &str) -> PathBuf {
+    let base = lib_dir()
+        .parent()
+        .expect("target dir")
+        .join("ffi-tests")
+        .join(format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).expect("create scratch dir");
+    base
+}
+
+/// Finds an executable on PATH.
+pub fn which(tool: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(tool))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Whether every optional-tool test must run (`FTRACK_REQUIRE_ALL=1`, set by CI).
+pub fn require_all() -> bool {
+    std::env::var("FTRACK_REQUIRE_ALL").as_deref() == Ok("1")
+}
+
+/// Returns true when `tool` is available. Otherwise prints a SKIPPED line and
+/// returns false, or panics with the install hint under `FTRACK_REQUIRE_ALL=1`.
+pub fn need(test: &str, tool: &str, install: &str) -> bool {
+    if which(tool).is_some() {
+        return true;
+    }
+    if require_all() {
+        panic!(
+            "{test}: `{tool}` is not installed and FTRACK_REQUIRE_ALL=1; install it with: {install}"
+        );
+    }
+    println!("SKIPPED {test}: `{tool}` is not installed (install it with: {install})");
+    eprintln!("SKIPPED {test}: `{tool}` is not installed (install it with: {install})");
+    false
+}
+
+/// Runs a command, panicking with its full output when it fails.
+pub fn run(what: &str, cmd: &mut Command) -> Output {
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: could not start {cmd:?}: {e}"));
+    if !output.status.success() {
+        panic!(
+            "{what} failed ({}):\ncommand: {cmd:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    output
+}
+
+/// Warnings-as-errors flags for C.
+pub const C_FLAGS: &[&str] = &["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic"];
+
+/// How a C program links libftrack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    /// `-lftrack` against `libftrack.so`, with an rpath to it.
+    Shared,
+    /// `libftrack.a` plus the system libraries Rust's std needs.
+    Static,
+}
+
+/// Compiles and links C sources from `tests/c/` into `out`.
+pub fn compile_c(sources: &[&Path], out: &Path, link: Link) {
+    let mut cmd = Command::new("cc");
+    cmd.args(C_FLAGS).arg("-I").arg(include_dir());
+    if link == Link::Static {
+        cmd.arg("-DFTRACK_STATIC");
+    }
+    cmd.args(sources).arg("-o").arg(out);
+    match link {
+        Link::Shared => {
+            let dir = lib_dir();
+            cmd.arg("-L").arg(&dir).arg("-lftrack");
+            cmd.arg(format!("-Wl,-rpath,{}", dir.display()));
+        }
+        Link::Static => {
+            cmd.arg(static_lib());
+            cmd.args([
+                "-lpthread",
+                "-ldl",
+                "-lm",
+                "-lrt",
+                "-lutil",
+                "-lgcc_s",
+                "-lc",
+            ]);
+        }
+    }
+    run(&format!("compiling {}", out.display()), &mut cmd);
+}
+
+/// `tests/c/<name>`.
+pub fn c_source(name: &str) -> PathBuf {
+    root().join("tests").join("c").join(name)
+}
+
+/// Environment for a foreign test program: the sandbox's URL and admin credentials.
+pub fn sandbox_env(cmd: &mut Command, sandbox: &ftrack_sandbox::Sandbox) {
+    cmd.env("FTRACK_SERVER", sandbox.url())
+        .env("FTRACK_API_KEY", sandbox.admin_key())
+        .env("FTRACK_API_USER", sandbox.admin_user())
+        .env_remove("FTRACK_APIKEY")
+        .env("FTRACK_API_SCHEMA_CACHE_PATH", scratch("schema-cache"));
+}
+
+/// Starts the demo sandbox on 127.0.0.1:0.
+pub fn start_sandbox() -> ftrack_sandbox::Sandbox {
+    ftrack_sandbox::Sandbox::start(ftrack_sandbox::SandboxConfig::demo())
+        .expect("start the sandbox")
+}
+
+/// Prints a program's output (shown by `cargo test -- --nocapture` or on failure).
+pub fn show(output: &Output) {
+    print!("{}", String::from_utf8_lossy(&output.stdout));
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+}
