@@ -87,6 +87,8 @@ pub struct EntityType {
     pub immutable: &'static [&'static str],
     /// Server-derived attributes.
     pub computed: &'static [&'static str],
+    /// Distinct stored columns, derived from the attributes.
+    columns: Vec<(&'static str, ScalarType)>,
     /// Projections used when a query has no `select`.
     pub default_projections: &'static [&'static str],
     /// API attributes always added to encoded entities.
@@ -104,8 +106,17 @@ impl EntityType {
         format!("\"{}\"", self.name)
     }
 
-    /// Distinct scalar columns with the attribute that owns each.
-    pub fn columns(&self) -> Vec<(&'static str, ScalarType)> {
+    /// Distinct scalar columns (SQL order) with their types.
+    pub fn columns(&self) -> &[(&'static str, ScalarType)] {
+        &self.columns
+    }
+
+    /// Position of `column` in [`EntityType::columns`].
+    pub fn column_index(&self, column: &str) -> Option<usize> {
+        self.columns.iter().position(|(c, _)| *c == column)
+    }
+
+    fn compute_columns(&self) -> Vec<(&'static str, ScalarType)> {
         let mut out: Vec<(&'static str, ScalarType)> = Vec::new();
         for a in &self.attributes {
             if let AttrKind::Scalar { ty, column, .. } = a.kind
@@ -226,6 +237,7 @@ pub fn entity_types() -> Vec<EntityType> {
             required: &["username", "is_active", "resource_type", "id"],
             immutable: &["resource_type", "id"],
             computed: &[],
+            columns: Vec::new(),
             default_projections: &["id"],
             system_projections: &["resource_type"],
         },
@@ -249,6 +261,7 @@ pub fn entity_types() -> Vec<EntityType> {
             required: &["id"],
             immutable: &["id"],
             computed: &[],
+            columns: Vec::new(),
             default_projections: &["id", "name"],
             system_projections: &[],
         },
@@ -294,6 +307,7 @@ pub fn entity_types() -> Vec<EntityType> {
             required: &["id"],
             immutable: &["id"],
             computed: &[],
+            columns: Vec::new(),
             default_projections: &["id", "user_id", "security_role_id"],
             system_projections: &[],
         },
@@ -324,6 +338,7 @@ pub fn entity_types() -> Vec<EntityType> {
             required: &["id"],
             immutable: &["id"],
             computed: &[],
+            columns: Vec::new(),
             default_projections: &["id", "user_security_role_id", "project_id"],
             system_projections: &[],
         },
@@ -362,6 +377,7 @@ pub fn entity_types() -> Vec<EntityType> {
             required: &["is_global", "status", "context_type", "id", "name"],
             immutable: &["id", "created_at"],
             computed: &[],
+            columns: Vec::new(),
             default_projections: &["context_type", "id", "name"],
             system_projections: &["context_type"],
         },
@@ -385,6 +401,7 @@ pub fn entity_types() -> Vec<EntityType> {
             required: &["name", "local", "resource_type", "id"],
             immutable: &["resource_type", "id"],
             computed: &[],
+            columns: Vec::new(),
             default_projections: &["id"],
             system_projections: &["resource_type"],
         },
@@ -402,6 +419,7 @@ pub fn entity_types() -> Vec<EntityType> {
             required: &["group_id", "user_id", "id"],
             immutable: &["id"],
             computed: &[],
+            columns: Vec::new(),
             default_projections: &["id"],
             system_projections: &[],
         },
@@ -418,6 +436,7 @@ pub fn entity_types() -> Vec<EntityType> {
             required: &["name", "id"],
             immutable: &["id"],
             computed: &[],
+            columns: Vec::new(),
             default_projections: &["id"],
             system_projections: &[],
         },
@@ -441,7 +460,10 @@ impl Default for Schema {
 impl Schema {
     /// Builds the schema and its hash.
     pub fn new() -> Self {
-        let types = entity_types();
+        let mut types = entity_types();
+        for t in &mut types {
+            t.columns = t.compute_columns();
+        }
         let json = Value::Array(types.iter().map(type_json).collect());
         let hash = crate::pyjson::md5_hex(&crate::pyjson::dumps_sorted(&json));
         Schema { types, json, hash }

@@ -43,7 +43,7 @@ pub fn open(path: Option<&Path>, schema: &Schema) -> Result<Connection, ApiError
 fn table_ddl(t: &EntityType) -> String {
     let mut cols = Vec::new();
     let mut indexes = String::new();
-    for (column, ty) in t.columns() {
+    for &(column, ty) in t.columns() {
         let sql_ty = match ty {
             ScalarType::Boolean | ScalarType::Integer => "INTEGER",
             ScalarType::String | ScalarType::DateTime => "TEXT",

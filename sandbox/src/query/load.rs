@@ -128,12 +128,7 @@ impl<'s> Loader<'s> {
             for i in 0..ncols {
                 columns.push(row.get::<_, Sql>(i)?);
             }
-            let id = match &columns[t
-                .columns()
-                .iter()
-                .position(|(c, _)| *c == "id")
-                .unwrap_or(0)]
-            {
+            let id = match &columns[t.column_index("id").unwrap_or(0)] {
                 Sql::Text(s) => s.clone(),
                 other => format!("{other:?}"),
             };
@@ -213,10 +208,7 @@ impl<'s> Loader<'s> {
 
     fn column_value(&self, idx: usize, column: &str) -> Option<&Sql> {
         let r = &self.records[idx];
-        r.t.columns()
-            .iter()
-            .position(|(c, _)| *c == column)
-            .map(|i| &r.columns[i])
+        r.t.column_index(column).map(|i| &r.columns[i])
     }
 
     /// Loads `proj` below the records `rows` (all of one type), level by level.

@@ -1,0 +1,88 @@
+//! `sandbox-bench`: requests per second for a 500-row User page with a
+//! projection through `user_security_roles.security_role.name`, on a
+//! 10,000-user synthetic studio, over HTTP on loopback (keep-alive).
+//!
+//! Usage: `cargo run --release -p ftrack-sandbox --bin sandbox-bench [-- REQUESTS [CLIENTS]]`
+
+use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Instant;
+
+const USERS: usize = 10_000;
+const EXPRESSION: &str =
+    "select username, user_security_roles.security_role.name from User offset 0 limit 500";
+
+/// Sends `count` requests on one keep-alive connection; returns response bytes.
+fn client(addr: &str, user: &str, key: &str, count: usize) -> usize {
+    let body = serde_json::json!([{"action": "query", "expression": EXPRESSION}]).to_string();
+    let request = format!(
+        "POST /api HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nftrack-user: {user}\r\nftrack-api-key: {key}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
+    let mut writer = stream.try_clone().expect("clone");
+    let mut reader = BufReader::new(stream);
+    let mut total = 0;
+    for _ in 0..count {
+        writer.write_all(request.as_bytes()).expect("send");
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("head");
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().expect("length");
+            }
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        let mut buf = vec![0; length];
+        reader.read_exact(&mut buf).expect("body");
+        total += buf.len();
+    }
+    total
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let requests: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+    let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
+    let started = Instant::now();
+    let sandbox = Sandbox::start(SandboxConfig {
+        seed: Seed::Data(SeedData::synthetic(USERS)),
+        ..SandboxConfig::demo()
+    })
+    .expect("start sandbox");
+    println!(
+        "seeded {} users in {:.2} s",
+        USERS + 5,
+        started.elapsed().as_secs_f64()
+    );
+    let addr = sandbox.url().trim_start_matches("http://").to_string();
+    let (user, key) = (
+        sandbox.admin_user().to_string(),
+        sandbox.admin_key().to_string(),
+    );
+    // Warm up (prepared statement cache, page cache).
+    let page_bytes = client(&addr, &user, &key, 5) / 5;
+    let per_client = requests.div_ceil(clients);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..clients)
+        .map(|_| {
+            let (addr, user, key) = (addr.clone(), user.clone(), key.clone());
+            std::thread::spawn(move || client(&addr, &user, &key, per_client))
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("client thread");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let done = per_client * clients;
+    println!(
+        "{done} requests, {clients} client(s), {page_bytes} bytes per 500-row page: {:.1} requests/s ({:.2} ms each)",
+        done as f64 / elapsed,
+        elapsed * 1000.0 / done as f64
+    );
+}
