@@ -1,0 +1,123 @@
+// Test of the C++ wrapper against a server (FTRACK_SERVER / FTRACK_API_KEY /
+// FTRACK_API_USER: the sandbox's demo studio). Run by tests/bindings_cpp.rs.
+#include "ftrack.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <type_traits>
+
+static int passed = 0;
+static int failed = 0;
+
+#define EXPECT(cond)                                                                   \
+    do {                                                                               \
+        if (cond) {                                                                    \
+            ++passed;                                                                  \
+        } else {                                                                       \
+            ++failed;                                                                  \
+            std::fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);       \
+        }                                                                              \
+    } while (0)
+
+template <typename F> static ftrack_status status_of(F f) {
+    try {
+        f();
+    } catch (const ftrack::Error &e) {
+        return e.status();
+    }
+    return FTRACK_STATUS_OK;
+}
+
+static_assert(!std::is_copy_constructible<ftrack::Session>::value, "move-only");
+static_assert(!std::is_copy_constructible<ftrack::Entity>::value, "move-only");
+static_assert(std::is_nothrow_move_constructible<ftrack::Entity>::value, "movable");
+static_assert(std::is_nothrow_move_constructible<ftrack::EntityList>::value, "movable");
+
+int main() {
+    EXPECT(ftrack::version() == FTRACK_VERSION_STRING);
+    try {
+        ftrack::Session session = ftrack::Session::from_environment();
+
+        // query and iteration
+        std::size_t users = 0;
+        bool found_admin = false;
+        for (const ftrack::Entity &user : session.query("select username, is_active from User")) {
+            ++users;
+            found_admin = found_admin || user.get_string("username") == "admin";
+            EXPECT(user.type_name() == "User");
+        }
+        EXPECT(users >= 5);
+        EXPECT(found_admin);
+
+        ftrack::Entity admin = session.query_one("User where username is \"admin\"");
+        EXPECT(admin.get_bool("is_active"));
+        EXPECT(!admin.id().empty());
+        EXPECT(admin.get_json("username") == "\"admin\"");
+
+        // references and collections
+        ftrack::EntityList roles = admin.get_list("user_security_roles");
+        EXPECT(!roles.empty());
+        if (!roles.empty()) {
+            std::optional<ftrack::Entity> role = roles[0].get_entity("security_role");
+            EXPECT(role.has_value());
+            if (role) {
+                EXPECT(role->get_string("name") == "Administrator");
+            }
+        }
+
+        // errors carry status and message
+        EXPECT(!session.query_first("User where username is \"nobody-here\"").has_value());
+        EXPECT(status_of([&] { session.query_one("User"); }) == FTRACK_STATUS_MULTIPLE_RESULTS);
+        EXPECT(status_of([&] { admin.get_int64("username"); }) == FTRACK_STATUS_TYPE_MISMATCH);
+        try {
+            session.query("select from User where");
+            EXPECT(false);
+        } catch (const ftrack::Error &e) {
+            EXPECT(e.status() == FTRACK_STATUS_QUERY_SYNTAX);
+            EXPECT(std::strcmp(e.name(), "FTRACK_STATUS_QUERY_SYNTAX") == 0);
+            EXPECT(e.message().find("ftrack_session_query") != std::string::npos);
+        }
+
+        // create, update, commit, read back, delete
+        ftrack::Entity project =
+            session.create("Project", "{\"name\": \"cpp_binding\", \"full_name\": \"C++ binding\"}");
+        project.set_datetime("start_date", 1714979289000000);
+        EXPECT(session.pending_count() >= 1);
+        EXPECT(session.pending_json().find("cpp_binding") != std::string::npos);
+        session.commit();
+        EXPECT(session.pending_count() == 0);
+        project.set_string("full_name", "C++ binding, renamed");
+        session.commit();
+        ftrack::Entity again =
+            session.query_one("select full_name, start_date from Project where name is \"cpp_binding\"");
+        EXPECT(again.get_string("full_name") == "C++ binding, renamed");
+        EXPECT(again.get_datetime("start_date") == 1714979289000000);
+        project.set_string("full_name", "never sent");
+        session.rollback();
+        EXPECT(session.pending_count() == 0);
+        session.delete_entity(project);
+        session.commit();
+        EXPECT(!session.query_first("Project where name is \"cpp_binding\"").has_value());
+
+        // move semantics: the moved-from owner is empty, the new one works
+        ftrack::Entity moved = std::move(again);
+        EXPECT(moved.raw() != nullptr && again.raw() == nullptr);
+
+        // raw call: the answer is longer than the first buffer, so it is fetched
+        // with ftrack_last_call_reply instead of being sent twice
+        std::string reply = session.call("[{\"action\": \"query_server_information\"}]");
+        EXPECT(reply.size() > 10 && reply[0] == '[');
+
+        // options
+        ftrack::SessionOptions options;
+        options.server_url("http://127.0.0.1:9").api_key("k").api_user("u").timeout_ms(2000).max_attempts(1);
+        EXPECT(status_of([&] { ftrack::Session s(options); }) == FTRACK_STATUS_CONNECTION);
+        EXPECT(status_of([&] { options.timeout_ms(0); }) == FTRACK_STATUS_INVALID_ARGUMENT);
+    } catch (const ftrack::Error &e) {
+        ++failed;
+        std::fprintf(stderr, "FAIL: unexpected ftrack::Error %s\n", e.what());
+    }
+    std::printf("cpp binding: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
