@@ -57,10 +57,9 @@ fn num(s: &str) -> Option<i64> {
 /// UTC form; microseconds are dropped. Returns None for anything else.
 pub fn normalize(text: &str) -> Option<String> {
     let text = text.trim();
-    let (date, rest) = if text.len() > 10 {
-        (&text[..10], &text[10..])
-    } else {
-        (text, "")
+    let (date, rest) = match (text.get(..10), text.get(10..)) {
+        (Some(date), Some(rest)) => (date, rest),
+        _ => (text, ""),
     };
     let b = date.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
@@ -90,7 +89,7 @@ pub fn normalize(text: &str) -> Option<String> {
         if !tz.is_empty() && !tz.eq_ignore_ascii_case("z") {
             let sign = if tz.starts_with('-') { -1 } else { 1 };
             let digits: String = tz[1..].chars().filter(|c| *c != ':').collect();
-            if digits.len() != 4 {
+            if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
             let off = num(&digits[..2])? * 3600 + num(&digits[2..])? * 60;
@@ -120,5 +119,7 @@ mod tests {
         );
         assert_eq!(normalize("2015-13-01"), None);
         assert_eq!(normalize("yesterday"), None);
+        assert_eq!(normalize("2015-06-0\u{e9}T00:00"), None);
+        assert_eq!(normalize("2015-06-01T00:00+1\u{e9}1"), None);
     }
 }

@@ -125,7 +125,12 @@ fn serve(shared: Arc<Shared>, stream: TcpStream) {
     loop {
         match conn.read_request() {
             Ok(Some(req)) => {
-                let (status, body) = shared.handle(&req);
+                let handled =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.handle(&req)));
+                let (status, body) = handled.unwrap_or_else(|_| {
+                    let e = ApiError::server("Internal error while handling the request");
+                    (500, e.to_json().to_string().into_bytes())
+                });
                 if write_response(&mut writer, status, &body, req.keep_alive).is_err()
                     || !req.keep_alive
                 {

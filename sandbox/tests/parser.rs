@@ -207,3 +207,23 @@ fn errors_quote_the_position() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+#[test]
+fn nesting_is_bounded() {
+    let deep = format!(
+        "User where {}a is 1{}",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    let e = parse(&deep).unwrap_err();
+    assert!(e.message.contains("levels of nesting"), "{}", e.message);
+    let nots = format!("User where {}a is 1", "not ".repeat(100_000));
+    assert!(
+        parse(&nots)
+            .unwrap_err()
+            .message
+            .contains("levels of nesting")
+    );
+    let ok = format!("User where {}a is 1{}", "(".repeat(30), ")".repeat(30));
+    assert!(parse(&ok).is_ok());
+}

@@ -318,3 +318,56 @@ fn concurrent_clients() {
     assert_eq!(data(&sb, "User").len(), 5 + 160);
     assert_eq!(sb.request_count(), 1 + 160 + 1);
 }
+
+#[test]
+fn garbage_never_breaks_the_server() {
+    let sb = demo();
+    let ops = [
+        json!(null),
+        json!(42),
+        json!("query"),
+        json!([]),
+        json!({"action": 5}),
+        json!({"action": "query", "expression": 5}),
+        json!({"action": "query", "expression": "select \u{e9} from User"}),
+        json!({"action": "query", "expression": "User where created_at is \"2015-06-0\u{e9}\""}),
+        json!({"action": "query", "expression": "Project where created_at > \"2015-06-01T00:00+1\u{e9}1\""}),
+        json!({"action": "query", "expression": "User limit 99999999999999999999"}),
+        json!({"action": "query", "expression": "User offset 18446744073709551615 limit 18446744073709551615"}),
+        json!({"action": "query", "expression": "User where id in (select id from Nope)"}),
+        json!({"action": "create", "entity_type": "User", "entity_data": []}),
+        json!({"action": "create", "entity_type": "User", "entity_data": {"username": {"deep": [1, 2]}}}),
+        json!({"action": "create", "entity_type": "UserSecurityRole", "entity_data": {"user": 7}}),
+        json!({"action": "create", "entity_type": "Group", "entity_data": {"name": "g", "memberships": "x"}}),
+        json!({"action": "create", "entity_type": 3}),
+        json!({"action": "update", "entity_type": "User", "entity_key": [1, 2], "entity_data": {}}),
+        json!({"action": "update", "entity_type": "User", "entity_key": [null]}),
+        json!({"action": "delete", "entity_type": "User", "entity_key": [[]]}),
+        json!({"action": "add_user_security_role", "user_id": 1, "role_id": []}),
+        json!({"action": "grant_user_security_role_project", "user_id": "a", "role_id": "b", "all_open_projects": "yes"}),
+    ];
+    for op in ops {
+        for strict in ["false", "true"] {
+            let (status, body) = post_with(
+                &sb.url(),
+                "admin",
+                "demo-key-admin",
+                &[("ftrack-strict-api", strict)],
+                &json!([op.clone()]),
+            );
+            if body.is_object() {
+                assert!(
+                    body["exception"].is_string() && body["content"].is_string(),
+                    "{op}: {body}"
+                );
+                assert!(
+                    status == 200 || (400..500).contains(&status),
+                    "{op}: {status} {body}"
+                );
+            } else {
+                assert_eq!(status, 200, "{op}");
+            }
+        }
+    }
+    assert_eq!(data(&sb, "User").len(), 5);
+}

@@ -7,15 +7,23 @@ use crate::error::ApiError;
 /// Parses a full query expression.
 pub fn parse(input: &str) -> Result<Query, ApiError> {
     let tokens = tokenize(input)?;
-    let mut p = Parser { tokens, at: 0 };
+    let mut p = Parser {
+        tokens,
+        at: 0,
+        depth: 0,
+    };
     let q = p.query()?;
     p.expect_end()?;
     Ok(q)
 }
 
+/// Deepest nesting of parentheses, `not`, `has`, `any` and subqueries accepted.
+const MAX_DEPTH: usize = 64;
+
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    depth: usize,
 }
 
 fn describe(tok: &Tok) -> String {
@@ -175,6 +183,16 @@ impl Parser {
     }
 
     fn or_expr(&mut self) -> Result<Expr, ApiError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(&format!("at most {MAX_DEPTH} levels of nesting")));
+        }
+        let result = self.or_terms();
+        self.depth -= 1;
+        result
+    }
+
+    fn or_terms(&mut self) -> Result<Expr, ApiError> {
         let mut parts = vec![self.and_expr()?];
         while self.eat_keyword("or") {
             parts.push(self.and_expr()?);
@@ -200,7 +218,13 @@ impl Parser {
 
     fn unary(&mut self) -> Result<Expr, ApiError> {
         if self.eat_keyword("not") {
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(self.error(&format!("at most {MAX_DEPTH} levels of nesting")));
+            }
+            let inner = self.unary();
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner?)));
         }
         if self.peek().tok == Tok::LParen {
             self.next();
