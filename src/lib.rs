@@ -23,6 +23,7 @@ mod identity_map;
 mod operations;
 mod persistent_cache;
 mod query;
+pub mod roles;
 mod schema;
 mod session;
 mod transport;
