@@ -1,0 +1,496 @@
+"""ftrack_ctypes: a thin ctypes binding of the libftrack C ABI (include/ftrack.h).
+
+The library is loaded from ``$FTRACK_LIBRARY`` (a path to ``libftrack.so``), else
+from ``libftrack.so`` beside this file, else from the system search path.
+
+Every failing call raises :class:`FtrackError` with ``.status`` (the numeric
+``ftrack_status``), ``.name`` (e.g. ``"FTRACK_STATUS_NOT_FOUND"``) and
+``.message`` (this thread's last error: what failed and what to do; never the
+API key). Handles are freed by ``close()``, by ``with`` blocks, or when garbage
+collected. Strings are ``str`` in and out (UTF-8)::
+
+    import ftrack_ctypes as ft
+    with ft.Session() as session:            # FTRACK_SERVER / FTRACK_API_KEY / FTRACK_API_USER
+        for user in session.query("select username from User"):
+            print(user.get_string("username"))
+"""
+
+import ctypes
+import json
+import os
+from ctypes import POINTER, byref, c_bool, c_char, c_char_p, c_double, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
+
+__all__ = ["FtrackError", "Session", "SessionOptions", "Entity", "EntityList", "Status", "library", "version"]
+
+
+class Status:
+    """The ftrack_status values of ftrack.h."""
+
+    OK = 0
+    INVALID_ARGUMENT = 100
+    NULL_POINTER = 101
+    INVALID_UTF8 = 102
+    BUFFER_TOO_SMALL = 103
+    MISSING_CONFIGURATION = 104
+    CONNECTION = 200
+    TIMEOUT = 201
+    TLS = 202
+    PROTOCOL = 203
+    SERVER = 300
+    AUTHENTICATION = 301
+    PERMISSION_DENIED = 302
+    VALIDATION = 303
+    INCOMPATIBLE_SERVER = 304
+    QUERY_SYNTAX = 400
+    NOT_FOUND = 401
+    MULTIPLE_RESULTS = 402
+    UNKNOWN_ATTRIBUTE = 403
+    TYPE_MISMATCH = 404
+    UNKNOWN_ENTITY_TYPE = 405
+    ROLE_ALREADY_ASSIGNED = 500
+    ROLE_NOT_ASSIGNED = 501
+    ROLE_NOT_ASSIGNABLE = 502
+    PROJECT_ALREADY_GRANTED = 503
+    PROJECT_NOT_GRANTED = 504
+    PANIC = 900
+    POISONED = 901
+    INTERNAL = 999
+
+
+def _load():
+    candidates = []
+    if os.environ.get("FTRACK_LIBRARY"):
+        candidates.append(os.environ["FTRACK_LIBRARY"])
+    candidates.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "libftrack.so"))
+    candidates.append("libftrack.so")
+    errors = []
+    for path in candidates:
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            errors.append("%s: %s" % (path, e))
+    raise OSError("libftrack not found; set FTRACK_LIBRARY to the path of libftrack.so (" + "; ".join(errors) + ")")
+
+
+library = _load()
+
+_status = c_uint32
+_session_p = c_void_p
+_handle_p = c_void_p
+
+
+def _fn(name, restype, *argtypes):
+    f = getattr(library, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+_buffer = (POINTER(c_char), c_size_t, POINTER(c_size_t))
+
+_f = {
+    "status_name": _fn("ftrack_status_name", c_char_p, c_uint32),
+    "last_error_message": _fn("ftrack_last_error_message", _status, *_buffer),
+    "last_call_reply": _fn("ftrack_last_call_reply", _status, *_buffer),
+    "version_string": _fn("ftrack_version_string", c_char_p),
+    "version_number": _fn("ftrack_version_number", c_uint32),
+    # options
+    "options_create": _fn("ftrack_session_options_create", _status, POINTER(c_void_p)),
+    "options_destroy": _fn("ftrack_session_options_destroy", None, c_void_p),
+    "options_set_server_url": _fn("ftrack_session_options_set_server_url", _status, c_void_p, c_char_p),
+    "options_set_api_key": _fn("ftrack_session_options_set_api_key", _status, c_void_p, c_char_p),
+    "options_set_api_user": _fn("ftrack_session_options_set_api_user", _status, c_void_p, c_char_p),
+    "options_set_timeout_ms": _fn("ftrack_session_options_set_timeout_ms", _status, c_void_p, c_uint64),
+    "options_add_header": _fn("ftrack_session_options_add_header", _status, c_void_p, c_char_p, c_char_p),
+    "options_add_cookie": _fn("ftrack_session_options_add_cookie", _status, c_void_p, c_char_p, c_char_p),
+    "options_set_strict_api": _fn("ftrack_session_options_set_strict_api", _status, c_void_p, c_bool),
+    "options_set_auto_populate": _fn("ftrack_session_options_set_auto_populate", _status, c_void_p, c_bool),
+    "options_set_record_operations": _fn("ftrack_session_options_set_record_operations", _status, c_void_p, c_bool),
+    "options_set_schema_cache_path": _fn("ftrack_session_options_set_schema_cache_path", _status, c_void_p, c_char_p),
+    "options_disable_schema_cache": _fn("ftrack_session_options_disable_schema_cache", _status, c_void_p),
+    "options_set_page_size": _fn("ftrack_session_options_set_page_size", _status, c_void_p, c_size_t),
+    "options_set_max_attempts": _fn("ftrack_session_options_set_max_attempts", _status, c_void_p, c_uint32),
+    "options_set_retry_delay_ms": _fn("ftrack_session_options_set_retry_delay_ms", _status, c_void_p, c_uint64),
+    "options_set_ca_bundle_path": _fn("ftrack_session_options_set_ca_bundle_path", _status, c_void_p, c_char_p),
+    "options_set_persistent_cache_path": _fn(
+        "ftrack_session_options_set_persistent_cache_path", _status, c_void_p, c_char_p
+    ),
+    # session
+    "session_create": _fn("ftrack_session_create", _status, c_char_p, c_char_p, c_char_p, POINTER(c_void_p)),
+    "session_create_with_options": _fn(
+        "ftrack_session_create_with_options", _status, c_void_p, POINTER(c_void_p)
+    ),
+    "session_destroy": _fn("ftrack_session_destroy", None, c_void_p),
+    "session_query": _fn("ftrack_session_query", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "session_query_first": _fn("ftrack_session_query_first", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "session_query_one": _fn("ftrack_session_query_one", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "session_create_entity": _fn(
+        "ftrack_session_create_entity", _status, c_void_p, c_char_p, c_char_p, POINTER(c_void_p)
+    ),
+    "session_delete_entity": _fn("ftrack_session_delete_entity", _status, c_void_p, c_void_p),
+    "session_commit": _fn("ftrack_session_commit", _status, c_void_p),
+    "session_rollback": _fn("ftrack_session_rollback", _status, c_void_p),
+    "session_pending_count": _fn("ftrack_session_pending_count", _status, c_void_p, POINTER(c_size_t)),
+    "session_pending_json": _fn("ftrack_session_pending_json", _status, c_void_p, *_buffer),
+    "session_call": _fn("ftrack_session_call", _status, c_void_p, c_char_p, *_buffer),
+    # lists
+    "list_len": _fn("ftrack_entity_list_len", c_size_t, c_void_p),
+    "list_get": _fn("ftrack_entity_list_get", _status, c_void_p, c_size_t, POINTER(c_void_p)),
+    "list_destroy": _fn("ftrack_entity_list_destroy", None, c_void_p),
+    # entities
+    "entity_destroy": _fn("ftrack_entity_destroy", None, c_void_p),
+    "entity_type_name": _fn("ftrack_entity_type_name", _status, c_void_p, *_buffer),
+    "entity_id": _fn("ftrack_entity_id", _status, c_void_p, *_buffer),
+    "entity_get_string": _fn("ftrack_entity_get_string", _status, c_void_p, c_char_p, *_buffer),
+    "entity_get_json": _fn("ftrack_entity_get_json", _status, c_void_p, c_char_p, *_buffer),
+    "entity_get_bool": _fn("ftrack_entity_get_bool", _status, c_void_p, c_char_p, POINTER(c_bool)),
+    "entity_get_int64": _fn("ftrack_entity_get_int64", _status, c_void_p, c_char_p, POINTER(c_int64)),
+    "entity_get_double": _fn("ftrack_entity_get_double", _status, c_void_p, c_char_p, POINTER(c_double)),
+    "entity_get_datetime": _fn("ftrack_entity_get_datetime", _status, c_void_p, c_char_p, POINTER(c_int64)),
+    "entity_is_null": _fn("ftrack_entity_is_null", _status, c_void_p, c_char_p, POINTER(c_bool)),
+    "entity_get_entity": _fn("ftrack_entity_get_entity", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "entity_get_list": _fn("ftrack_entity_get_list", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "entity_set_string": _fn("ftrack_entity_set_string", _status, c_void_p, c_char_p, c_char_p),
+    "entity_set_bool": _fn("ftrack_entity_set_bool", _status, c_void_p, c_char_p, c_bool),
+    "entity_set_int64": _fn("ftrack_entity_set_int64", _status, c_void_p, c_char_p, c_int64),
+    "entity_set_double": _fn("ftrack_entity_set_double", _status, c_void_p, c_char_p, c_double),
+    "entity_set_datetime": _fn("ftrack_entity_set_datetime", _status, c_void_p, c_char_p, c_int64),
+    "entity_set_null": _fn("ftrack_entity_set_null", _status, c_void_p, c_char_p),
+    "entity_set_entity": _fn("ftrack_entity_set_entity", _status, c_void_p, c_char_p, c_void_p),
+    "entity_set_json": _fn("ftrack_entity_set_json", _status, c_void_p, c_char_p, c_char_p),
+    "entity_collection_append": _fn("ftrack_entity_collection_append", _status, c_void_p, c_char_p, c_void_p),
+    "entity_collection_remove": _fn("ftrack_entity_collection_remove", _status, c_void_p, c_char_p, c_void_p),
+}
+
+
+def status_name(status):
+    """The name of a status, e.g. ``"FTRACK_STATUS_NOT_FOUND"``."""
+    return _f["status_name"](status).decode("ascii")
+
+
+def version():
+    """The library version string (e.g. ``"0.1.0"``)."""
+    return _f["version_string"]().decode("ascii")
+
+
+def _read(fill):
+    """Runs a buffer-pattern call, growing the buffer once; returns (status, text)."""
+    size = 256
+    for _ in range(2):
+        buffer = ctypes.create_string_buffer(size)
+        needed = c_size_t(0)
+        status = fill(buffer, size, byref(needed))
+        if status != Status.BUFFER_TOO_SMALL:
+            return status, buffer.raw[: max(needed.value - 1, 0)].decode("utf-8")
+        size = needed.value
+    return status, ""
+
+
+def last_error_message():
+    """This thread's last error message."""
+    status, text = _read(lambda b, n, o: _f["last_error_message"](b, n, o))
+    return text if status == Status.OK else ""
+
+
+class FtrackError(Exception):
+    """A libftrack call failed: ``status``, ``name`` and ``message``."""
+
+    def __init__(self, status, message):
+        self.status = status
+        self.name = status_name(status)
+        self.message = message
+        super().__init__("%s: %s" % (self.name, message))
+
+
+def _check(status):
+    if status != Status.OK:
+        raise FtrackError(status, last_error_message())
+
+
+def _text(fill):
+    status, text = _read(fill)
+    _check(status)
+    return text
+
+
+def _utf8(value, what="argument"):
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8")
+
+
+class _Handle:
+    """Owns one C handle; freed by close(), ``with`` or garbage collection."""
+
+    _destroy = None
+
+    def __init__(self, raw):
+        self._raw = raw
+
+    @property
+    def raw(self):
+        if not self._raw:
+            raise ValueError("%s is closed" % type(self).__name__)
+        return self._raw
+
+    def close(self):
+        raw, self._raw = getattr(self, "_raw", None), None
+        if raw:
+            _f[self._destroy](raw)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Entity(_Handle):
+    """One entity of a session's cache (the handle, not the server entity)."""
+
+    _destroy = "entity_destroy"
+
+    def __repr__(self):
+        return "Entity(%s, %s)" % (self.entity_type, self.id) if self._raw else "Entity(closed)"
+
+    @property
+    def entity_type(self):
+        return _text(lambda b, n, o: _f["entity_type_name"](self.raw, b, n, o))
+
+    @property
+    def id(self):
+        return _text(lambda b, n, o: _f["entity_id"](self.raw, b, n, o))
+
+    def get_string(self, attribute):
+        return _text(lambda b, n, o: _f["entity_get_string"](self.raw, _utf8(attribute), b, n, o))
+
+    def get_json(self, attribute):
+        """Any attribute, decoded from its wire JSON."""
+        return json.loads(_text(lambda b, n, o: _f["entity_get_json"](self.raw, _utf8(attribute), b, n, o)))
+
+    def _scalar(self, fn, ctype, attribute):
+        value = ctype()
+        _check(_f[fn](self.raw, _utf8(attribute), byref(value)))
+        return value.value
+
+    def get_bool(self, attribute):
+        return self._scalar("entity_get_bool", c_bool, attribute)
+
+    def get_int64(self, attribute):
+        return self._scalar("entity_get_int64", c_int64, attribute)
+
+    def get_double(self, attribute):
+        return self._scalar("entity_get_double", c_double, attribute)
+
+    def get_datetime(self, attribute):
+        """Microseconds since the Unix epoch, UTC."""
+        return self._scalar("entity_get_datetime", c_int64, attribute)
+
+    def is_null(self, attribute):
+        return self._scalar("entity_is_null", c_bool, attribute)
+
+    def get_entity(self, attribute):
+        """The referenced entity, or None for a null reference."""
+        out = c_void_p()
+        _check(_f["entity_get_entity"](self.raw, _utf8(attribute), byref(out)))
+        return Entity(out.value) if out.value else None
+
+    def get_list(self, attribute):
+        out = c_void_p()
+        _check(_f["entity_get_list"](self.raw, _utf8(attribute), byref(out)))
+        return EntityList(out.value)
+
+    def set_string(self, attribute, value):
+        _check(_f["entity_set_string"](self.raw, _utf8(attribute), _utf8(value)))
+
+    def set_bool(self, attribute, value):
+        _check(_f["entity_set_bool"](self.raw, _utf8(attribute), bool(value)))
+
+    def set_int64(self, attribute, value):
+        _check(_f["entity_set_int64"](self.raw, _utf8(attribute), int(value)))
+
+    def set_double(self, attribute, value):
+        _check(_f["entity_set_double"](self.raw, _utf8(attribute), float(value)))
+
+    def set_datetime(self, attribute, microseconds_utc):
+        _check(_f["entity_set_datetime"](self.raw, _utf8(attribute), int(microseconds_utc)))
+
+    def set_null(self, attribute):
+        _check(_f["entity_set_null"](self.raw, _utf8(attribute)))
+
+    def set_entity(self, attribute, value):
+        _check(_f["entity_set_entity"](self.raw, _utf8(attribute), value.raw))
+
+    def set_json(self, attribute, value):
+        """Sets any attribute from a Python value (encoded as JSON)."""
+        _check(_f["entity_set_json"](self.raw, _utf8(attribute), _utf8(json.dumps(value))))
+
+    def append(self, attribute, item):
+        _check(_f["entity_collection_append"](self.raw, _utf8(attribute), item.raw))
+
+    def remove(self, attribute, item):
+        _check(_f["entity_collection_remove"](self.raw, _utf8(attribute), item.raw))
+
+
+class EntityList(_Handle):
+    """An immutable list of entities; indexing returns new Entity handles."""
+
+    _destroy = "list_destroy"
+
+    def __len__(self):
+        return _f["list_len"](self.raw)
+
+    def __getitem__(self, index):
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        out = c_void_p()
+        _check(_f["list_get"](self.raw, index, byref(out)))
+        return Entity(out.value)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+
+class SessionOptions(_Handle):
+    """Session options; every setter returns self for chaining."""
+
+    _destroy = "options_destroy"
+
+    def __init__(self):
+        out = c_void_p()
+        _check(_f["options_create"](byref(out)))
+        super().__init__(out.value)
+
+    def _set(self, fn, *args):
+        _check(_f[fn](self.raw, *args))
+        return self
+
+    def server_url(self, v):
+        return self._set("options_set_server_url", _utf8(v))
+
+    def api_key(self, v):
+        return self._set("options_set_api_key", _utf8(v))
+
+    def api_user(self, v):
+        return self._set("options_set_api_user", _utf8(v))
+
+    def timeout_ms(self, v):
+        return self._set("options_set_timeout_ms", int(v))
+
+    def header(self, name, value):
+        return self._set("options_add_header", _utf8(name), _utf8(value))
+
+    def cookie(self, name, value):
+        return self._set("options_add_cookie", _utf8(name), _utf8(value))
+
+    def strict_api(self, v):
+        return self._set("options_set_strict_api", bool(v))
+
+    def auto_populate(self, v):
+        return self._set("options_set_auto_populate", bool(v))
+
+    def record_operations(self, v):
+        return self._set("options_set_record_operations", bool(v))
+
+    def schema_cache_path(self, v):
+        return self._set("options_set_schema_cache_path", _utf8(v))
+
+    def disable_schema_cache(self):
+        return self._set("options_disable_schema_cache")
+
+    def page_size(self, v):
+        return self._set("options_set_page_size", int(v))
+
+    def max_attempts(self, v):
+        return self._set("options_set_max_attempts", int(v))
+
+    def retry_delay_ms(self, v):
+        return self._set("options_set_retry_delay_ms", int(v))
+
+    def ca_bundle_path(self, v):
+        return self._set("options_set_ca_bundle_path", _utf8(v))
+
+    def persistent_cache_path(self, v):
+        return self._set("options_set_persistent_cache_path", _utf8(v))
+
+
+class Session(_Handle):
+    """A connection to an ftrack server. Arguments left None come from the environment."""
+
+    _destroy = "session_destroy"
+
+    def __init__(self, server_url=None, api_key=None, api_user=None, options=None):
+        out = c_void_p()
+        if options is not None:
+            _check(_f["session_create_with_options"](options.raw, byref(out)))
+        else:
+            _check(_f["session_create"](_utf8(server_url), _utf8(api_key), _utf8(api_user), byref(out)))
+        super().__init__(out.value)
+
+    def query(self, expression):
+        out = c_void_p()
+        _check(_f["session_query"](self.raw, _utf8(expression), byref(out)))
+        return EntityList(out.value)
+
+    def query_first(self, expression):
+        """The first match, or None."""
+        out = c_void_p()
+        status = _f["session_query_first"](self.raw, _utf8(expression), byref(out))
+        if status == Status.NOT_FOUND:
+            return None
+        _check(status)
+        return Entity(out.value)
+
+    def query_one(self, expression):
+        out = c_void_p()
+        _check(_f["session_query_one"](self.raw, _utf8(expression), byref(out)))
+        return Entity(out.value)
+
+    def create(self, entity_type, data=None):
+        out = c_void_p()
+        payload = _utf8(json.dumps(data or {}))
+        _check(_f["session_create_entity"](self.raw, _utf8(entity_type), payload, byref(out)))
+        return Entity(out.value)
+
+    def delete(self, entity):
+        _check(_f["session_delete_entity"](self.raw, entity.raw))
+
+    def commit(self):
+        _check(_f["session_commit"](self.raw))
+
+    def rollback(self):
+        _check(_f["session_rollback"](self.raw))
+
+    @property
+    def pending_count(self):
+        out = c_size_t()
+        _check(_f["session_pending_count"](self.raw, byref(out)))
+        return out.value
+
+    def pending(self):
+        """The batch commit would send, decoded."""
+        return json.loads(_text(lambda b, n, o: _f["session_pending_json"](self.raw, b, n, o)))
+
+    def call(self, batch):
+        """Sends a raw batch (a list of operations) once; returns the decoded answer."""
+        encoded = _utf8(json.dumps(batch))
+        sent = []
+
+        def fill(b, n, o):
+            if sent:
+                return _f["last_call_reply"](b, n, o)
+            sent.append(True)
+            return _f["session_call"](self.raw, encoded, b, n, o)
+
+        return json.loads(_text(fill))
