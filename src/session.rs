@@ -555,6 +555,32 @@ impl Session {
         Ok(serde_json::Value::Array(answers))
     }
 
+    /// Merges a raw query answer (the bytes of a `[{"action": "query", "data": [...],
+    /// ...}]` reply, e.g. saved from [`Session::call`] or read from a file) into the
+    /// identity map and returns its rows, exactly as [`Session::query`] would for one
+    /// page. Server error objects become typed errors.
+    pub fn merge_query_response(&self, body: &[u8]) -> Result<Vec<Entity>> {
+        let key = self.inner.key();
+        let slots = {
+            let mut st = self.inner.lock();
+            let st = &mut *st;
+            let decoded = Decoder::new(&mut st.schema, &mut st.map)
+                .decode(body, &[Expect::Query])
+                .map_err(|e| protocol_parts(200, body, &e.to_string(), key))?;
+            match decoded {
+                Decoded::Error(m) => return Err(server_error(200, m)),
+                Decoded::Answers(mut a) if !a.is_empty() => match a.swap_remove(0) {
+                    Answer::Query { slots, .. } => slots,
+                    _ => return Err(protocol_parts(200, body, "no query result", key)),
+                },
+                Decoded::Answers(_) => {
+                    return Err(protocol_parts(200, body, "no query result", key));
+                }
+            }
+        };
+        Ok(slots.into_iter().map(|s| self.inner.entity(s)).collect())
+    }
+
     /// HTTP requests sent by this session so far (attempts, including retries).
     pub fn request_count(&self) -> u64 {
         self.inner.transport.request_count()
@@ -779,14 +805,18 @@ fn excerpt(body: &[u8], key: &str) -> String {
 }
 
 fn protocol(reply: &Reply, what: &str, key: &str) -> Error {
+    protocol_parts(reply.status, &reply.body, what, key)
+}
+
+fn protocol_parts(status: u16, body: &[u8], what: &str, key: &str) -> Error {
     Error::Protocol {
-        status: reply.status,
+        status,
         message: format!(
             "the server's reply (HTTP {}) is not a valid ftrack API answer ({what}); it starts \
              with: {:?}. Check that server_url points at an ftrack server and that no proxy \
              rewrites the reply",
-            reply.status,
-            excerpt(&reply.body, key)
+            status,
+            excerpt(body, key)
         ),
     }
 }

@@ -1,0 +1,250 @@
+//! Benchmarks of the core, printed side by side with their baselines:
+//!
+//! 1. decoding + merging a 10,000-User query answer (6 scalar attributes and a
+//!    projected role name) vs `serde_json::from_slice::<serde_json::Value>`;
+//!    entities/s and bytes of memory per cached entity;
+//! 2. encoding a 1,000-operation commit batch vs `serde_json::to_vec` of the
+//!    equivalent `serde_json::Value`;
+//! 3. a session start with a warm schema cache (one request) vs a bare ureq
+//!    `POST /api` of the same request.
+//!
+//! Run: `cargo bench -p ftrack --bench core` (release build).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ftrack::{SchemaCache, Session, SessionOptions, Value};
+use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
+
+/// Counts live heap bytes, to measure memory per cached entity.
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        LIVE.fetch_add(n as isize - l.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const USERS: usize = 10_000;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
+    let mut out = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        std::hint::black_box(f());
+        out.push(t.elapsed());
+    }
+    median(out)
+}
+
+fn ratio_line(name: &str, ours: Duration, base: Duration, base_name: &str, target: Option<f64>) {
+    let r = ours.as_secs_f64() / base.as_secs_f64();
+    let verdict = match target {
+        Some(t) if r <= t => format!("  (target <= {t}x: ok)"),
+        Some(t) => format!("  (target <= {t}x: MISSED)"),
+        None => String::new(),
+    };
+    println!(
+        "{name:<44} {:>10.3} ms   {base_name:<28} {:>10.3} ms   ratio {r:>5.2}x{verdict}",
+        ours.as_secs_f64() * 1e3,
+        base.as_secs_f64() * 1e3
+    );
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let runs = if quick { 3 } else { 15 };
+    let t = Instant::now();
+    let sb = Sandbox::start(SandboxConfig {
+        seed: Seed::Data(SeedData::synthetic(USERS)),
+        ..SandboxConfig::demo()
+    })
+    .expect("sandbox starts");
+    eprintln!("sandbox with {USERS} users seeded in {:?}", t.elapsed());
+    let cache = tempfile::tempdir().unwrap();
+    let options = SessionOptions::new()
+        .server_url(sb.url())
+        .api_key(sb.admin_key())
+        .api_user(sb.admin_user())
+        .schema_cache(SchemaCache::Path(cache.path().to_owned()));
+    let session = Session::with_options(options.clone()).unwrap();
+
+    // ---- 1. decode + merge -------------------------------------------------
+    let expression = "select username, first_name, last_name, email, is_active, \
+                      require_details_update, user_security_roles.security_role.name \
+                      from User offset 0 limit 20000";
+    let batch = serde_json::json!([{"action": "query", "expression": expression}]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let body = agent
+        .post(&format!("{}/api", sb.url()))
+        .header("ftrack-user", sb.admin_user())
+        .header("ftrack-api-key", sb.admin_key())
+        .header("content-type", "application/json")
+        .send(serde_json::to_vec(&batch).unwrap().as_slice())
+        .unwrap()
+        .body_mut()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_vec()
+        .unwrap();
+    let rows = session.merge_query_response(&body).unwrap();
+    assert!(rows.len() >= USERS, "{} rows", rows.len());
+    let n = rows.len();
+    drop(rows);
+
+    let baseline = time(runs, || {
+        serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+    });
+    // Each run merges into a fresh, empty identity map (the costlier case).
+    let fresh: Vec<Session> = (0..runs)
+        .map(|_| Session::with_options(options.clone()).unwrap())
+        .collect();
+    let mut it = fresh.iter();
+    let ours = time(runs, || {
+        it.next()
+            .unwrap()
+            .merge_query_response(&body)
+            .unwrap()
+            .len()
+    });
+    let warm = time(runs, || session.merge_query_response(&body).unwrap().len());
+    println!(
+        "\n== decode + merge: {n} User rows, {:.1} KiB of JSON ==",
+        body.len() as f64 / 1024.0
+    );
+    ratio_line(
+        "decode+merge into an empty identity map",
+        ours,
+        baseline,
+        "serde_json::Value",
+        Some(2.0),
+    );
+    ratio_line(
+        "decode+merge into a warm identity map",
+        warm,
+        baseline,
+        "serde_json::Value",
+        Some(2.0),
+    );
+    println!(
+        "entities/s (empty map): {:.0}",
+        n as f64 / ours.as_secs_f64()
+    );
+
+    let probe = Session::with_options(options.clone()).unwrap();
+    let before = LIVE.load(Ordering::Relaxed);
+    let rows = probe.merge_query_response(&body).unwrap();
+    let cached = probe.cached_len();
+    drop(rows);
+    let used = LIVE.load(Ordering::Relaxed) - before;
+    let before_v = LIVE.load(Ordering::Relaxed);
+    let tree = serde_json::from_slice::<serde_json::Value>(&body).unwrap();
+    let used_v = LIVE.load(Ordering::Relaxed) - before_v;
+    drop(tree);
+    println!(
+        "memory: {used} B for {cached} cached entities = {:.0} B/entity \
+         (serde_json::Value tree of the same answer: {:.0} B per entity)",
+        used as f64 / cached as f64,
+        used_v as f64 / cached as f64
+    );
+
+    // ---- 2. commit encoding ------------------------------------------------
+    let users = session
+        .query("select username from User limit 600")
+        .unwrap();
+    let role = session
+        .query_first("SecurityRole")
+        .unwrap()
+        .expect("a role");
+    for (i, u) in users.iter().enumerate() {
+        u.set("first_name", Value::from(format!("First {i}")))
+            .unwrap();
+    }
+    for i in 0..200 {
+        let mut data = serde_json::Map::new();
+        data.insert("username".into(), format!("bench{i}").into());
+        data.insert("is_active".into(), true.into());
+        data.insert("email".into(), format!("bench{i}@example.com").into());
+        session.create("User", data).unwrap();
+    }
+    for u in users.iter().take(200) {
+        session
+            .record_action(serde_json::json!({
+                "action": "add_user_security_role",
+                "user_id": u.id(),
+                "role_id": role.id(),
+            }))
+            .unwrap();
+    }
+    assert_eq!(session.pending_len(), 1000);
+    let json = session.pending_json().unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value.as_array().unwrap().len(), 1000);
+    let base = time(runs * 4, || serde_json::to_vec(&value).unwrap());
+    let ours = time(runs * 4, || session.pending_json().unwrap());
+    println!(
+        "\n== commit encoding: 1,000 operations, {:.1} KiB ==",
+        json.len() as f64 / 1024.0
+    );
+    ratio_line(
+        "optimise + encode the pending batch",
+        ours,
+        base,
+        "serde_json::to_vec(&Value)",
+        Some(2.0),
+    );
+    session.rollback();
+
+    // ---- 3. warm session start ---------------------------------------------
+    let before = sb.request_count();
+    let start = time(runs, || Session::with_options(options.clone()).unwrap());
+    let per_start = (sb.request_count() - before) as f64 / runs as f64;
+    let info = br#"[{"action":"query_server_information"}]"#;
+    let bare = time(runs, || {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .post(&format!("{}/api", sb.url()))
+            .header("ftrack-user", sb.admin_user())
+            .header("ftrack-api-key", sb.admin_key())
+            .header("ftrack-strict-api", "false")
+            .header("content-type", "application/json")
+            .send(&info[..])
+            .unwrap()
+            .body_mut()
+            .read_to_vec()
+            .unwrap()
+    });
+    println!("\n== warm session start ({per_start} request per start) ==");
+    ratio_line(
+        "Session::with_options (warm schema cache)",
+        start,
+        bare,
+        "bare ureq POST /api",
+        None,
+    );
+}
