@@ -1,0 +1,393 @@
+// Ftrack.cs: a thin P/Invoke binding of the libftrack C ABI (include/ftrack.h) for
+// .NET and Mono hosts (Unity, tools).
+//
+// * Handles are SafeHandles: disposing (or finalizing) them calls the matching
+//   ftrack_*_destroy exactly once.
+// * Strings go in as NUL-terminated UTF-8 byte arrays and come out through caller
+//   buffers that are grown once when the library reports the size it needs.
+// * Every failing call throws FtrackException with the Status and this thread's
+//   last error message (never the API key).
+//
+//   using (var session = Ftrack.Session.FromEnvironment())
+//   using (var users = session.Query("select username from User"))
+//       foreach (var user in users) using (user) Console.WriteLine(user.GetString("username"));
+//
+// The native library is loaded as "ftrack" (libftrack.so: put it on LD_LIBRARY_PATH
+// or next to the assembly).
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Ftrack
+{
+    /// <summary>The ftrack_status values of ftrack.h.</summary>
+    public enum Status : uint
+    {
+        Ok = 0,
+        InvalidArgument = 100,
+        NullPointer = 101,
+        InvalidUtf8 = 102,
+        BufferTooSmall = 103,
+        MissingConfiguration = 104,
+        Connection = 200,
+        Timeout = 201,
+        Tls = 202,
+        Protocol = 203,
+        Server = 300,
+        Authentication = 301,
+        PermissionDenied = 302,
+        Validation = 303,
+        IncompatibleServer = 304,
+        QuerySyntax = 400,
+        NotFound = 401,
+        MultipleResults = 402,
+        UnknownAttribute = 403,
+        TypeMismatch = 404,
+        UnknownEntityType = 405,
+        RoleAlreadyAssigned = 500,
+        RoleNotAssigned = 501,
+        RoleNotAssignable = 502,
+        ProjectAlreadyGranted = 503,
+        ProjectNotGranted = 504,
+        Panic = 900,
+        Poisoned = 901,
+        Internal = 999,
+    }
+
+    /// <summary>A libftrack call failed.</summary>
+    public sealed class FtrackException : Exception
+    {
+        public Status Status { get; }
+        /// <summary>The C name of the status, e.g. FTRACK_STATUS_NOT_FOUND.</summary>
+        public string StatusName { get; }
+        /// <summary>The library's message (what failed and what to do).</summary>
+        public string Detail { get; }
+
+        internal FtrackException(Status status, string detail)
+            : base(Native.StatusName(status) + ": " + detail)
+        {
+            Status = status;
+            StatusName = Native.StatusName(status);
+            Detail = detail;
+        }
+    }
+
+    /// <summary>Owner of an ftrack_session handle.</summary>
+    public sealed class SessionHandle : SafeHandle
+    {
+        public SessionHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid => handle == IntPtr.Zero;
+        protected override bool ReleaseHandle() { Native.ftrack_session_destroy(handle); return true; }
+    }
+
+    /// <summary>Owner of an ftrack_session_options handle.</summary>
+    public sealed class OptionsHandle : SafeHandle
+    {
+        public OptionsHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid => handle == IntPtr.Zero;
+        protected override bool ReleaseHandle() { Native.ftrack_session_options_destroy(handle); return true; }
+    }
+
+    /// <summary>Owner of an ftrack_entity handle.</summary>
+    public sealed class EntityHandle : SafeHandle
+    {
+        public EntityHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid => handle == IntPtr.Zero;
+        protected override bool ReleaseHandle() { Native.ftrack_entity_destroy(handle); return true; }
+    }
+
+    /// <summary>Owner of an ftrack_entity_list handle.</summary>
+    public sealed class EntityListHandle : SafeHandle
+    {
+        public EntityListHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid => handle == IntPtr.Zero;
+        protected override bool ReleaseHandle() { Native.ftrack_entity_list_destroy(handle); return true; }
+    }
+
+    /// <summary>The raw C functions and the marshalling helpers.</summary>
+    public static class Native
+    {
+        const string Lib = "ftrack";
+
+        [DllImport(Lib)] public static extern IntPtr ftrack_status_name(uint status);
+        [DllImport(Lib)] public static extern IntPtr ftrack_version_string();
+        [DllImport(Lib)] public static extern uint ftrack_version_number();
+        [DllImport(Lib)] public static extern Status ftrack_last_error_message(byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_last_call_reply(byte[] buffer, UIntPtr len, out UIntPtr outLen);
+
+        [DllImport(Lib)] public static extern Status ftrack_session_options_create(out OptionsHandle options);
+        [DllImport(Lib)] public static extern void ftrack_session_options_destroy(IntPtr options);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_server_url(OptionsHandle o, byte[] v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_api_key(OptionsHandle o, byte[] v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_api_user(OptionsHandle o, byte[] v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_timeout_ms(OptionsHandle o, ulong ms);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_add_header(OptionsHandle o, byte[] name, byte[] value);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_add_cookie(OptionsHandle o, byte[] name, byte[] value);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_strict_api(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_auto_populate(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_record_operations(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_schema_cache_path(OptionsHandle o, byte[] v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_disable_schema_cache(OptionsHandle o);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_page_size(OptionsHandle o, UIntPtr v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_max_attempts(OptionsHandle o, uint v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_retry_delay_ms(OptionsHandle o, ulong v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_ca_bundle_path(OptionsHandle o, byte[] v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_persistent_cache_path(OptionsHandle o, byte[] v);
+
+        [DllImport(Lib)] public static extern Status ftrack_session_create(byte[] serverUrl, byte[] apiKey, byte[] apiUser, out SessionHandle session);
+        [DllImport(Lib)] public static extern Status ftrack_session_create_with_options(OptionsHandle options, out SessionHandle session);
+        [DllImport(Lib)] public static extern void ftrack_session_destroy(IntPtr session);
+        [DllImport(Lib)] public static extern Status ftrack_session_query(SessionHandle s, byte[] expression, out EntityListHandle list);
+        [DllImport(Lib)] public static extern Status ftrack_session_query_first(SessionHandle s, byte[] expression, out EntityHandle entity);
+        [DllImport(Lib)] public static extern Status ftrack_session_query_one(SessionHandle s, byte[] expression, out EntityHandle entity);
+        [DllImport(Lib)] public static extern Status ftrack_session_create_entity(SessionHandle s, byte[] type, byte[] dataJson, out EntityHandle entity);
+        [DllImport(Lib)] public static extern Status ftrack_session_delete_entity(SessionHandle s, EntityHandle entity);
+        [DllImport(Lib)] public static extern Status ftrack_session_commit(SessionHandle s);
+        [DllImport(Lib)] public static extern Status ftrack_session_rollback(SessionHandle s);
+        [DllImport(Lib)] public static extern Status ftrack_session_pending_count(SessionHandle s, out UIntPtr count);
+        [DllImport(Lib)] public static extern Status ftrack_session_pending_json(SessionHandle s, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_session_call(SessionHandle s, byte[] batchJson, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+
+        [DllImport(Lib)] public static extern UIntPtr ftrack_entity_list_len(EntityListHandle list);
+        [DllImport(Lib)] public static extern Status ftrack_entity_list_get(EntityListHandle list, UIntPtr index, out EntityHandle entity);
+        [DllImport(Lib)] public static extern void ftrack_entity_list_destroy(IntPtr list);
+
+        [DllImport(Lib)] public static extern void ftrack_entity_destroy(IntPtr entity);
+        [DllImport(Lib)] public static extern Status ftrack_entity_type_name(EntityHandle e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_entity_id(EntityHandle e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_entity_get_string(EntityHandle e, byte[] attribute, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_entity_get_json(EntityHandle e, byte[] attribute, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_entity_get_bool(EntityHandle e, byte[] attribute, [MarshalAs(UnmanagedType.I1)] out bool value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_get_int64(EntityHandle e, byte[] attribute, out long value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_get_double(EntityHandle e, byte[] attribute, out double value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_get_datetime(EntityHandle e, byte[] attribute, out long value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_is_null(EntityHandle e, byte[] attribute, [MarshalAs(UnmanagedType.I1)] out bool value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_get_entity(EntityHandle e, byte[] attribute, out EntityHandle value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_get_list(EntityHandle e, byte[] attribute, out EntityListHandle value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_set_string(EntityHandle e, byte[] attribute, byte[] value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_set_bool(EntityHandle e, byte[] attribute, [MarshalAs(UnmanagedType.I1)] bool value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_set_int64(EntityHandle e, byte[] attribute, long value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_set_double(EntityHandle e, byte[] attribute, double value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_set_datetime(EntityHandle e, byte[] attribute, long microsecondsUtc);
+        [DllImport(Lib)] public static extern Status ftrack_entity_set_null(EntityHandle e, byte[] attribute);
+        [DllImport(Lib)] public static extern Status ftrack_entity_set_entity(EntityHandle e, byte[] attribute, EntityHandle value);
+        [DllImport(Lib)] public static extern Status ftrack_entity_set_json(EntityHandle e, byte[] attribute, byte[] json);
+        [DllImport(Lib)] public static extern Status ftrack_entity_collection_append(EntityHandle owner, byte[] attribute, EntityHandle item);
+        [DllImport(Lib)] public static extern Status ftrack_entity_collection_remove(EntityHandle owner, byte[] attribute, EntityHandle item);
+
+        /// <summary>NUL-terminated UTF-8 bytes of a string (null stays null).</summary>
+        public static byte[] Utf8(string value)
+        {
+            if (value == null) return null;
+            int n = Encoding.UTF8.GetByteCount(value);
+            var bytes = new byte[n + 1];
+            Encoding.UTF8.GetBytes(value, 0, value.Length, bytes, 0);
+            return bytes;
+        }
+
+        public static string StatusName(Status status) => Marshal.PtrToStringAnsi(ftrack_status_name((uint)status));
+
+        public delegate Status Fill(byte[] buffer, UIntPtr len, out UIntPtr outLen);
+
+        /// <summary>Runs a buffer-pattern call, growing the buffer once.</summary>
+        public static Status Read(Fill fill, out string text)
+        {
+            var buffer = new byte[256];
+            Status status = fill(buffer, (UIntPtr)buffer.Length, out UIntPtr needed);
+            if (status == Status.BufferTooSmall)
+            {
+                buffer = new byte[(int)needed];
+                status = fill(buffer, (UIntPtr)buffer.Length, out needed);
+            }
+            int length = (int)needed > 0 ? (int)needed - 1 : 0;
+            text = status == Status.Ok ? Encoding.UTF8.GetString(buffer, 0, length) : "";
+            return status;
+        }
+
+        public static string LastErrorMessage()
+        {
+            Read(ftrack_last_error_message, out string text);
+            return text;
+        }
+
+        public static void Check(Status status)
+        {
+            if (status != Status.Ok) throw new FtrackException(status, LastErrorMessage());
+        }
+
+        public static string Text(Fill fill)
+        {
+            Check(Read(fill, out string text));
+            return text;
+        }
+    }
+
+    /// <summary>One entity of a session's cache (disposing frees the handle, not the server entity).</summary>
+    public sealed class Entity : IDisposable
+    {
+        public EntityHandle Handle { get; }
+        internal Entity(EntityHandle handle) { Handle = handle; }
+        public void Dispose() => Handle.Dispose();
+
+        public string TypeName => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_entity_type_name(Handle, b, n, out o));
+        public string Id => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_entity_id(Handle, b, n, out o));
+
+        public string GetString(string attribute)
+        {
+            var a = Native.Utf8(attribute);
+            return Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_entity_get_string(Handle, a, b, n, out o));
+        }
+        /// <summary>Any attribute as wire JSON text.</summary>
+        public string GetJson(string attribute)
+        {
+            var a = Native.Utf8(attribute);
+            return Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_entity_get_json(Handle, a, b, n, out o));
+        }
+        public bool GetBool(string attribute) { Native.Check(Native.ftrack_entity_get_bool(Handle, Native.Utf8(attribute), out bool v)); return v; }
+        public long GetInt64(string attribute) { Native.Check(Native.ftrack_entity_get_int64(Handle, Native.Utf8(attribute), out long v)); return v; }
+        public double GetDouble(string attribute) { Native.Check(Native.ftrack_entity_get_double(Handle, Native.Utf8(attribute), out double v)); return v; }
+        /// <summary>Microseconds since the Unix epoch, UTC.</summary>
+        public long GetDateTimeMicroseconds(string attribute) { Native.Check(Native.ftrack_entity_get_datetime(Handle, Native.Utf8(attribute), out long v)); return v; }
+        public DateTime GetDateTime(string attribute) => new DateTime(1970, 1, 1, 0, 0, 0, DateTimeKind.Utc).AddTicks(GetDateTimeMicroseconds(attribute) * 10);
+        public bool IsNull(string attribute) { Native.Check(Native.ftrack_entity_is_null(Handle, Native.Utf8(attribute), out bool v)); return v; }
+        /// <summary>The referenced entity, or null for a null reference.</summary>
+        public Entity GetEntity(string attribute)
+        {
+            Native.Check(Native.ftrack_entity_get_entity(Handle, Native.Utf8(attribute), out EntityHandle h));
+            if (h.IsInvalid) { h.Dispose(); return null; }
+            return new Entity(h);
+        }
+        public EntityList GetList(string attribute)
+        {
+            Native.Check(Native.ftrack_entity_get_list(Handle, Native.Utf8(attribute), out EntityListHandle h));
+            return new EntityList(h);
+        }
+
+        public void SetString(string attribute, string value) => Native.Check(Native.ftrack_entity_set_string(Handle, Native.Utf8(attribute), Native.Utf8(value)));
+        public void SetBool(string attribute, bool value) => Native.Check(Native.ftrack_entity_set_bool(Handle, Native.Utf8(attribute), value));
+        public void SetInt64(string attribute, long value) => Native.Check(Native.ftrack_entity_set_int64(Handle, Native.Utf8(attribute), value));
+        public void SetDouble(string attribute, double value) => Native.Check(Native.ftrack_entity_set_double(Handle, Native.Utf8(attribute), value));
+        public void SetDateTimeMicroseconds(string attribute, long value) => Native.Check(Native.ftrack_entity_set_datetime(Handle, Native.Utf8(attribute), value));
+        public void SetNull(string attribute) => Native.Check(Native.ftrack_entity_set_null(Handle, Native.Utf8(attribute)));
+        public void SetEntity(string attribute, Entity value) => Native.Check(Native.ftrack_entity_set_entity(Handle, Native.Utf8(attribute), value.Handle));
+        public void SetJson(string attribute, string json) => Native.Check(Native.ftrack_entity_set_json(Handle, Native.Utf8(attribute), Native.Utf8(json)));
+        public void Append(string attribute, Entity item) => Native.Check(Native.ftrack_entity_collection_append(Handle, Native.Utf8(attribute), item.Handle));
+        public void Remove(string attribute, Entity item) => Native.Check(Native.ftrack_entity_collection_remove(Handle, Native.Utf8(attribute), item.Handle));
+    }
+
+    /// <summary>An immutable list of entities; each access returns a new Entity to dispose.</summary>
+    public sealed class EntityList : IDisposable, IEnumerable<Entity>
+    {
+        public EntityListHandle Handle { get; }
+        internal EntityList(EntityListHandle handle) { Handle = handle; }
+        public void Dispose() => Handle.Dispose();
+
+        public int Count => (int)Native.ftrack_entity_list_len(Handle);
+        public Entity this[int index]
+        {
+            get
+            {
+                if (index < 0) throw new ArgumentOutOfRangeException(nameof(index));
+                Native.Check(Native.ftrack_entity_list_get(Handle, (UIntPtr)index, out EntityHandle h));
+                return new Entity(h);
+            }
+        }
+        public IEnumerator<Entity> GetEnumerator() { for (int i = 0; i < Count; i++) yield return this[i]; }
+        IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    /// <summary>Session options; setters return this for chaining.</summary>
+    public sealed class SessionOptions : IDisposable
+    {
+        public OptionsHandle Handle { get; }
+        public SessionOptions() { Native.Check(Native.ftrack_session_options_create(out OptionsHandle h)); Handle = h; }
+        public void Dispose() => Handle.Dispose();
+
+        SessionOptions Do(Status s) { Native.Check(s); return this; }
+        public SessionOptions ServerUrl(string v) => Do(Native.ftrack_session_options_set_server_url(Handle, Native.Utf8(v)));
+        public SessionOptions ApiKey(string v) => Do(Native.ftrack_session_options_set_api_key(Handle, Native.Utf8(v)));
+        public SessionOptions ApiUser(string v) => Do(Native.ftrack_session_options_set_api_user(Handle, Native.Utf8(v)));
+        public SessionOptions TimeoutMs(ulong v) => Do(Native.ftrack_session_options_set_timeout_ms(Handle, v));
+        public SessionOptions Header(string name, string value) => Do(Native.ftrack_session_options_add_header(Handle, Native.Utf8(name), Native.Utf8(value)));
+        public SessionOptions Cookie(string name, string value) => Do(Native.ftrack_session_options_add_cookie(Handle, Native.Utf8(name), Native.Utf8(value)));
+        public SessionOptions StrictApi(bool v) => Do(Native.ftrack_session_options_set_strict_api(Handle, v));
+        public SessionOptions AutoPopulate(bool v) => Do(Native.ftrack_session_options_set_auto_populate(Handle, v));
+        public SessionOptions RecordOperations(bool v) => Do(Native.ftrack_session_options_set_record_operations(Handle, v));
+        public SessionOptions SchemaCachePath(string v) => Do(Native.ftrack_session_options_set_schema_cache_path(Handle, Native.Utf8(v)));
+        public SessionOptions DisableSchemaCache() => Do(Native.ftrack_session_options_disable_schema_cache(Handle));
+        public SessionOptions PageSize(ulong v) => Do(Native.ftrack_session_options_set_page_size(Handle, (UIntPtr)v));
+        public SessionOptions MaxAttempts(uint v) => Do(Native.ftrack_session_options_set_max_attempts(Handle, v));
+        public SessionOptions RetryDelayMs(ulong v) => Do(Native.ftrack_session_options_set_retry_delay_ms(Handle, v));
+        public SessionOptions CaBundlePath(string v) => Do(Native.ftrack_session_options_set_ca_bundle_path(Handle, Native.Utf8(v)));
+        public SessionOptions PersistentCachePath(string v) => Do(Native.ftrack_session_options_set_persistent_cache_path(Handle, Native.Utf8(v)));
+    }
+
+    /// <summary>A connection to an ftrack server.</summary>
+    public sealed class Session : IDisposable
+    {
+        public SessionHandle Handle { get; }
+
+        /// <summary>Connects; null arguments are read from FTRACK_SERVER / FTRACK_API_KEY / FTRACK_API_USER.</summary>
+        public Session(string serverUrl, string apiKey, string apiUser)
+        {
+            Native.Check(Native.ftrack_session_create(Native.Utf8(serverUrl), Native.Utf8(apiKey), Native.Utf8(apiUser), out SessionHandle h));
+            Handle = h;
+        }
+        public Session(SessionOptions options)
+        {
+            Native.Check(Native.ftrack_session_create_with_options(options.Handle, out SessionHandle h));
+            Handle = h;
+        }
+        public static Session FromEnvironment() => new Session((string)null, null, null);
+        public void Dispose() => Handle.Dispose();
+
+        public EntityList Query(string expression)
+        {
+            Native.Check(Native.ftrack_session_query(Handle, Native.Utf8(expression), out EntityListHandle h));
+            return new EntityList(h);
+        }
+        /// <summary>The first match, or null.</summary>
+        public Entity QueryFirst(string expression)
+        {
+            Status s = Native.ftrack_session_query_first(Handle, Native.Utf8(expression), out EntityHandle h);
+            if (s == Status.NotFound) { h.Dispose(); return null; }
+            Native.Check(s);
+            return new Entity(h);
+        }
+        public Entity QueryOne(string expression)
+        {
+            Native.Check(Native.ftrack_session_query_one(Handle, Native.Utf8(expression), out EntityHandle h));
+            return new Entity(h);
+        }
+        public Entity Create(string entityType, string dataJson = "{}")
+        {
+            Native.Check(Native.ftrack_session_create_entity(Handle, Native.Utf8(entityType), Native.Utf8(dataJson), out EntityHandle h));
+            return new Entity(h);
+        }
+        public void Delete(Entity entity) => Native.Check(Native.ftrack_session_delete_entity(Handle, entity.Handle));
+        public void Commit() => Native.Check(Native.ftrack_session_commit(Handle));
+        public void Rollback() => Native.Check(Native.ftrack_session_rollback(Handle));
+        public int PendingCount { get { Native.Check(Native.ftrack_session_pending_count(Handle, out UIntPtr n)); return (int)n; } }
+        public string PendingJson() => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_session_pending_json(Handle, b, n, out o));
+        /// <summary>Sends a raw batch once; a large answer is fetched without sending it again.</summary>
+        public string Call(string batchJson)
+        {
+            var batch = Native.Utf8(batchJson);
+            bool sent = false;
+            return Native.Text((byte[] b, UIntPtr n, out UIntPtr o) =>
+            {
+                if (sent) return Native.ftrack_last_call_reply(b, n, out o);
+                sent = true;
+                return Native.ftrack_session_call(Handle, batch, b, n, out o);
+            });
+        }
+    }
+
+    public static class Library
+    {
+        public static string Version => Marshal.PtrToStringAnsi(Native.ftrack_version_string());
+        public static uint VersionNumber => Native.ftrack_version_number();
+    }
+}

@@ -1,0 +1,115 @@
+// Test of Ftrack.cs against a server (FTRACK_SERVER / FTRACK_API_KEY /
+// FTRACK_API_USER: the sandbox's demo studio). Compiled by mcs and run by mono
+// from tests/bindings_csharp.rs.
+using System;
+using Ftrack;
+
+static class FtrackTest
+{
+    static int passed, failed;
+
+    static void Expect(bool condition, string what)
+    {
+        if (condition) passed++;
+        else { failed++; Console.Error.WriteLine("FAIL: " + what); }
+    }
+
+    static Status StatusOf(Action action)
+    {
+        try { action(); }
+        catch (FtrackException e) { return e.Status; }
+        return Status.Ok;
+    }
+
+    static void Run()
+    {
+        Expect(Library.Version.Split('.').Length >= 3, "version");
+        Expect(Library.VersionNumber > 0, "version number");
+
+        using (var session = Session.FromEnvironment())
+        {
+            int users = 0;
+            bool foundAdmin = false;
+            using (var list = session.Query("select username, is_active from User"))
+            {
+                foreach (var user in list)
+                    using (user)
+                    {
+                        users++;
+                        if (user.GetString("username") == "admin") foundAdmin = true;
+                    }
+            }
+            Expect(users >= 5 && foundAdmin, "query users");
+
+            using (var admin = session.QueryOne("User where username is \"admin\""))
+            {
+                Expect(admin.TypeName == "User", "type name");
+                Expect(admin.Id.Length > 0, "id");
+                Expect(admin.GetBool("is_active"), "get bool");
+                Expect(admin.GetJson("username") == "\"admin\"", "get json");
+                Expect(StatusOf(() => admin.GetInt64("username")) == Status.TypeMismatch, "type mismatch");
+                Expect(StatusOf(() => admin.GetString("nope")) == Status.UnknownAttribute, "unknown attribute");
+                using (var roles = admin.GetList("user_security_roles"))
+                {
+                    Expect(roles.Count >= 1, "collection");
+                    using (var usr = roles[0])
+                    using (var role = usr.GetEntity("security_role"))
+                        Expect(role != null && role.GetString("name") == "Administrator", "reference");
+                }
+            }
+
+            Expect(session.QueryFirst("User where username is \"nobody-here\"") == null, "query first none");
+            Expect(StatusOf(() => session.QueryOne("User")) == Status.MultipleResults, "multiple results");
+            try
+            {
+                session.Query("select from User where");
+                Expect(false, "query syntax throws");
+            }
+            catch (FtrackException e)
+            {
+                Expect(e.Status == Status.QuerySyntax, "query syntax status");
+                Expect(e.StatusName == "FTRACK_STATUS_QUERY_SYNTAX", "status name");
+                Expect(e.Detail.Contains("ftrack_session_query"), "message names the function");
+            }
+
+            using (var project = session.Create("Project", "{\"name\": \"cs_binding\", \"full_name\": \"C# binding\"}"))
+            {
+                project.SetDateTimeMicroseconds("start_date", 1714979289000000);
+                Expect(session.PendingCount >= 1, "pending count");
+                Expect(session.PendingJson().Contains("cs_binding"), "pending json");
+                session.Commit();
+                project.SetString("full_name", "C# binding, renamed \u00e9");
+                session.Commit();
+                using (var again = session.QueryOne("select full_name, start_date from Project where name is \"cs_binding\""))
+                {
+                    Expect(again.GetString("full_name") == "C# binding, renamed \u00e9", "utf-8 round trip");
+                    Expect(again.GetDateTime("start_date") == new DateTime(2024, 5, 6, 7, 8, 9, DateTimeKind.Utc), "datetime");
+                }
+                project.SetString("full_name", "never sent");
+                session.Rollback();
+                Expect(session.PendingCount == 0, "rollback");
+                session.Delete(project);
+                session.Commit();
+                Expect(session.QueryFirst("Project where name is \"cs_binding\"") == null, "deleted");
+            }
+
+            string reply = session.Call("[{\"action\": \"query_server_information\"}]");
+            Expect(reply.StartsWith("[") && reply.Contains("version"), "raw call");
+        }
+
+        using (var options = new SessionOptions())
+        {
+            options.ServerUrl("http://127.0.0.1:9").ApiKey("k").ApiUser("u").TimeoutMs(2000).MaxAttempts(1);
+            Expect(StatusOf(() => new Session(options).Dispose()) == Status.Connection, "connection refused");
+            Expect(StatusOf(() => options.TimeoutMs(0)) == Status.InvalidArgument, "invalid timeout");
+        }
+    }
+
+    static int Main()
+    {
+        try { Run(); }
+        catch (Exception e) { failed++; Console.Error.WriteLine("FAIL: unexpected " + e); }
+        Console.WriteLine("csharp binding: " + passed + " passed, " + failed + " failed");
+        return failed == 0 ? 0 : 1;
+    }
+}
