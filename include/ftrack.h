@@ -998,6 +998,262 @@ ftrack_status ftrack_session_options_set_persistent_cache_path(ftrack_session_op
                                                                const char *path);
 
 /**
+ * Lists the security roles, sorted by name, with `name` and `type` loaded;
+ * only those of `role_type` (`"PROJECT"`, `"ASSIGNED"` or `"API"`, any case) unless
+ * `role_type` is NULL. One request.
+ *
+ * On success `*out` owns a new list freed with `ftrack_entity_list_destroy`; on
+ * failure NULL.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_INVALID_ARGUMENT` (unknown
+ *         type); `FTRACK_STATUS_POISONED`; or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `role_type` NULL or NUL-terminated; `out`
+ * NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_security_roles(ftrack_session *session,
+                                    const char *role_type,
+                                    ftrack_entity_list **out);
+
+/**
+ * Finds the security role named `name` (exact, case-sensitive), with `name` and
+ * `type` loaded.
+ *
+ * On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
+ * on failure NULL.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` (the message names the
+ *         role and lists the roles that exist); `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`; or a
+ *         transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `name` NULL or NUL-terminated; `out`
+ * NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_security_role_find(ftrack_session *session,
+                                        const char *name,
+                                        ftrack_entity **out);
+
+/**
+ * Finds the user whose `username` is `username` (quoted safely, so any text
+ * may be passed), with `username` and `is_active` loaded.
+ *
+ * On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
+ * on failure NULL.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` (the message names the
+ *         user); `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+ *         `FTRACK_STATUS_POISONED`; or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `username` NULL or NUL-terminated;
+ * `out` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_user_find(ftrack_session *session,
+                               const char *username,
+                               ftrack_entity **out);
+
+/**
+ * Finds the project whose short `name` (e.g. `"gamma"`) or `full_name` (e.g.
+ * `"Project Gamma"`) is `name`, preferring the short name; `id`, `name` and
+ * `full_name` are loaded. Projects the API user may not see are not found.
+ *
+ * On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
+ * on failure NULL.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND`;
+ *         `FTRACK_STATUS_MULTIPLE_RESULTS` (several projects share that full
+ *         name); `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+ *         `FTRACK_STATUS_POISONED`; or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `name` NULL or NUL-terminated; `out`
+ * NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_project_find(ftrack_session *session,
+                                  const char *name,
+                                  ftrack_entity **out);
+
+/**
+ * Lists the `UserSecurityRole` entities of `user`, sorted by role name, with
+ * `security_role` (`name`, `type`), `is_all_open_projects` and
+ * `user_security_role_projects` → `project` (`name`, `full_name`) already
+ * loaded, read in ONE request. Read them with `ftrack_entity_get_entity`,
+ * `ftrack_entity_get_bool`, `ftrack_entity_get_list` and
+ * `ftrack_entity_get_string` without further requests.
+ *
+ * On success `*out` owns a new list freed with `ftrack_entity_list_destroy`; on
+ * failure NULL.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_ARGUMENT` (`user` is not a User, or belongs to
+ *         another session); `FTRACK_STATUS_NOT_FOUND`; `FTRACK_STATUS_POISONED`;
+ *         or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` and `user` must be NULL or live handles; `out` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_user_security_roles(ftrack_session *session,
+                                         ftrack_entity *user,
+                                         ftrack_entity_list **out);
+
+/**
+ * Records giving `user` the security role `role`: on every open project when
+ * `all_open_projects` is true, else on no project until one is granted with
+ * `ftrack_user_role_grant_project` (which may follow in the same batch).
+ * Validated first (one read request); nothing is sent until
+ * `ftrack_session_commit`.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_ROLE_NOT_ASSIGNABLE` (an `API`
+ *         role); `FTRACK_STATUS_ROLE_ALREADY_ASSIGNED` (held on the server or
+ *         by a pending operation); `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_ARGUMENT` (wrong entity types or sessions);
+ *         `FTRACK_STATUS_POISONED`; or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session`, `user` and `role` must be NULL or live handles.
+ */
+FTRACK_API
+ftrack_status ftrack_user_role_append(ftrack_session *session,
+                                      ftrack_entity *user,
+                                      ftrack_entity *role,
+                                      bool all_open_projects);
+
+/**
+ * Records taking the security role `role` (and its project grants) away from
+ * `user`. Validated first; sent by `ftrack_session_commit`.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_ROLE_NOT_ASSIGNED`;
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_ARGUMENT`;
+ *         `FTRACK_STATUS_POISONED`; or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session`, `user` and `role` must be NULL or live handles.
+ */
+FTRACK_API
+ftrack_status ftrack_user_role_remove(ftrack_session *session,
+                                      ftrack_entity *user,
+                                      ftrack_entity *role);
+
+/**
+ * Records replacing the user's `old_role` by `new_role` in one action; the scope
+ * (all open projects, granted projects) carries over. Validated first; sent by
+ * `ftrack_session_commit`.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_ROLE_NOT_ASSIGNABLE` (`new_role` is
+ *         an `API` role); `FTRACK_STATUS_ROLE_NOT_ASSIGNED` (`old_role` not
+ *         held); `FTRACK_STATUS_ROLE_ALREADY_ASSIGNED` (`new_role` already held);
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_ARGUMENT`;
+ *         `FTRACK_STATUS_POISONED`; or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session`, `user`, `old_role` and `new_role` must be NULL or live handles.
+ */
+FTRACK_API
+ftrack_status ftrack_user_role_replace(ftrack_session *session,
+                                       ftrack_entity *user,
+                                       ftrack_entity *old_role,
+                                       ftrack_entity *new_role);
+
+/**
+ * Records granting `project` to the user's security role `role`. The role may
+ * have been appended earlier in the same pending batch. Validated first; sent by
+ * `ftrack_session_commit`.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_ROLE_NOT_ASSIGNED` (the user does
+ *         not hold `role`); `FTRACK_STATUS_PROJECT_ALREADY_GRANTED`;
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_ARGUMENT`;
+ *         `FTRACK_STATUS_POISONED`; or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session`, `user`, `role` and `project` must be NULL or live handles.
+ */
+FTRACK_API
+ftrack_status ftrack_user_role_grant_project(ftrack_session *session,
+                                             ftrack_entity *user,
+                                             ftrack_entity *role,
+                                             ftrack_entity *project);
+
+/**
+ * Records revoking `project` from the user's security role `role`. Validated
+ * first; sent by `ftrack_session_commit`.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_ROLE_NOT_ASSIGNED`;
+ *         `FTRACK_STATUS_PROJECT_NOT_GRANTED`; `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_ARGUMENT`; `FTRACK_STATUS_POISONED`; or a
+ *         transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session`, `user`, `role` and `project` must be NULL or live handles.
+ */
+FTRACK_API
+ftrack_status ftrack_user_role_revoke_project(ftrack_session *session,
+                                              ftrack_entity *user,
+                                              ftrack_entity *role,
+                                              ftrack_entity *project);
+
+/**
+ * Copies the audit of the whole server — every user × security role × scope —
+ * as a JSON document, read with one paged query (⌈users / page size⌉ requests).
+ * Buffer contract as `ftrack_last_error_message`: with a too small buffer the
+ * call returns `FTRACK_STATUS_BUFFER_TOO_SMALL` and sets `*out_len` to the size
+ * needed (NUL included); the audit only reads, so calling again is safe.
+ *
+ * The document is a JSON array of rows sorted by username, then role:
+ * ```json
+ * [{"username": "pm", "active": true, "role": "Project Manager",
+ *   "role_type": "PROJECT", "all_open_projects": false,
+ *   "projects": ["alpha", "gamma"]}, ...]
+ * ```
+ * `projects` holds the short names of the explicitly granted projects, sorted.
+ * A user without any role has one row with `"role": null, "role_type": null`.
+ * Only what the acting API user may see is listed.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_BUFFER_TOO_SMALL`;
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`; or a
+ *         transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `buffer` NULL or `buffer_len`
+ * writable bytes; `out_len` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_security_role_audit_json(ftrack_session *session,
+                                              char *buffer,
+                                              size_t buffer_len,
+                                              size_t *out_len);
+
+/**
  * Creates a session and connects to the server (one round trip: server
  * information, and the schemas unless the schema cache is current).
  *

@@ -28,6 +28,7 @@ pub mod entity_list;
 pub mod error;
 pub mod handle;
 pub mod options;
+pub mod roles;
 pub mod session;
 pub mod status;
 pub mod strings;
