@@ -185,3 +185,37 @@ fn version_macros_match_cargo_toml() {
     let s = unsafe { std::ffi::CStr::from_ptr(ftrack::ffi::version::ftrack_version_string()) };
     assert_eq!(s.to_str().unwrap(), version);
 }
+
+/// The cbindgen 0.29.4 CLI, run from the repository root, writes the same bytes as
+/// this test (so either way of regenerating is fine). Skipped without that CLI.
+#[test]
+fn cbindgen_cli_writes_the_same_header() {
+    let version = std::process::Command::new("cbindgen")
+        .arg("--version")
+        .output();
+    let Ok(version) = version else {
+        println!("SKIPPED cbindgen_cli_writes_the_same_header: no cbindgen CLI on PATH");
+        return;
+    };
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    if version != "cbindgen 0.29.4" {
+        println!(
+            "SKIPPED cbindgen_cli_writes_the_same_header: found {version:?}, need cbindgen 0.29.4"
+        );
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("ftrack-cli-{}.h", std::process::id()));
+    let status = std::process::Command::new("cbindgen")
+        .current_dir(root())
+        .args(["--quiet", "--config", "cbindgen.toml", "--output"])
+        .arg(&out)
+        .status()
+        .expect("run cbindgen");
+    assert!(status.success(), "cbindgen CLI failed");
+    let cli = std::fs::read_to_string(&out).expect("CLI output");
+    let _ = std::fs::remove_file(&out);
+    assert!(
+        cli == generate(),
+        "the cbindgen CLI output differs from the library's"
+    );
+}

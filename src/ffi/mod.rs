@@ -17,6 +17,47 @@
 //! * every exported item has `///` docs (they become the Doxygen docs of
 //!   `include/ftrack.h`): what it does, ownership, NULL handling, `@return` codes,
 //!   the thread rule, and a `# Safety` section.
+//!
+//! # Adding functions (e.g. `roles.rs` for issue 4)
+//!
+//! 1. Add `pub mod roles;` below and write each function like the ones in
+//!    `session.rs`:
+//!
+//! ```ignore
+//! /// Lists security roles, optionally of one type ... (ownership, NULL, @return, thread rule)
+//! ///
+//! /// # Safety
+//! /// `session` must be NULL or a live session; `role_type` NULL or NUL-terminated;
+//! /// `out` NULL or writable.
+//! #[unsafe(no_mangle)]
+//! pub unsafe extern "C" fn ftrack_security_roles(
+//!     session: *mut ftrack_session,
+//!     role_type: *const c_char,
+//!     out: *mut *mut ftrack_entity_list,
+//! ) -> ftrack_status {
+//!     ffi_boundary!({
+//!         let out = unsafe { out_handle(out, "out")? };             // *out = NULL first
+//!         let handle = unsafe { borrow(session.cast_const(), "session")? };
+//!         let role_type = unsafe { opt_str_arg(role_type, "type")? }; // NULL = all
+//!         let user = unsafe { entity_arg(user.cast_const(), "user")? }; // for entity args
+//!         let roles = crate::roles::security_roles(&handle.session, role_type)?; // core Error -> status
+//!         *out = new_list(roles, handle.secret());                 // pass the key on for redaction
+//!         Ok(())
+//!     })
+//! }
+//! ```
+//!
+//! 2. Errors: return core errors with `?`; [`status::status_for_kind`] maps every
+//!    `ErrorKind` (the 5xx role statuses already exist). For glue-level failures use
+//!    `FfiError::invalid(..)`, `FfiError::null(..)` or `FfiError::new(status, ..)`.
+//!    To add a status: a variant with an explicit value in its range in `status.rs`,
+//!    its name in `ftrack_status::name`, `ALL`, the `ErrorKind` arm, then the
+//!    bindings' status lists (C++ uses the header; Python `Status`; C# `Status`).
+//! 3. Regenerate and record the ABI: `FTRACK_UPDATE_HEADER=1 cargo test -p ftrack
+//!    --test ffi_header`, then update `abi/exported-symbols.txt` (sorted; see
+//!    `tests/ffi_symbols.rs`). Both are checked by tests.
+//! 4. Test from C under `tests/c/` driven by a `tests/c_*.rs` (see `c_abi.rs` and
+//!    `tests/ffi_support/mod.rs`: `compile_c`, `start_sandbox`, `sandbox_env`).
 
 // C names (`ftrack_session`, `ftrack_status`) are the ABI.
 #![allow(non_camel_case_types)]

@@ -271,7 +271,21 @@ int main(void) {
     test_queries(s);
     test_changes(s);
     test_call(s);
-    ftrack_session_destroy(s);
+
+    /* Entity and list handles outlive their session handle. */
+    {
+        ftrack_entity *admin = NULL;
+        ftrack_entity_list *users = NULL;
+        CHECK_OK(ftrack_session_query_one(s, "select username from User where username is \"admin\"", &admin));
+        CHECK_OK(ftrack_session_query(s, "select username from User", &users));
+        ftrack_session_destroy(s);
+        if (admin != NULL) {
+            CHECK_STR(get_string(admin, "username"), "admin");
+        }
+        CHECK(ftrack_entity_list_len(users) >= 5);
+        ftrack_entity_list_destroy(users);
+        ftrack_entity_destroy(admin);
+    }
 
     /* authentication failure: a wrong key is refused and never shown */
     {
