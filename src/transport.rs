@@ -3,9 +3,11 @@
 //!
 //! ureq sets `TCP_NODELAY` on every connection it opens (`Config::no_delay`
 //! defaults to true, checked in ureq 3.5's `unversioned/transport/tcp.rs`), and we
-//! set it explicitly too. ureq writes the request head and the body in separate
-//! `write` calls; with Nagle disabled the body segment leaves immediately, so
-//! there is no delayed-ACK stall between them.
+//! set it explicitly too. ureq itself writes the request head and the body with
+//! separate `write` calls (`run.rs`: `send_request` then `send_body`), which with
+//! Nagle disabled means two TCP segments per request. [`Coalescing`] wraps ureq's
+//! default connector and holds the output back until ureq starts reading the
+//! answer, so head and body leave in one `write` (one segment for small batches).
 
 use std::fmt;
 use std::io::ErrorKind as IoKind;
@@ -14,6 +16,11 @@ use std::time::Duration;
 
 use ureq::Agent;
 use ureq::tls::{PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout,
+    Transport as UreqTransport,
+};
 
 use crate::config::{Credentials, SessionOptions};
 use crate::error::{Error, Result};
@@ -121,7 +128,7 @@ impl Transport {
             )
         };
         Ok(Transport {
-            agent: config.into(),
+            agent: Agent::with_parts(config, Coalescing::default(), DefaultResolver::default()),
             url: format!("{}/api", creds.server_url),
             creds,
             strict: if options.strict_api { "true" } else { "false" },
@@ -378,4 +385,88 @@ fn jitter_u64() -> u64 {
         h.write_u128(d.as_nanos());
     }
     h.finish()
+}
+
+/// A connector that wraps ureq's default chain (TCP, proxies, rustls) in a
+/// transport that sends the request head and body in one write.
+#[derive(Debug, Default)]
+struct Coalescing {
+    inner: DefaultConnector,
+}
+
+impl Connector<()> for Coalescing {
+    type Out = CoalescingTransport;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<()>,
+    ) -> std::result::Result<Option<CoalescingTransport>, ureq::Error> {
+        Ok(self
+            .inner
+            .connect(details, chained)?
+            .map(|inner| CoalescingTransport {
+                inner,
+                pending: Vec::new(),
+            }))
+    }
+}
+
+#[derive(Debug)]
+struct CoalescingTransport {
+    inner: Box<dyn UreqTransport>,
+    /// Output ureq asked to transmit, not written yet.
+    pending: Vec<u8>,
+}
+
+impl CoalescingTransport {
+    fn flush(&mut self, timeout: NextTimeout) -> std::result::Result<(), ureq::Error> {
+        let mut at = 0;
+        while at < self.pending.len() {
+            let out = self.inner.buffers().output();
+            let n = out.len().min(self.pending.len() - at);
+            out[..n].copy_from_slice(&self.pending[at..at + n]);
+            self.inner.transmit_output(n, timeout)?;
+            at += n;
+        }
+        self.pending.clear();
+        Ok(())
+    }
+}
+
+impl UreqTransport for CoalescingTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        self.inner.buffers()
+    }
+
+    fn transmit_output(
+        &mut self,
+        amount: usize,
+        _timeout: NextTimeout,
+    ) -> std::result::Result<(), ureq::Error> {
+        let out = &self.inner.buffers().output()[..amount];
+        self.pending.extend_from_slice(out);
+        Ok(())
+    }
+
+    fn maybe_await_input(
+        &mut self,
+        timeout: NextTimeout,
+    ) -> std::result::Result<bool, ureq::Error> {
+        self.flush(timeout)?;
+        self.inner.maybe_await_input(timeout)
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
+        self.flush(timeout)?;
+        self.inner.await_input(timeout)
+    }
+
+    fn is_open(&mut self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
 }

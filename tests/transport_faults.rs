@@ -286,3 +286,38 @@ fn secrets_never_leak() {
         assert!(!format!("{e:?}").contains(sb.admin_key()));
     }
 }
+
+#[test]
+fn request_head_and_body_arrive_in_one_write() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let (mut c, _) = l.accept().unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        // The very first read must already hold the head and the whole body.
+        let n = c.read(&mut buf).unwrap();
+        tx.send(buf[..n].to_vec()).unwrap();
+        let _ = c.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n[]");
+    });
+    let _ = Session::with_options(opts(&url).max_attempts(1));
+    let first = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let text = String::from_utf8_lossy(&first);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete head");
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .expect("content-length");
+    assert!(len > 0);
+    assert_eq!(
+        body.len(),
+        len,
+        "the body came in the same write as the head"
+    );
+    assert!(head.contains("ftrack-strict-api: false"));
+    assert!(head.contains("ftrack-user: admin"));
+}
