@@ -560,4 +560,30 @@ mod tests {
                 .is_err()
         );
     }
+
+    #[test]
+    fn date_wrapper_and_integer_keys() {
+        let mut s = schema();
+        let mut m = IdentityMap::default();
+        let mut d = Decoder::new(&mut s, &mut m);
+        let out = d
+            .decode(
+                br#"[{"data":[{"__entity_type__":"User","id":7,"created":{"__type__":"date","value":"1970-01-02"},"x":[1,2]}]}]"#,
+                &[Expect::Query],
+            )
+            .unwrap();
+        let Decoded::Answers(a) = out else { panic!() };
+        let Answer::Query { slots, .. } = &a[0] else {
+            panic!()
+        };
+        let slot = &m.slots[slots[0] as usize];
+        assert_eq!(&*slot.key, "7");
+        let created = s.attrs.get("created").unwrap();
+        assert_eq!(slot.get(created), Some(&Stored::DateTime(86_400_000_000)));
+        let x = s.attrs.get("x").unwrap();
+        assert_eq!(
+            slot.get(x),
+            Some(&Stored::Json(Box::new(serde_json::json!([1, 2]))))
+        );
+    }
 }

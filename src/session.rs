@@ -182,15 +182,12 @@ impl Session {
                 &api_key,
             ));
         }
-        let mut schema = Schema::from_json(&schemas);
-        let mut map = IdentityMap::default();
+        let schema = Schema::from_json(&schemas);
+        let map = IdentityMap::default();
         let persistent = options
             .persistent_cache
             .as_ref()
-            .map(|p| crate::persistent_cache::PersistentCache::open(p, &server_url));
-        if let Some(p) = &persistent {
-            p.load(&mut schema, &mut map);
-        }
+            .map(|p| crate::persistent_cache::PersistentCache::open(p, &server_url, &schema));
         Ok(Session {
             inner: Arc::new(Inner {
                 transport,

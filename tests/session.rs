@@ -520,3 +520,37 @@ fn collection_append_and_remove_record_the_whole_collection() {
         grants.len()
     );
 }
+
+#[test]
+fn persistent_cache_serves_get_without_a_request() {
+    let sb = sandbox();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("entities.json");
+    let o = options(&sb).persistent_cache(&file);
+    let id = {
+        let s = Session::with_options(o.clone()).unwrap();
+        let pm = s
+            .query_one("select username, email from User where username is \"pm\"")
+            .unwrap();
+        s.close().unwrap();
+        pm.id()
+    };
+    assert!(file.exists());
+    let s = Session::with_options(o).unwrap();
+    let before = sb.request_count();
+    let pm = s.get("User", &id).unwrap().expect("cached");
+    assert_eq!(pm.get_string("username").unwrap(), "pm");
+    assert_eq!(
+        sb.request_count(),
+        before,
+        "served from the persistent cache"
+    );
+}
+
+#[test]
+fn session_and_entity_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Session>();
+    assert_send_sync::<ftrack::Entity>();
+    assert_send_sync::<Error>();
+}
