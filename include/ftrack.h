@@ -1503,9 +1503,10 @@ ftrack_status ftrack_session_call(ftrack_session *session,
                                   size_t *out_len);
 
 /**
- * Copies the answer of this thread's last `ftrack_session_call` that returned
- * `FTRACK_STATUS_BUFFER_TOO_SMALL`, without sending anything. Once copied
- * successfully it is forgotten. Buffer contract as `ftrack_last_error_message`.
+ * Copies the answer of this thread's last `ftrack_session_call` when that call
+ * returned `FTRACK_STATUS_BUFFER_TOO_SMALL`, without sending anything. Once copied
+ * successfully it is forgotten; any later `ftrack_session_call` forgets it too.
+ * Buffer contract as `ftrack_last_error_message`.
  *
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
  *         `FTRACK_STATUS_NULL_POINTER`, or `FTRACK_STATUS_NOT_FOUND` (no unread answer).

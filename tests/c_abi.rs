@@ -18,11 +18,30 @@ use support::{Link, c_source, compile_c, need, run, scratch, show};
 const CC_HINT: &str = "apt-get install -y gcc";
 const CXX_HINT: &str = "apt-get install -y g++";
 
-fn offline(link: Link) {
+/// Runs `exe` directly, or under valgrind's memcheck (invalid accesses and
+/// definite leaks fail the run).
+fn command(exe: &std::path::Path, valgrind: bool) -> Command {
+    if valgrind {
+        let mut cmd = Command::new("valgrind");
+        cmd.args([
+            "-q",
+            "--leak-check=full",
+            "--show-leak-kinds=definite",
+            "--errors-for-leak-kinds=definite",
+            "--error-exitcode=99",
+        ])
+        .arg(exe);
+        cmd
+    } else {
+        Command::new(exe)
+    }
+}
+
+fn offline(link: Link, valgrind: bool) {
     let dir = scratch(&format!("c-offline-{link:?}"));
     let exe = dir.join("abi_offline");
     compile_c(&[&c_source("abi_offline.c")], &exe, link);
-    let mut cmd = Command::new(&exe);
+    let mut cmd = command(&exe, valgrind);
     cmd.arg(env!("CARGO_PKG_VERSION"));
     for var in [
         "FTRACK_SERVER",
@@ -39,23 +58,23 @@ fn offline(link: Link) {
 #[test]
 fn c_offline_checks_shared() {
     if need("c_offline_checks_shared", "cc", CC_HINT) {
-        offline(Link::Shared);
+        offline(Link::Shared, false);
     }
 }
 
 #[test]
 fn c_offline_checks_static() {
     if need("c_offline_checks_static", "cc", CC_HINT) {
-        offline(Link::Static);
+        offline(Link::Static, false);
     }
 }
 
-fn flow(link: Link) {
+fn flow(link: Link, valgrind: bool) {
     let sandbox = support::start_sandbox();
     let dir = scratch(&format!("c-flow-{link:?}"));
     let exe = dir.join("abi_flow");
     compile_c(&[&c_source("abi_flow.c")], &exe, link);
-    let mut cmd = Command::new(&exe);
+    let mut cmd = command(&exe, valgrind);
     support::sandbox_env(&mut cmd, &sandbox);
     show(&run("abi_flow", &mut cmd));
 }
@@ -63,15 +82,33 @@ fn flow(link: Link) {
 #[test]
 fn c_flow_against_sandbox_shared() {
     if need("c_flow_against_sandbox_shared", "cc", CC_HINT) {
-        flow(Link::Shared);
+        flow(Link::Shared, false);
     }
 }
 
 #[test]
 fn c_flow_against_sandbox_static() {
     if need("c_flow_against_sandbox_static", "cc", CC_HINT) {
-        flow(Link::Static);
+        flow(Link::Static, false);
     }
+}
+
+/// Both C programs under valgrind memcheck: no invalid access across the ABI and
+/// no definitely-lost handle. valgrind is not among the CI prerequisites, so a
+/// missing valgrind is always a SKIPPED line, even with FTRACK_REQUIRE_ALL=1.
+#[test]
+fn c_programs_under_valgrind() {
+    if support::which("valgrind").is_none() {
+        println!(
+            "SKIPPED c_programs_under_valgrind: valgrind is not installed (apt-get install -y valgrind)"
+        );
+        return;
+    }
+    if !need("c_programs_under_valgrind", "cc", CC_HINT) {
+        return;
+    }
+    offline(Link::Shared, true);
+    flow(Link::Shared, true);
 }
 
 #[test]

@@ -443,11 +443,12 @@ pub unsafe extern "C" fn ftrack_session_call(
     out_len: *mut usize,
 ) -> ftrack_status {
     ffi_boundary!({
+        // A new call always forgets an older unread answer, whatever happens next.
+        UNREAD_REPLY.with_borrow_mut(|r| *r = None);
         let out = unsafe { out_buffer(buffer, buffer_len, out_len)? };
         let session = unsafe { session_arg(session)? };
         let batch = unsafe { json_arg(batch_json, "batch_json")? };
         let reply = session.call(&batch)?.to_string();
-        UNREAD_REPLY.with_borrow_mut(|r| *r = None);
         let result = out.write(&reply);
         if result.is_err() {
             UNREAD_REPLY.with_borrow_mut(|r| *r = Some(reply));
@@ -456,9 +457,10 @@ pub unsafe extern "C" fn ftrack_session_call(
     })
 }
 
-/// Copies the answer of this thread's last `ftrack_session_call` that returned
-/// `FTRACK_STATUS_BUFFER_TOO_SMALL`, without sending anything. Once copied
-/// successfully it is forgotten. Buffer contract as `ftrack_last_error_message`.
+/// Copies the answer of this thread's last `ftrack_session_call` when that call
+/// returned `FTRACK_STATUS_BUFFER_TOO_SMALL`, without sending anything. Once copied
+/// successfully it is forgotten; any later `ftrack_session_call` forgets it too.
+/// Buffer contract as `ftrack_last_error_message`.
 ///
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
 ///         `FTRACK_STATUS_NULL_POINTER`, or `FTRACK_STATUS_NOT_FOUND` (no unread answer).
