@@ -472,20 +472,30 @@ impl Session {
                     inner.key(),
                 ));
             }
+            // An error object (any status) or an unexpected status: nothing was
+            // applied, so the operations stay pending and the cache is untouched.
+            let first = reply.body.iter().find(|b| !b.is_ascii_whitespace());
+            if first != Some(&b'[') {
+                return Err(match serde_json::from_slice(&reply.body) {
+                    Ok(serde_json::Value::Object(m)) => server_error(reply.status, m),
+                    _ => protocol(&reply, "not a list of results", inner.key()),
+                });
+            }
+            if reply.status >= 300 {
+                return Err(status_or_protocol(
+                    &reply,
+                    "unexpected HTTP status",
+                    inner.key(),
+                ));
+            }
             let mut st = inner.lock();
             let st = &mut *st;
-            let decoded = Decoder::new(&mut st.schema, &mut st.map)
+            // The server applied the batch: sent values become server values, then
+            // the server's answer is merged over them (its values win).
+            apply_committed(st, n);
+            Decoder::new(&mut st.schema, &mut st.map)
                 .decode(&reply.body, &expects)
                 .map_err(|e| protocol(&reply, &e.to_string(), inner.key()))?;
-            match decoded {
-                Decoded::Error(m) => return Err(server_error(reply.status, m)),
-                Decoded::Answers(a) if reply.status >= 300 => {
-                    let _ = a;
-                    return Err(protocol(&reply, "unexpected HTTP status", inner.key()));
-                }
-                Decoded::Answers(_) => {}
-            }
-            apply_committed(st, n);
         } else {
             apply_committed(&mut inner.lock(), n);
         }

@@ -554,3 +554,21 @@ fn session_and_entity_are_send_and_sync() {
     assert_send_sync::<ftrack::Entity>();
     assert_send_sync::<Error>();
 }
+
+#[test]
+fn setting_null_is_committed_and_kept() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let pm = s
+        .query_one("select email from User where username is \"pm\"")
+        .unwrap();
+    assert!(!pm.get("email").unwrap().is_null());
+    pm.set("email", Value::Null).unwrap();
+    s.commit().unwrap();
+    assert!(pm.get("email").unwrap().is_null());
+    let fresh = session(&sb);
+    let again = fresh
+        .query_one("select email from User where username is \"pm\"")
+        .unwrap();
+    assert!(again.get("email").unwrap().is_null());
+}
