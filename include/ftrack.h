@@ -75,6 +75,19 @@
 #  endif
 #endif
 
+/** Marks a deprecated function (a Rust `#[deprecated(note = ...)]` in src/ffi/). */
+#ifndef FTRACK_DEPRECATED
+#  if defined(__cplusplus) && __cplusplus >= 201402L
+#    define FTRACK_DEPRECATED(msg) [[deprecated(msg)]]
+#  elif defined(__GNUC__) || defined(__clang__)
+#    define FTRACK_DEPRECATED(msg) __attribute__((deprecated(msg)))
+#  elif defined(_MSC_VER)
+#    define FTRACK_DEPRECATED(msg) __declspec(deprecated(msg))
+#  else
+#    define FTRACK_DEPRECATED(msg)
+#  endif
+#endif
+
 
 /**
  * The result of every fallible libftrack function.
