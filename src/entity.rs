@@ -51,7 +51,13 @@ impl Entity {
     }
 
     /// The value of `attribute`: the local (uncommitted) value if set, else the
-    /// server's. Fetches it when missing and auto-populate is on.
+    /// server's. When it is not loaded and auto-populate is on, it is fetched — in
+    /// one query, together with every entity of the same type from the same result
+    /// that lacks it. Not-loaded attributes read as [`Value::Null`] when
+    /// auto-populate is off, and on entities created locally and not committed yet.
+    ///
+    /// Errors: [`Error::UnknownAttribute`] for names not in the schema,
+    /// [`Error::NotFound`] when the entity was deleted or rolled back.
     pub fn get(&self, attribute: &str) -> Result<Value> {
         self.session.entity_get(self, attribute)
     }

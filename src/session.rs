@@ -655,6 +655,22 @@ fn apply_committed(st: &mut State, n: usize) {
     });
 }
 
+/// A value as wire JSON, for callers that already hold the session lock.
+fn value_to_json_locked(st: &State, v: &Value) -> serde_json::Value {
+    let r = |e: &Entity| operations::reference_json(&st.schema, &st.map, e.slot);
+    match v {
+        Value::Null => serde_json::Value::Null,
+        Value::Bool(b) => (*b).into(),
+        Value::Int(i) => (*i).into(),
+        Value::Float(f) => (*f).into(),
+        Value::String(s) => s.as_str().into(),
+        Value::DateTime(t) => operations::datetime_json(*t),
+        Value::Entity(e) => r(e),
+        Value::Collection(c) => c.iter().map(r).collect(),
+        Value::Json(j) => j.clone(),
+    }
+}
+
 fn live(st: &State, slot: u32) -> Result<()> {
     let s = &st.map.slots[slot as usize];
     if s.state == SlotState::Removed {
@@ -1103,17 +1119,8 @@ impl Inner {
     }
 
     pub(crate) fn value_to_json(&self, v: &Value) -> serde_json::Value {
-        match v {
-            Value::Null => serde_json::Value::Null,
-            Value::Bool(b) => (*b).into(),
-            Value::Int(i) => (*i).into(),
-            Value::Float(f) => (*f).into(),
-            Value::String(s) => s.as_str().into(),
-            Value::DateTime(t) => operations::datetime_json(*t),
-            Value::Entity(e) => e.reference_json(),
-            Value::Collection(c) => c.iter().map(|e| e.reference_json()).collect(),
-            Value::Json(j) => j.clone(),
-        }
+        let st = self.lock();
+        value_to_json_locked(&st, v)
     }
 
     pub(crate) fn reference_json(&self, slot: u32) -> serde_json::Value {
@@ -1145,7 +1152,18 @@ impl Inner {
         };
         let stored = match (&kind, &value) {
             (_, Value::Null) => Stored::Null,
-            (Some(AttrKind::Json), v) => Stored::Json(Box::new(self.value_to_json(v))),
+            (Some(AttrKind::Json), v) => {
+                match v {
+                    Value::Entity(o) => self.check_same(o)?,
+                    Value::Collection(items) => {
+                        for o in items {
+                            self.check_same(o)?;
+                        }
+                    }
+                    _ => {}
+                }
+                Stored::Json(Box::new(value_to_json_locked(st, v)))
+            }
             (Some(AttrKind::Ref(_)) | None, Value::Entity(o)) => {
                 self.check_same(o)?;
                 Stored::Ref(o.slot)
