@@ -108,6 +108,20 @@ impl fmt::Display for Command {
     }
 }
 
+impl Command {
+    /// Whether the command queues a change (rather than reading or committing).
+    pub fn is_change(&self) -> bool {
+        matches!(
+            self,
+            Command::Assign { .. }
+                | Command::Remove { .. }
+                | Command::Replace { .. }
+                | Command::Grant { .. }
+                | Command::Revoke { .. }
+        )
+    }
+}
+
 /// Everything the command line asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Invocation {

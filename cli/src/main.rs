@@ -167,6 +167,7 @@ fn run(inv: &Invocation) -> Result<(), u8> {
         roles: Roles::new(&session).idempotent(inv.idempotent),
         session,
         dry_run: inv.dry_run,
+        changes_ahead: inv.commands.iter().any(Command::is_change),
         committed: false,
         queued: Vec::new(),
     };
@@ -206,6 +207,8 @@ struct Runner {
     session: Session,
     roles: Roles,
     dry_run: bool,
+    /// Whether the chain queues changes (for the audit heading).
+    changes_ahead: bool,
     /// Whether a commit happened earlier in this run (for the audit heading).
     committed: bool,
     /// What the queued changes do, in words, for the commit summary.
@@ -252,6 +255,8 @@ impl Runner {
                         " after the commit"
                     } else if self.session.pending_len() > 0 {
                         " (queued changes not committed yet)"
+                    } else if self.changes_ahead {
+                        " before the changes"
                     } else {
                         ""
                     },
