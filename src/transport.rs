@@ -106,7 +106,8 @@ impl Transport {
             .proxy(ureq::Proxy::try_from_env())
             .tls_config(tls.build())
             .timeout_connect(t)
-            .timeout_resolve(t)
+            // No resolve timeout: ureq enforces one by spawning a thread per lookup;
+            // the system resolver has its own time limits.
             .timeout_send_request(t)
             .timeout_send_body(t)
             .timeout_recv_response(t)
