@@ -572,3 +572,63 @@ fn setting_null_is_committed_and_kept() {
         .unwrap();
     assert!(again.get("email").unwrap().is_null());
 }
+
+#[test]
+fn datetimes_round_trip_through_the_server_in_utc() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let p = s.query_one("Project where name is \"beta\"").unwrap();
+    // 2024-03-01T12:34:56Z
+    let t = 1_709_296_496_000_000_i64;
+    p.set("start_date", Value::DateTime(t)).unwrap();
+    // A string with an offset is converted to UTC: 14:34:56+02:00 == 12:34:56Z.
+    p.set("end_date", Value::from("2024-03-01T14:34:56+02:00"))
+        .unwrap();
+    s.commit().unwrap();
+    let fresh = session(&sb);
+    let q = fresh
+        .query_one("select start_date, end_date from Project where name is \"beta\"")
+        .unwrap();
+    assert_eq!(q.get_datetime("start_date").unwrap(), t);
+    assert_eq!(q.get_datetime("end_date").unwrap(), t);
+    assert_eq!(
+        q.get_json("start_date").unwrap(),
+        serde_json::json!({"__type__": "datetime", "value": "2024-03-01T12:34:56+00:00"})
+    );
+}
+
+#[test]
+fn integer_float_and_json_getters() {
+    // The sandbox schema has no integer or number attributes, so merge a raw
+    // answer for a type the schema does not describe.
+    let sb = sandbox();
+    let s = session(&sb);
+    let rows = s
+        .merge_query_response(
+            br#"[{"action":"query","data":[{"__entity_type__":"Gadget","id":"g1",
+                "count":5,"ratio":1.5,"whole":2.0,"tags":["a","b"],"meta":{"k":1},
+                "owner":{"__entity_type__":"User","id":"u1"}}],"metadata":{"next":{"offset":null}}}]"#,
+        )
+        .unwrap();
+    let g = &rows[0];
+    assert_eq!(g.get_i64("count").unwrap(), 5);
+    assert_eq!(g.get_f64("count").unwrap(), 5.0);
+    assert_eq!(g.get_f64("ratio").unwrap(), 1.5);
+    assert_eq!(g.get_i64("whole").unwrap(), 2);
+    assert_eq!(
+        g.get_i64("ratio").unwrap_err().kind(),
+        ErrorKind::TypeMismatch
+    );
+    assert_eq!(g.get_json("tags").unwrap(), serde_json::json!(["a", "b"]));
+    assert_eq!(g.get_json("meta").unwrap(), serde_json::json!({"k": 1}));
+    let owner = g.get_entity("owner").unwrap().unwrap();
+    assert_eq!(owner.entity_type(), "User");
+    assert_eq!(owner.id(), "u1");
+    assert_eq!(
+        g.get_json("owner").unwrap(),
+        serde_json::json!({"__entity_type__": "User", "id": "u1"})
+    );
+    g.set("count", Value::Int(6)).unwrap();
+    assert_eq!(g.get_i64("count").unwrap(), 6);
+    assert!(s.pending_json().unwrap().contains("\"count\":6"));
+}
