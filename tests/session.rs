@@ -632,3 +632,26 @@ fn integer_float_and_json_getters() {
     assert_eq!(g.get_i64("count").unwrap(), 6);
     assert!(s.pending_json().unwrap().contains("\"count\":6"));
 }
+
+#[test]
+fn strict_mode_errors_are_typed_too() {
+    let sb = sandbox();
+    let s = Session::with_options(options(&sb).strict_api(true)).unwrap();
+    let sent_strict = sb.received().len();
+    assert!(sent_strict >= 1);
+    let err = s.query("select id from User where").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::QuerySyntax, "{err}");
+    s.create(
+        "User",
+        map(serde_json::json!({"username": "admin", "is_active": true})),
+    )
+    .unwrap();
+    let err = s.commit().unwrap_err();
+    assert!(
+        matches!(err.kind(), ErrorKind::Validation | ErrorKind::Server),
+        "{err}"
+    );
+    assert_eq!(s.pending_len(), 1);
+    let status = err.server_error().map(|e| e.status);
+    assert!(status.is_some(), "{err:?}");
+}
