@@ -42,6 +42,7 @@ fn offline(link: Link, valgrind: bool) {
     let exe = dir.join("abi_offline");
     compile_c(&[&c_source("abi_offline.c")], &exe, link);
     let mut cmd = command(&exe, valgrind);
+    support::library_env(&mut cmd);
     cmd.arg(env!("CARGO_PKG_VERSION"));
     for var in [
         "FTRACK_SERVER",
@@ -126,7 +127,9 @@ fn header_double_include_links() {
         &exe,
         Link::Shared,
     );
-    run("double_include", &mut Command::new(&exe));
+    let mut cmd = Command::new(&exe);
+    support::library_env(&mut cmd);
+    run("double_include", &mut cmd);
 }
 
 #[test]

@@ -157,8 +157,18 @@ pub fn c_source(name: &str) -> PathBuf {
     root().join("tests").join("c").join(name)
 }
 
-/// Environment for a foreign test program: the sandbox's URL and admin credentials.
+/// Makes a foreign program load THIS build's libftrack.so. `cargo test` exports an
+/// LD_LIBRARY_PATH that lists `target/<profile>` (which may hold an older, uplifted
+/// copy) and that the dynamic loader searches before a program's RUNPATH; so it is
+/// replaced by the directory `lib_dir()` found.
+pub fn library_env(cmd: &mut Command) {
+    cmd.env("LD_LIBRARY_PATH", lib_dir());
+}
+
+/// Environment for a foreign test program: this build's library (`library_env`),
+/// the sandbox's URL and admin credentials.
 pub fn sandbox_env(cmd: &mut Command, sandbox: &ftrack_sandbox::Sandbox) {
+    library_env(cmd);
     cmd.env("FTRACK_SERVER", sandbox.url())
         .env("FTRACK_API_KEY", sandbox.admin_key())
         .env("FTRACK_API_USER", sandbox.admin_user())
