@@ -32,8 +32,8 @@ impl Request {
     }
 }
 
-/// A byte source that retries timed-out reads until `stop()` says to give up.
-pub struct Conn<'a, S: Read> {
+/// A connection that retries timed-out reads until `stop()` says to give up.
+pub struct Conn<'a, S: Read + Write> {
     stream: S,
     buf: Vec<u8>,
     stop: &'a dyn Fn() -> bool,
@@ -43,7 +43,7 @@ fn invalid(msg: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
 }
 
-impl<'a, S: Read> Conn<'a, S> {
+impl<'a, S: Read + Write> Conn<'a, S> {
     /// Wraps a stream (which should have a read timeout so `stop` is polled).
     pub fn new(stream: S, stop: &'a dyn Fn() -> bool) -> Self {
         Conn {

@@ -6,6 +6,7 @@ use crate::permissions::{GLOBAL_PERMISSIONS, PROJECT_PERMISSIONS};
 use crate::pyjson::md5_hex;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::path::Path;
 
 /// A security role with its permission names.
@@ -329,11 +330,14 @@ impl SeedData {
         }
         let missing =
             |kind: &str, name: &str| ApiError::validation(format!("seed: unknown {kind} '{name}'"));
+        let users: HashSet<&str> = self.users.iter().map(|u| u.username.as_str()).collect();
+        let roles: HashSet<&str> = self.roles.iter().map(|r| r.name.as_str()).collect();
+        let projects: HashSet<&str> = self.projects.iter().map(|p| p.name.as_str()).collect();
         for a in &self.assignments {
-            if !self.users.iter().any(|u| u.username == a.user) {
+            if !users.contains(a.user.as_str()) {
                 return Err(missing("user", &a.user));
             }
-            if !self.roles.iter().any(|r| r.name == a.role) {
+            if !roles.contains(a.role.as_str()) {
                 return Err(missing("role", &a.role));
             }
             let usr_id = stable_id("user-role", &format!("{}/{}", a.user, a.role));
@@ -342,7 +346,7 @@ impl SeedData {
                 params![usr_id, stable_id("user", &a.user), stable_id("role", &a.role), a.all_open_projects],
             )?;
             for p in &a.projects {
-                if !self.projects.iter().any(|x| &x.name == p) {
+                if !projects.contains(p.as_str()) {
                     return Err(missing("project", p));
                 }
                 tx.execute(
@@ -352,7 +356,7 @@ impl SeedData {
             }
         }
         for k in &self.global_keys {
-            if !self.roles.iter().any(|r| r.name == k.role) {
+            if !roles.contains(k.role.as_str()) {
                 return Err(missing("role", &k.role));
             }
             tx.execute(

@@ -371,3 +371,27 @@ fn garbage_never_breaks_the_server() {
     }
     assert_eq!(data(&sb, "User").len(), 5);
 }
+
+#[test]
+fn expect_100_continue() {
+    let sb = demo();
+    let addr = sb.url().trim_start_matches("http://").to_string();
+    let mut s = TcpStream::connect(&addr).unwrap();
+    let body =
+        r#"[{"action": "query", "expression": "select username from User where username is pm"}]"#;
+    let head = format!(
+        "POST /api HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\nftrack-user: admin\r\nftrack-api-key: demo-key-admin\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    let mut interim = [0u8; 25];
+    s.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    s.write_all(body.as_bytes()).unwrap();
+    let mut rest = String::new();
+    s.read_to_string(&mut rest).unwrap();
+    assert!(
+        rest.starts_with("HTTP/1.1 200 OK") && rest.contains("\"username\":\"pm\""),
+        "{rest}"
+    );
+}
