@@ -152,6 +152,9 @@ impl<'a, S: Read + Write> Conn<'a, S> {
         } else {
             connection != "close"
         };
+        if get("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
+            self.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+        }
         let chunked =
             get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
         let body = if chunked {

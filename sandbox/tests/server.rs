@@ -6,7 +6,6 @@ use common::*;
 use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 
 #[test]
 fn authentication() {
@@ -109,7 +108,7 @@ fn strict_mode_status_codes() {
 fn framing_keep_alive_chunked_and_bad_requests() {
     let sb = demo();
     let addr = sb.url().trim_start_matches("http://").to_string();
-    let mut s = TcpStream::connect(&addr).unwrap();
+    let mut s = connect(&addr);
     let body =
         r#"[{"action": "query", "expression": "select username from User where username is pm"}]"#;
     let chunked = format!(
@@ -376,7 +375,7 @@ fn garbage_never_breaks_the_server() {
 fn expect_100_continue() {
     let sb = demo();
     let addr = sb.url().trim_start_matches("http://").to_string();
-    let mut s = TcpStream::connect(&addr).unwrap();
+    let mut s = connect(&addr);
     let body =
         r#"[{"action": "query", "expression": "select username from User where username is pm"}]"#;
     let head = format!(

@@ -6,10 +6,18 @@ use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
+/// Connects with a read timeout, so a server bug fails a test instead of hanging it.
+pub fn connect(addr: &str) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .expect("timeout");
+    s
+}
+
 /// Sends raw bytes and returns (status, body) of the reply (connection: close).
 pub fn raw(url: &str, request: &[u8]) -> (u16, Vec<u8>) {
     let addr = url.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).expect("connect");
+    let mut s = connect(addr);
     s.write_all(request).expect("write");
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).expect("read");
