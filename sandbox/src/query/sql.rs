@@ -1,5 +1,5 @@
 //! Translates parsed criteria and sort keys into SQL over the entity tables.
-//! Dotted paths become correlated `EXISTS` subqueries on indexed foreign
+//! Dotted paths, `has` and `any` become uncorrelated `IN (SELECT ...)` subqueries on indexed foreign
 //! keys, so lookups by id, username and along relations use indexes.
 
 use super::ast::{Expr, Literal, Op, Query};
@@ -179,14 +179,7 @@ impl<'a> SqlBuilder<'a> {
                         attr.name
                     )));
                 };
-                let tt = entity_type(b.schema, target)?;
-                let a = b.alias();
-                let scope = b.scope(tt, &a);
-                let inner = b.expr(tt, &a, expr)?;
-                Ok(format!(
-                    "EXISTS (SELECT 1 FROM {} {a} WHERE {a}.id = {alias}.\"{fk}\" AND ({scope}) AND ({inner}))",
-                    tt.table()
-                ))
+                b.related(alias, target, fk, "id", &mut |b, tt, a| b.expr(tt, a, expr))
             })?,
             Expr::Any { path, expr } => self.along(t, alias, path, &mut |b, _t, alias, attr| {
                 let AttrKind::Collection { target, remote_fk } = attr.kind else {
@@ -195,17 +188,10 @@ impl<'a> SqlBuilder<'a> {
                         attr.name
                     )));
                 };
-                let tt = entity_type(b.schema, target)?;
-                let a = b.alias();
-                let scope = b.scope(tt, &a);
-                let inner = match expr {
-                    Some(e) => b.expr(tt, &a, e)?,
-                    None => "1".into(),
-                };
-                Ok(format!(
-                    "EXISTS (SELECT 1 FROM {} {a} WHERE {a}.\"{remote_fk}\" = {alias}.id AND ({scope}) AND ({inner}))",
-                    tt.table()
-                ))
+                b.related(alias, target, "id", remote_fk, &mut |b, tt, a| match expr {
+                    Some(e) => b.expr(tt, a, e),
+                    None => Ok("1".into()),
+                })
             })?,
         })
     }
@@ -224,7 +210,7 @@ impl<'a> SqlBuilder<'a> {
         Ok(out.join(sep))
     }
 
-    /// Walks `path` from `t`: every step but the last becomes an `EXISTS`
+    /// Walks `path` from `t`: every step but the last becomes an `IN` subquery
     /// over the related table; `leaf` builds the test on the last attribute.
     fn along(
         &mut self,
@@ -237,9 +223,9 @@ impl<'a> SqlBuilder<'a> {
         if path.len() == 1 {
             return leaf(self, t, alias, attr);
         }
-        let (target, join) = match attr.kind {
-            AttrKind::Reference { target, fk } => (target, format!("= {alias}.\"{fk}\"")),
-            AttrKind::Collection { target, remote_fk } => (target, remote_fk.to_string()),
+        let (target, column, remote) = match attr.kind {
+            AttrKind::Reference { target, fk } => (target, fk, "id"),
+            AttrKind::Collection { target, remote_fk } => (target, "id", remote_fk),
             AttrKind::Scalar { .. } => {
                 return Err(ApiError::validation(format!(
                     "'{}' on '{}' is not a relation and has no attribute '{}'",
@@ -247,17 +233,28 @@ impl<'a> SqlBuilder<'a> {
                 )));
             }
         };
+        self.related(alias, target, column, remote, &mut |b, tt, a| {
+            b.along(tt, a, &path[1..], leaf)
+        })
+    }
+
+    /// `<alias>.<column> IN (SELECT <remote> FROM <target> WHERE <inner>)`:
+    /// an uncorrelated subquery, so SQLite evaluates it once through the
+    /// indexes of the inner criteria and then looks the outer rows up by key.
+    fn related(
+        &mut self,
+        alias: &str,
+        target: &str,
+        column: &str,
+        remote: &str,
+        inner: &mut dyn FnMut(&mut Self, &EntityType, &str) -> Result<String, ApiError>,
+    ) -> Result<String, ApiError> {
         let tt = entity_type(self.schema, target)?;
         let a = self.alias();
-        let on = if matches!(attr.kind, AttrKind::Reference { .. }) {
-            format!("{a}.id {join}")
-        } else {
-            format!("{a}.\"{join}\" = {alias}.id")
-        };
         let scope = self.scope(tt, &a);
-        let inner = self.along(tt, &a, &path[1..], leaf)?;
+        let inner = inner(self, tt, &a)?;
         Ok(format!(
-            "EXISTS (SELECT 1 FROM {} {a} WHERE {on} AND ({scope}) AND ({inner}))",
+            "({alias}.\"{column}\" IS NOT NULL AND {alias}.\"{column}\" IN (SELECT {a}.\"{remote}\" FROM {} {a} WHERE {a}.\"{remote}\" IS NOT NULL AND ({scope}) AND ({inner})))",
             tt.table()
         ))
     }
