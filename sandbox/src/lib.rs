@@ -6,6 +6,8 @@
 //! The demo studio's API keys (`demo-key-<username>`, `demo-global-key`)
 //! exist only in the sandbox.
 
+#![warn(missing_docs)]
+
 pub mod actions;
 pub mod datetime;
 pub mod error;
