@@ -30,6 +30,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// Which data a fresh database starts with.
 #[derive(Debug, Clone, PartialEq)]
@@ -195,9 +196,12 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        // Wake the blocking accept() so the loop sees the flag.
-        let _ = TcpStream::connect(self.connect_addr());
-        if let Some(h) = self.acceptor.take() {
+        // Wake the blocking accept() so the loop sees the flag; if that is
+        // impossible, leave the thread detached rather than hang the caller.
+        let woke = TcpStream::connect_timeout(&self.connect_addr(), Duration::from_secs(2)).is_ok();
+        if let Some(h) = self.acceptor.take()
+            && woke
+        {
             let _ = h.join();
         }
     }

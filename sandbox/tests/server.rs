@@ -394,3 +394,30 @@ fn expect_100_continue() {
         "{rest}"
     );
 }
+
+#[test]
+fn drop_stops_serving_even_with_idle_keep_alive_connections() {
+    let sb = demo();
+    let addr = sb.url().trim_start_matches("http://").to_string();
+    let mut idle = connect(&addr);
+    let body = "[]";
+    let req = format!(
+        "POST /api HTTP/1.1\r\nHost: x\r\nftrack-user: admin\r\nftrack-api-key: demo-key-admin\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    idle.write_all(req.as_bytes()).unwrap();
+    let mut buf = [0u8; 15];
+    idle.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"HTTP/1.1 200 OK");
+    let started = std::time::Instant::now();
+    drop(sb);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "drop took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "still listening after drop"
+    );
+}
