@@ -65,3 +65,26 @@ fn unselective_criteria_do_scan() {
     let lines = plan("User where first_name is Jane", None);
     assert!(lines.iter().any(|l| l.starts_with("SCAN")), "{lines:?}");
 }
+
+#[test]
+fn projections_load_one_statement_per_level_and_chunk() {
+    use ftrack_sandbox::SeedData;
+    use ftrack_sandbox::query::load::{Loader, Projection};
+    let schema = Schema::new();
+    let mut conn = store::open(None, &schema).unwrap();
+    SeedData::synthetic(1195).load(&mut conn).unwrap();
+    let q = parse(
+        "select username, user_security_roles.security_role.name, user_security_roles.user_security_role_projects.project.name from User",
+    )
+    .unwrap();
+    let t = schema.get("User").unwrap();
+    let mut loader = Loader::new(&conn, &schema, None);
+    let (rows, more) = loader.query(&q).unwrap();
+    assert_eq!((rows.len(), more), (1200, false));
+    loader
+        .project(&rows, &Projection::build(&schema, t, &q.select).unwrap())
+        .unwrap();
+    // users: 1; their roles: 3 chunks of 500 ids; roles: 1; grants: 3 chunks
+    // of role ids; projects: 1.
+    assert_eq!(loader.statements(), 1 + 3 + 1 + 3 + 1);
+}

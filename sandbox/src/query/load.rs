@@ -91,6 +91,7 @@ pub struct Loader<'s> {
     visible: Option<&'s [String]>,
     records: Vec<Record<'s>>,
     index: HashMap<(&'static str, String), usize>,
+    statements: usize,
 }
 
 fn select_list(t: &EntityType, alias: &str) -> String {
@@ -110,6 +111,7 @@ impl<'s> Loader<'s> {
             visible,
             records: Vec::new(),
             index: HashMap::new(),
+            statements: 0,
         }
     }
 
@@ -119,6 +121,7 @@ impl<'s> Loader<'s> {
         sql: &str,
         params: &[Sql],
     ) -> Result<Vec<usize>, ApiError> {
+        self.statements += 1;
         let mut stmt = self.conn.prepare_cached(sql)?;
         let ncols = t.columns().len();
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
@@ -150,6 +153,11 @@ impl<'s> Loader<'s> {
             out.push(idx);
         }
         Ok(out)
+    }
+
+    /// SQL statements executed so far (projections cost one per path level and chunk).
+    pub fn statements(&self) -> usize {
+        self.statements
     }
 
     /// Runs `q` and returns the root records plus whether more rows match.
