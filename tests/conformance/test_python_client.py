@@ -209,3 +209,20 @@ def test_unknown_action_detected_by_client(session_factory):
     with pytest.raises(ftrack_api.exception.ServerError) as raised:
         session.call([{"action": "no_such_action"}])
     assert "Invalid action 'no_such_action'" in str(raised.value)
+
+
+def test_get_populate_ensure_and_datetimes(sandbox, session_factory):
+    session = session_factory()
+    pm = session.query('User where username is "pm"').one()
+    fresh = session_factory()
+    assert fresh.get("User", pm["id"])["id"] == pm["id"]
+    users = fresh.query("User").all()
+    before = len(sandbox.request_log())
+    fresh.populate(users, "username, email")
+    assert len(sandbox.request_log()) == before + 1
+    with fresh.auto_populating(False):
+        assert sorted(user["username"] for user in users) == ["admin", "artist", "inactive", "pm", "restricted"]
+    group = fresh.ensure("Group", {"name": "Lighting", "local": True})
+    assert fresh.ensure("Group", {"name": "Lighting", "local": True})["id"] == group["id"]
+    project = fresh.query('select created_at from Project where name is "alpha"').one()
+    assert project["created_at"].year >= 2024
