@@ -1,74 +1,14 @@
-//! Executes a batch of operations inside one SQLite transaction: either every
-//! operation applies or none does, and the error names the failing index.
+//! Entity writes: `create`, `update` and `delete`, with permission checks,
+//! defaults, reference resolution, collections and row validation.
 
+use super::{Context, field};
 use crate::error::ApiError;
-use crate::permissions::{ASSIGNABLE_ROLE_TYPES, Actor};
 use crate::query::load::{self, Projection};
-use crate::schema::{AttrKind, DefaultValue, EntityType, Schema};
+use crate::schema::{AttrKind, DefaultValue, EntityType};
 use crate::store::json_to_sql;
 use rusqlite::types::Value as Sql;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value, json};
-
-/// What a batch runs against.
-pub struct Context<'a> {
-    /// The open transaction.
-    pub conn: &'a Connection,
-    /// Entity types.
-    pub schema: &'a Schema,
-    /// The authenticated user.
-    pub actor: &'a Actor,
-    /// Fully encode every occurrence of an entity (`denormalize:1`).
-    pub denormalize: bool,
-    /// `version` reported by `query_server_information`.
-    pub version: &'a str,
-}
-
-/// Runs `batch` in one transaction; on failure nothing is applied.
-pub fn execute_batch(
-    conn: &mut Connection,
-    schema: &Schema,
-    actor: &Actor,
-    batch: &[Value],
-    denormalize: bool,
-    version: &str,
-) -> Result<Vec<Value>, ApiError> {
-    let tx = conn.transaction()?;
-    let mut out = Vec::with_capacity(batch.len());
-    {
-        let ctx = Context {
-            conn: &tx,
-            schema,
-            actor,
-            denormalize,
-            version,
-        };
-        for (i, op) in batch.iter().enumerate() {
-            let name = op.get("action").and_then(Value::as_str).unwrap_or("");
-            match ctx.operation(op) {
-                Ok(v) => out.push(v),
-                Err(e) => {
-                    return Err(ApiError::new(
-                        e.kind,
-                        format!("Operation {i} ({name}) failed: {}", e.message),
-                    ));
-                }
-            }
-        }
-    }
-    tx.commit()?;
-    Ok(out)
-}
-
-fn field<'v>(op: &'v Value, name: &str) -> Result<&'v str, ApiError> {
-    op.get(name)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ApiError::validation(format!("Missing or non-string field '{name}'")))
-}
-
-fn flag(op: &Value, name: &str) -> bool {
-    op.get(name).and_then(Value::as_bool).unwrap_or(false)
-}
 
 /// The id named by `entity_key` (a list, a bare string, or absent).
 fn entity_key(op: &Value) -> Result<Option<String>, ApiError> {
@@ -112,42 +52,6 @@ enum Write {
 }
 
 impl Context<'_> {
-    fn operation(&self, op: &Value) -> Result<Value, ApiError> {
-        let action = op
-            .get("action")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::validation("Operation has no 'action'"))?;
-        match action {
-            "query_server_information" => Ok(json!({
-                "version": self.version,
-                "schema_hash": self.schema.hash(),
-                "storage_scenario": {"scenario": "ftrack.automatic", "data": {}},
-                "is_timezone_support_enabled": true,
-            })),
-            "query_schemas" => Ok(self.schema.json().clone()),
-            "query" => {
-                let visible = self.actor.visible_projects(self.conn)?;
-                load::run(
-                    self.conn,
-                    self.schema,
-                    visible.as_deref(),
-                    field(op, "expression")?,
-                    self.denormalize,
-                )
-            }
-            "create" => self.create(op),
-            "update" => self.update(op),
-            "delete" => self.delete(op),
-            "add_user_security_role"
-            | "remove_user_security_role"
-            | "revoke_user_security_role"
-            | "update_user_security_role"
-            | "grant_user_security_role_project"
-            | "revoke_user_security_role_project" => self.role_action(action, op),
-            other => Err(ApiError::validation(format!("Invalid action '{other}'"))),
-        }
-    }
-
     fn entity_type(&self, op: &Value) -> Result<&EntityType, ApiError> {
         let name = field(op, "entity_type")?;
         self.schema
@@ -371,7 +275,7 @@ impl Context<'_> {
         Ok(())
     }
 
-    fn create(&self, op: &Value) -> Result<Value, ApiError> {
+    pub(super) fn create(&self, op: &Value) -> Result<Value, ApiError> {
         let t = self.entity_type(op)?;
         self.check_write(t, Write::Create, None)?;
         let empty = Map::new();
@@ -442,7 +346,7 @@ impl Context<'_> {
         Ok(id)
     }
 
-    fn update(&self, op: &Value) -> Result<Value, ApiError> {
+    pub(super) fn update(&self, op: &Value) -> Result<Value, ApiError> {
         let t = self.entity_type(op)?;
         let id = self.target_id(t, op)?;
         self.check_write(t, Write::Update, Some(&id))?;
@@ -487,199 +391,12 @@ impl Context<'_> {
         Ok(json!({"action": "update", "data": data}))
     }
 
-    fn delete(&self, op: &Value) -> Result<Value, ApiError> {
+    pub(super) fn delete(&self, op: &Value) -> Result<Value, ApiError> {
         let t = self.entity_type(op)?;
         let id = self.target_id(t, op)?;
         self.check_write(t, Write::Delete, Some(&id))?;
         self.conn
             .execute(&format!("DELETE FROM {} WHERE id = ?1", t.table()), [&id])?;
         Ok(json!({"action": "delete", "data": true}))
-    }
-
-    fn username(&self, user_id: &str) -> Result<String, ApiError> {
-        self.conn
-            .query_row(
-                "SELECT username FROM \"User\" WHERE id = ?1",
-                [user_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| ApiError::not_found(format!("No User with id {user_id}")))
-    }
-
-    fn role_name(&self, role_id: &str) -> Result<String, ApiError> {
-        self.conn
-            .query_row(
-                "SELECT name FROM \"SecurityRole\" WHERE id = ?1",
-                [role_id],
-                |r| r.get(0),
-            )
-            .optional()?
-            .ok_or_else(|| ApiError::not_found(format!("No SecurityRole with id {role_id}")))
-    }
-
-    fn assignable(&self, role_id: &str) -> Result<(), ApiError> {
-        let (name, ty): (String, Option<String>) = self
-            .conn
-            .query_row(
-                "SELECT name, type FROM \"SecurityRole\" WHERE id = ?1",
-                [role_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .ok_or_else(|| ApiError::not_found(format!("No SecurityRole with id {role_id}")))?;
-        let ty = ty.unwrap_or_default();
-        if ASSIGNABLE_ROLE_TYPES.contains(&ty.as_str()) {
-            Ok(())
-        } else {
-            Err(ApiError::validation(format!(
-                "The security role '{name}' has type {ty} and cannot be given to a user; only PROJECT and ASSIGNED roles can"
-            )))
-        }
-    }
-
-    fn held(&self, user_id: &str, role_id: &str) -> Result<Option<(String, bool)>, ApiError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT id, COALESCE(is_all_open_projects, 0) FROM \"UserSecurityRole\" WHERE user_id = ?1 AND security_role_id = ?2",
-                [user_id, role_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
-    }
-
-    fn role_action(&self, action: &str, op: &Value) -> Result<Value, ApiError> {
-        self.actor.require_global("Manage users", action)?;
-        let user_id = field(op, "user_id")?;
-        let role_id = field(op, "role_id")?;
-        let user = self.username(user_id)?;
-        let role = self.role_name(role_id)?;
-        let not_held = || {
-            ApiError::validation(format!(
-                "User '{user}' does not hold the security role '{role}'"
-            ))
-        };
-        let usr = self
-            .schema
-            .get("UserSecurityRole")
-            .ok_or_else(|| ApiError::server("schema"))?;
-        let usr_entity = |id: &str| {
-            load::entity(
-                self.conn,
-                self.schema,
-                usr,
-                id,
-                &Projection::all_scalars(usr),
-            )
-        };
-        let all_open = flag(op, "all_open_projects");
-        let data = match action {
-            "add_user_security_role" => {
-                self.assignable(role_id)?;
-                if self.held(user_id, role_id)?.is_some() {
-                    return Err(ApiError::validation(format!(
-                        "User '{user}' already holds the security role '{role}'"
-                    )));
-                }
-                let id = uuid::Uuid::new_v4().to_string();
-                self.conn.execute(
-                    "INSERT INTO \"UserSecurityRole\" (id, user_id, security_role_id, is_all_open_projects) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, user_id, role_id, all_open],
-                )?;
-                usr_entity(&id)?.unwrap_or(Value::Null)
-            }
-            "remove_user_security_role" | "revoke_user_security_role" => {
-                let (id, _) = self.held(user_id, role_id)?.ok_or_else(not_held)?;
-                self.conn
-                    .execute("DELETE FROM \"UserSecurityRole\" WHERE id = ?1", [&id])?;
-                Value::Bool(true)
-            }
-            "update_user_security_role" => {
-                let new_role_id = field(op, "new_role_id")?;
-                let new_role = self.role_name(new_role_id)?;
-                let (id, _) = self.held(user_id, role_id)?.ok_or_else(not_held)?;
-                self.assignable(new_role_id)?;
-                if self.held(user_id, new_role_id)?.is_some() {
-                    return Err(ApiError::validation(format!(
-                        "User '{user}' already holds the security role '{new_role}'"
-                    )));
-                }
-                self.conn.execute(
-                    "UPDATE \"UserSecurityRole\" SET security_role_id = ?1 WHERE id = ?2",
-                    params![new_role_id, id],
-                )?;
-                usr_entity(&id)?.unwrap_or(Value::Null)
-            }
-            "grant_user_security_role_project" | "revoke_user_security_role_project" => {
-                let grant = action.starts_with("grant");
-                let (id, is_all_open) = self.held(user_id, role_id)?.ok_or_else(not_held)?;
-                if all_open && op.get("project_id").is_none_or(Value::is_null) {
-                    if is_all_open == grant {
-                        return Err(ApiError::validation(format!(
-                            "The security role '{role}' of user '{user}' {} all open projects",
-                            if grant {
-                                "already covers"
-                            } else {
-                                "does not cover"
-                            }
-                        )));
-                    }
-                    self.conn.execute(
-                        "UPDATE \"UserSecurityRole\" SET is_all_open_projects = ?1 WHERE id = ?2",
-                        params![grant, id],
-                    )?;
-                    return Ok(json!({"action": action, "data": usr_entity(&id)?}));
-                }
-                let project_id = field(op, "project_id")?;
-                let project: String = self
-                    .conn
-                    .query_row(
-                        "SELECT name FROM \"Project\" WHERE id = ?1",
-                        [project_id],
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .ok_or_else(|| {
-                        ApiError::not_found(format!("No Project with id {project_id}"))
-                    })?;
-                let grant_id: Option<String> = self
-                    .conn
-                    .query_row(
-                        "SELECT id FROM \"UserSecurityRoleProject\" WHERE user_security_role_id = ?1 AND project_id = ?2",
-                        [&id, project_id],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                match (grant, grant_id) {
-                    (true, Some(_)) => {
-                        return Err(ApiError::validation(format!(
-                            "Project '{project}' is already granted to the security role '{role}' of user '{user}'"
-                        )));
-                    }
-                    (false, None) => {
-                        return Err(ApiError::validation(format!(
-                            "Project '{project}' is not granted to the security role '{role}' of user '{user}'"
-                        )));
-                    }
-                    (true, None) => {
-                        self.conn.execute(
-                            "INSERT INTO \"UserSecurityRoleProject\" (id, user_security_role_id, project_id) VALUES (?1, ?2, ?3)",
-                            params![uuid::Uuid::new_v4().to_string(), id, project_id],
-                        )?;
-                        usr_entity(&id)?.unwrap_or(Value::Null)
-                    }
-                    (false, Some(g)) => {
-                        self.conn.execute(
-                            "DELETE FROM \"UserSecurityRoleProject\" WHERE id = ?1",
-                            [&g],
-                        )?;
-                        Value::Bool(true)
-                    }
-                }
-            }
-            _ => return Err(ApiError::validation(format!("Invalid action '{action}'"))),
-        };
-        Ok(json!({"action": action, "data": data}))
     }
 }

@@ -1,0 +1,110 @@
+//! Executes a batch of operations inside one SQLite transaction: either every
+//! operation applies or none does, and the error names the failing index.
+
+mod entities;
+mod roles;
+
+use crate::error::ApiError;
+use crate::permissions::Actor;
+use crate::query::load;
+use crate::schema::Schema;
+use rusqlite::Connection;
+use serde_json::{Value, json};
+
+/// What a batch runs against.
+pub struct Context<'a> {
+    /// The open transaction.
+    pub conn: &'a Connection,
+    /// Entity types.
+    pub schema: &'a Schema,
+    /// The authenticated user.
+    pub actor: &'a Actor,
+    /// Fully encode every occurrence of an entity (`denormalize:1`).
+    pub denormalize: bool,
+    /// `version` reported by `query_server_information`.
+    pub version: &'a str,
+}
+
+/// Runs `batch` in one transaction; on failure nothing is applied.
+pub fn execute_batch(
+    conn: &mut Connection,
+    schema: &Schema,
+    actor: &Actor,
+    batch: &[Value],
+    denormalize: bool,
+    version: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let tx = conn.transaction()?;
+    let mut out = Vec::with_capacity(batch.len());
+    {
+        let ctx = Context {
+            conn: &tx,
+            schema,
+            actor,
+            denormalize,
+            version,
+        };
+        for (i, op) in batch.iter().enumerate() {
+            let name = op.get("action").and_then(Value::as_str).unwrap_or("");
+            match ctx.operation(op) {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    return Err(ApiError::new(
+                        e.kind,
+                        format!("Operation {i} ({name}) failed: {}", e.message),
+                    ));
+                }
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+fn field<'v>(op: &'v Value, name: &str) -> Result<&'v str, ApiError> {
+    op.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::validation(format!("Missing or non-string field '{name}'")))
+}
+
+fn flag(op: &Value, name: &str) -> bool {
+    op.get(name).and_then(Value::as_bool).unwrap_or(false)
+}
+
+impl Context<'_> {
+    fn operation(&self, op: &Value) -> Result<Value, ApiError> {
+        let action = op
+            .get("action")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::validation("Operation has no 'action'"))?;
+        match action {
+            "query_server_information" => Ok(json!({
+                "version": self.version,
+                "schema_hash": self.schema.hash(),
+                "storage_scenario": {"scenario": "ftrack.automatic", "data": {}},
+                "is_timezone_support_enabled": true,
+            })),
+            "query_schemas" => Ok(self.schema.json().clone()),
+            "query" => {
+                let visible = self.actor.visible_projects(self.conn)?;
+                load::run(
+                    self.conn,
+                    self.schema,
+                    visible.as_deref(),
+                    field(op, "expression")?,
+                    self.denormalize,
+                )
+            }
+            "create" => self.create(op),
+            "update" => self.update(op),
+            "delete" => self.delete(op),
+            "add_user_security_role"
+            | "remove_user_security_role"
+            | "revoke_user_security_role"
+            | "update_user_security_role"
+            | "grant_user_security_role_project"
+            | "revoke_user_security_role_project" => self.role_action(action, op),
+            other => Err(ApiError::validation(format!("Invalid action '{other}'"))),
+        }
+    }
+}
