@@ -414,6 +414,60 @@ public:
         });
     }
 
+    // ---- security roles (issue 4); changes are recorded and sent by commit() ----
+
+    /// Security roles, optionally of one type ("PROJECT", "ASSIGNED", "API").
+    EntityList security_roles(const std::optional<std::string> &type = std::nullopt) {
+        ftrack_entity_list *out = nullptr;
+        detail::check(ftrack_security_roles(raw(), type ? type->c_str() : nullptr, &out));
+        return EntityList(out);
+    }
+    /// The security role with this name (throws FTRACK_STATUS_NOT_FOUND).
+    Entity find_security_role(const std::string &name) {
+        ftrack_entity *out = nullptr;
+        detail::check(ftrack_security_role_find(raw(), name.c_str(), &out));
+        return Entity(out);
+    }
+    /// The user with this username (throws FTRACK_STATUS_NOT_FOUND).
+    Entity find_user(const std::string &username) {
+        ftrack_entity *out = nullptr;
+        detail::check(ftrack_user_find(raw(), username.c_str(), &out));
+        return Entity(out);
+    }
+    /// The project with this (short) name (throws FTRACK_STATUS_NOT_FOUND).
+    Entity find_project(const std::string &name) {
+        ftrack_entity *out = nullptr;
+        detail::check(ftrack_project_find(raw(), name.c_str(), &out));
+        return Entity(out);
+    }
+    /// The user's UserSecurityRole entities with role and granted projects loaded.
+    EntityList user_security_roles(const Entity &user) {
+        ftrack_entity_list *out = nullptr;
+        detail::check(ftrack_user_security_roles(raw(), user.raw(), &out));
+        return EntityList(out);
+    }
+    void role_append(const Entity &user, const Entity &role, bool all_open_projects) {
+        detail::check(ftrack_user_role_append(raw(), user.raw(), role.raw(), all_open_projects));
+    }
+    void role_remove(const Entity &user, const Entity &role) {
+        detail::check(ftrack_user_role_remove(raw(), user.raw(), role.raw()));
+    }
+    void role_replace(const Entity &user, const Entity &old_role, const Entity &new_role) {
+        detail::check(ftrack_user_role_replace(raw(), user.raw(), old_role.raw(), new_role.raw()));
+    }
+    void grant_project(const Entity &user, const Entity &role, const Entity &project) {
+        detail::check(ftrack_user_role_grant_project(raw(), user.raw(), role.raw(), project.raw()));
+    }
+    void revoke_project(const Entity &user, const Entity &role, const Entity &project) {
+        detail::check(ftrack_user_role_revoke_project(raw(), user.raw(), role.raw(), project.raw()));
+    }
+    /// Every user x role x scope as a JSON array (see ftrack_security_role_audit_json).
+    std::string security_role_audit_json() {
+        return detail::read_string([&](char *b, size_t n, size_t *o) {
+            return ftrack_security_role_audit_json(raw(), b, n, o);
+        });
+    }
+
 private:
     using Handle = detail::Owner<ftrack_session, ftrack_session_destroy>;
     Handle handle_;

@@ -109,6 +109,26 @@ int main() {
         std::string reply = session.call("[{\"action\": \"query_server_information\"}]");
         EXPECT(reply.size() > 10 && reply[0] == '[');
 
+        // security roles: give artist the Project Manager role on gamma only
+        {
+            ftrack::Entity artist = session.find_user("artist");
+            ftrack::Entity pm_role = session.find_security_role("Project Manager");
+            ftrack::Entity gamma = session.find_project("gamma");
+            std::size_t before = session.user_security_roles(artist).size();
+            EXPECT(session.security_roles().size() >= 3);
+            session.role_append(artist, pm_role, false);
+            session.grant_project(artist, pm_role, gamma);
+            EXPECT(session.pending_count() == 2);
+            session.commit();
+            EXPECT(session.user_security_roles(artist).size() == before + 1);
+            EXPECT(status_of([&] { session.role_append(artist, pm_role, false); }) ==
+                   FTRACK_STATUS_ROLE_ALREADY_ASSIGNED);
+            EXPECT(status_of([&] { session.find_user("nobody-here"); }) == FTRACK_STATUS_NOT_FOUND);
+            std::string audit = session.security_role_audit_json();
+            EXPECT(audit.find("\"artist\"") != std::string::npos);
+            EXPECT(audit.find("\"gamma\"") != std::string::npos);
+        }
+
         // options
         ftrack::SessionOptions options;
         options.server_url("http://127.0.0.1:9").api_key("k").api_user("u").timeout_ms(2000).max_attempts(1);

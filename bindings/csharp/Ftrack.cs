@@ -177,6 +177,18 @@ namespace Ftrack
         [DllImport(Lib)] public static extern Status ftrack_entity_collection_append(EntityHandle owner, byte[] attribute, EntityHandle item);
         [DllImport(Lib)] public static extern Status ftrack_entity_collection_remove(EntityHandle owner, byte[] attribute, EntityHandle item);
 
+        [DllImport(Lib)] public static extern Status ftrack_security_roles(SessionHandle s, byte[] roleType, out EntityListHandle list);
+        [DllImport(Lib)] public static extern Status ftrack_security_role_find(SessionHandle s, byte[] name, out EntityHandle role);
+        [DllImport(Lib)] public static extern Status ftrack_user_find(SessionHandle s, byte[] username, out EntityHandle user);
+        [DllImport(Lib)] public static extern Status ftrack_project_find(SessionHandle s, byte[] name, out EntityHandle project);
+        [DllImport(Lib)] public static extern Status ftrack_user_security_roles(SessionHandle s, EntityHandle user, out EntityListHandle list);
+        [DllImport(Lib)] public static extern Status ftrack_user_role_append(SessionHandle s, EntityHandle user, EntityHandle role, [MarshalAs(UnmanagedType.I1)] bool allOpenProjects);
+        [DllImport(Lib)] public static extern Status ftrack_user_role_remove(SessionHandle s, EntityHandle user, EntityHandle role);
+        [DllImport(Lib)] public static extern Status ftrack_user_role_replace(SessionHandle s, EntityHandle user, EntityHandle oldRole, EntityHandle newRole);
+        [DllImport(Lib)] public static extern Status ftrack_user_role_grant_project(SessionHandle s, EntityHandle user, EntityHandle role, EntityHandle project);
+        [DllImport(Lib)] public static extern Status ftrack_user_role_revoke_project(SessionHandle s, EntityHandle user, EntityHandle role, EntityHandle project);
+        [DllImport(Lib)] public static extern Status ftrack_security_role_audit_json(SessionHandle s, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+
         /// <summary>NUL-terminated UTF-8 bytes of a string (null stays null).</summary>
         public static byte[] Utf8(string value)
         {
@@ -383,6 +395,31 @@ namespace Ftrack
                 return Native.ftrack_session_call(Handle, batch, b, n, out o);
             });
         }
+
+        // ---- security roles (issue 4); changes are recorded and sent by Commit() ----
+
+        /// <summary>Security roles, optionally of one type ("PROJECT", "ASSIGNED", "API").</summary>
+        public EntityList SecurityRoles(string roleType = null)
+        {
+            Native.Check(Native.ftrack_security_roles(Handle, Native.Utf8(roleType), out EntityListHandle h));
+            return new EntityList(h);
+        }
+        public Entity FindSecurityRole(string name) { Native.Check(Native.ftrack_security_role_find(Handle, Native.Utf8(name), out EntityHandle h)); return new Entity(h); }
+        public Entity FindUser(string username) { Native.Check(Native.ftrack_user_find(Handle, Native.Utf8(username), out EntityHandle h)); return new Entity(h); }
+        public Entity FindProject(string name) { Native.Check(Native.ftrack_project_find(Handle, Native.Utf8(name), out EntityHandle h)); return new Entity(h); }
+        /// <summary>The user's UserSecurityRole entities with role and granted projects loaded.</summary>
+        public EntityList UserSecurityRoles(Entity user)
+        {
+            Native.Check(Native.ftrack_user_security_roles(Handle, user.Handle, out EntityListHandle h));
+            return new EntityList(h);
+        }
+        public void RoleAppend(Entity user, Entity role, bool allOpenProjects) => Native.Check(Native.ftrack_user_role_append(Handle, user.Handle, role.Handle, allOpenProjects));
+        public void RoleRemove(Entity user, Entity role) => Native.Check(Native.ftrack_user_role_remove(Handle, user.Handle, role.Handle));
+        public void RoleReplace(Entity user, Entity oldRole, Entity newRole) => Native.Check(Native.ftrack_user_role_replace(Handle, user.Handle, oldRole.Handle, newRole.Handle));
+        public void GrantProject(Entity user, Entity role, Entity project) => Native.Check(Native.ftrack_user_role_grant_project(Handle, user.Handle, role.Handle, project.Handle));
+        public void RevokeProject(Entity user, Entity role, Entity project) => Native.Check(Native.ftrack_user_role_revoke_project(Handle, user.Handle, role.Handle, project.Handle));
+        /// <summary>Every user x role x scope as a JSON array (see ftrack_security_role_audit_json).</summary>
+        public string SecurityRoleAuditJson() => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_security_role_audit_json(Handle, b, n, out o));
     }
 
     public static class Library

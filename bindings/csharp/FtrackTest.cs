@@ -93,6 +93,25 @@ static class FtrackTest
                 Expect(session.QueryFirst("Project where name is \"cs_binding\"") == null, "deleted");
             }
 
+            // security roles: give artist the Project Manager role on gamma only
+            using (var artist = session.FindUser("artist"))
+            using (var pmRole = session.FindSecurityRole("Project Manager"))
+            using (var gamma = session.FindProject("gamma"))
+            {
+                int before;
+                using (var roles = session.UserSecurityRoles(artist)) before = roles.Count;
+                using (var all = session.SecurityRoles()) Expect(all.Count >= 3, "security roles");
+                session.RoleAppend(artist, pmRole, false);
+                session.GrantProject(artist, pmRole, gamma);
+                Expect(session.PendingCount == 2, "role operations pending");
+                session.Commit();
+                using (var roles = session.UserSecurityRoles(artist)) Expect(roles.Count == before + 1, "role appended");
+                Expect(StatusOf(() => session.RoleAppend(artist, pmRole, false)) == Status.RoleAlreadyAssigned, "role already assigned");
+                Expect(StatusOf(() => session.FindUser("nobody-here").Dispose()) == Status.NotFound, "user not found");
+                string audit = session.SecurityRoleAuditJson();
+                Expect(audit.Contains("\"artist\"") && audit.Contains("\"gamma\""), "audit");
+            }
+
             string reply = session.Call("[{\"action\": \"query_server_information\"}]");
             Expect(reply.StartsWith("[") && reply.Contains("version"), "raw call");
         }

@@ -160,6 +160,20 @@ _f = {
     "entity_set_json": _fn("ftrack_entity_set_json", _status, c_void_p, c_char_p, c_char_p),
     "entity_collection_append": _fn("ftrack_entity_collection_append", _status, c_void_p, c_char_p, c_void_p),
     "entity_collection_remove": _fn("ftrack_entity_collection_remove", _status, c_void_p, c_char_p, c_void_p),
+    # security roles (issue 4)
+    "security_roles": _fn("ftrack_security_roles", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "security_role_find": _fn("ftrack_security_role_find", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "user_find": _fn("ftrack_user_find", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "project_find": _fn("ftrack_project_find", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "user_security_roles": _fn("ftrack_user_security_roles", _status, c_void_p, c_void_p, POINTER(c_void_p)),
+    "user_role_append": _fn("ftrack_user_role_append", _status, c_void_p, c_void_p, c_void_p, c_bool),
+    "user_role_remove": _fn("ftrack_user_role_remove", _status, c_void_p, c_void_p, c_void_p),
+    "user_role_replace": _fn("ftrack_user_role_replace", _status, c_void_p, c_void_p, c_void_p, c_void_p),
+    "user_role_grant_project": _fn("ftrack_user_role_grant_project", _status, c_void_p, c_void_p, c_void_p, c_void_p),
+    "user_role_revoke_project": _fn(
+        "ftrack_user_role_revoke_project", _status, c_void_p, c_void_p, c_void_p, c_void_p
+    ),
+    "security_role_audit_json": _fn("ftrack_security_role_audit_json", _status, c_void_p, *_buffer),
 }
 
 
@@ -494,3 +508,50 @@ class Session(_Handle):
             return _f["session_call"](self.raw, encoded, b, n, o)
 
         return json.loads(_text(fill))
+
+    # ---- security roles (issue 4); changes are recorded and sent by commit() ----
+
+    def _find(self, fn, name):
+        out = c_void_p()
+        _check(_f[fn](self.raw, _utf8(name), byref(out)))
+        return Entity(out.value)
+
+    def security_roles(self, role_type=None):
+        """Security roles, optionally of one type ("PROJECT", "ASSIGNED", "API")."""
+        out = c_void_p()
+        _check(_f["security_roles"](self.raw, _utf8(role_type), byref(out)))
+        return EntityList(out.value)
+
+    def find_security_role(self, name):
+        return self._find("security_role_find", name)
+
+    def find_user(self, username):
+        return self._find("user_find", username)
+
+    def find_project(self, name):
+        return self._find("project_find", name)
+
+    def user_security_roles(self, user):
+        """The user's UserSecurityRole entities with role and granted projects loaded."""
+        out = c_void_p()
+        _check(_f["user_security_roles"](self.raw, user.raw, byref(out)))
+        return EntityList(out.value)
+
+    def role_append(self, user, role, all_open_projects=False):
+        _check(_f["user_role_append"](self.raw, user.raw, role.raw, bool(all_open_projects)))
+
+    def role_remove(self, user, role):
+        _check(_f["user_role_remove"](self.raw, user.raw, role.raw))
+
+    def role_replace(self, user, old_role, new_role):
+        _check(_f["user_role_replace"](self.raw, user.raw, old_role.raw, new_role.raw))
+
+    def grant_project(self, user, role, project):
+        _check(_f["user_role_grant_project"](self.raw, user.raw, role.raw, project.raw))
+
+    def revoke_project(self, user, role, project):
+        _check(_f["user_role_revoke_project"](self.raw, user.raw, role.raw, project.raw))
+
+    def security_role_audit(self):
+        """Every user x role x scope, decoded (see ftrack_security_role_audit_json)."""
+        return json.loads(_text(lambda b, n, o: _f["security_role_audit_json"](self.raw, b, n, o)))

@@ -81,6 +81,28 @@ def main():
         session.commit()
         expect(session.query_first('Project where name is "py_binding"') is None, "deleted")
 
+        # security roles: give artist the Project Manager role on gamma only
+        artist = session.find_user("artist")
+        pm_role = session.find_security_role("Project Manager")
+        gamma = session.find_project("gamma")
+        before = len(session.user_security_roles(artist))
+        expect(len(session.security_roles()) >= 3, "security roles")
+        session.role_append(artist, pm_role, all_open_projects=False)
+        session.grant_project(artist, pm_role, gamma)
+        expect(session.pending_count == 2, "role operations pending")
+        session.commit()
+        expect(len(session.user_security_roles(artist)) == before + 1, "role appended")
+        expect(
+            status_of(lambda: session.role_append(artist, pm_role)) == ft.Status.ROLE_ALREADY_ASSIGNED,
+            "role already assigned",
+        )
+        expect(status_of(lambda: session.find_user("nobody-here")) == ft.Status.NOT_FOUND, "user not found")
+        rows = session.security_role_audit()
+        expect(
+            any(r["username"] == "artist" and r["role"] == "Project Manager" and r["projects"] == ["gamma"] for r in rows),
+            "audit shows artist's grant: %r" % [r for r in rows if r["username"] == "artist"],
+        )
+
         reply = session.call([{"action": "query_server_information"}])
         expect(isinstance(reply, list) and "version" in reply[0], "raw call")
 
