@@ -141,6 +141,86 @@ static void test_queries(ftrack_session *s) {
     CHECK_STATUS(ftrack_session_query(s, "NoSuchType", &list), FTRACK_STATUS_UNKNOWN_ENTITY_TYPE);
 }
 
+/* Every attribute-taking entity function rejects a NULL and an invalid-UTF-8 attribute name. */
+static void test_attribute_arguments(ftrack_session *s) {
+    ftrack_entity *e = NULL;
+    const char *names[2];
+    ftrack_status expected[2];
+    int k;
+    CHECK_OK(ftrack_session_query_one(s, "User where username is \"artist\"", &e));
+    if (e == NULL) {
+        return;
+    }
+    names[0] = NULL;
+    expected[0] = FTRACK_STATUS_NULL_POINTER;
+    names[1] = BAD_UTF8;
+    expected[1] = FTRACK_STATUS_INVALID_UTF8;
+    for (k = 0; k < 2; k++) {
+        const char *a = names[k];
+        ftrack_status want = expected[k];
+        char buf[64];
+        size_t len = 0;
+        bool b = false;
+        int64_t i = 0;
+        double d = 0.0;
+        ftrack_entity *out = (ftrack_entity *)sentinel();
+        ftrack_entity_list *list = (ftrack_entity_list *)sentinel();
+        CHECK_STATUS(ftrack_entity_get_string(e, a, buf, sizeof buf, &len), want);
+        CHECK_STATUS(ftrack_entity_get_json(e, a, buf, sizeof buf, &len), want);
+        CHECK_STATUS(ftrack_entity_get_bool(e, a, &b), want);
+        CHECK_STATUS(ftrack_entity_get_int64(e, a, &i), want);
+        CHECK_STATUS(ftrack_entity_get_double(e, a, &d), want);
+        CHECK_STATUS(ftrack_entity_get_datetime(e, a, &i), want);
+        CHECK_STATUS(ftrack_entity_is_null(e, a, &b), want);
+        CHECK_STATUS(ftrack_entity_get_entity(e, a, &out), want);
+        CHECK(out == NULL);
+        CHECK_STATUS(ftrack_entity_get_list(e, a, &list), want);
+        CHECK(list == NULL);
+        CHECK_STATUS(ftrack_entity_set_string(e, a, "x"), want);
+        CHECK_STATUS(ftrack_entity_set_bool(e, a, true), want);
+        CHECK_STATUS(ftrack_entity_set_int64(e, a, 1), want);
+        CHECK_STATUS(ftrack_entity_set_double(e, a, 1.0), want);
+        CHECK_STATUS(ftrack_entity_set_datetime(e, a, 1), want);
+        CHECK_STATUS(ftrack_entity_set_null(e, a), want);
+        CHECK_STATUS(ftrack_entity_set_entity(e, a, e), want);
+        CHECK_STATUS(ftrack_entity_set_json(e, a, "1"), want);
+        CHECK_STATUS(ftrack_entity_collection_append(e, a, e), want);
+        CHECK_STATUS(ftrack_entity_collection_remove(e, a, e), want);
+    }
+    /* NULL / invalid values and outputs */
+    CHECK_STATUS(ftrack_entity_set_json(e, "first_name", NULL), FTRACK_STATUS_NULL_POINTER);
+    CHECK_STATUS(ftrack_entity_set_json(e, "first_name", BAD_UTF8), FTRACK_STATUS_INVALID_UTF8);
+    CHECK_STATUS(ftrack_entity_get_int64(e, "first_name", NULL), FTRACK_STATUS_NULL_POINTER);
+    CHECK_STATUS(ftrack_entity_get_double(e, "first_name", NULL), FTRACK_STATUS_NULL_POINTER);
+    CHECK_STATUS(ftrack_entity_get_datetime(e, "first_name", NULL), FTRACK_STATUS_NULL_POINTER);
+    CHECK_STATUS(ftrack_entity_is_null(e, "first_name", NULL), FTRACK_STATUS_NULL_POINTER);
+    CHECK_STATUS(ftrack_entity_get_list(e, "user_security_roles", NULL), FTRACK_STATUS_NULL_POINTER);
+    CHECK_STATUS(ftrack_entity_collection_append(e, "user_security_roles", NULL), FTRACK_STATUS_NULL_POINTER);
+    CHECK_STATUS(ftrack_entity_collection_remove(e, "user_security_roles", NULL), FTRACK_STATUS_NULL_POINTER);
+    CHECK_STATUS(ftrack_entity_collection_append(NULL, "user_security_roles", e), FTRACK_STATUS_NULL_POINTER);
+    {
+        size_t pending = 99;
+        CHECK_OK(ftrack_session_pending_count(s, &pending));
+        CHECK(pending == 0); /* nothing above recorded an operation */
+        CHECK_STATUS(ftrack_session_pending_count(s, NULL), FTRACK_STATUS_NULL_POINTER);
+    }
+    ftrack_entity_destroy(e);
+
+    /* query expressions */
+    {
+        ftrack_entity *out = (ftrack_entity *)sentinel();
+        CHECK_STATUS(ftrack_session_query_first(s, NULL, &out), FTRACK_STATUS_NULL_POINTER);
+        CHECK(out == NULL);
+        CHECK_STATUS(ftrack_session_query_first(s, BAD_UTF8, &out), FTRACK_STATUS_INVALID_UTF8);
+        CHECK_STATUS(ftrack_session_query_first(s, "User", NULL), FTRACK_STATUS_NULL_POINTER);
+        CHECK_STATUS(ftrack_session_query_one(s, NULL, &out), FTRACK_STATUS_NULL_POINTER);
+        CHECK_STATUS(ftrack_session_query_one(s, BAD_UTF8, &out), FTRACK_STATUS_INVALID_UTF8);
+        CHECK_STATUS(ftrack_session_query_one(s, "User", NULL), FTRACK_STATUS_NULL_POINTER);
+        CHECK_STATUS(ftrack_session_create_entity(s, "Project", BAD_UTF8, &out), FTRACK_STATUS_INVALID_UTF8);
+        CHECK_STATUS(ftrack_session_create_entity(s, "Project", "{}", NULL), FTRACK_STATUS_NULL_POINTER);
+    }
+}
+
 static void test_changes(ftrack_session *s) {
     ftrack_entity *project = NULL;
     ftrack_entity *again = NULL;
@@ -269,6 +349,7 @@ int main(void) {
         return check_finish("abi_flow");
     }
     test_queries(s);
+    test_attribute_arguments(s);
     test_changes(s);
     test_call(s);
 

@@ -144,6 +144,7 @@ static void test_options(void) {
     CHECK_STATUS(ftrack_session_options_add_header(o, BAD_UTF8, "b"), FTRACK_STATUS_INVALID_UTF8);
     CHECK_STATUS(ftrack_session_options_add_header(o, "a", BAD_UTF8), FTRACK_STATUS_INVALID_UTF8);
     CHECK_STATUS(ftrack_session_options_add_cookie(o, BAD_UTF8, "b"), FTRACK_STATUS_INVALID_UTF8);
+    CHECK_STATUS(ftrack_session_options_add_cookie(o, "a", BAD_UTF8), FTRACK_STATUS_INVALID_UTF8);
     CHECK_STATUS(ftrack_session_options_set_schema_cache_path(o, BAD_UTF8), FTRACK_STATUS_INVALID_UTF8);
     CHECK_STATUS(ftrack_session_options_set_ca_bundle_path(o, BAD_UTF8), FTRACK_STATUS_INVALID_UTF8);
     CHECK_STATUS(ftrack_session_options_set_persistent_cache_path(o, BAD_UTF8), FTRACK_STATUS_INVALID_UTF8);
