@@ -13,6 +13,8 @@
 //! # Ok::<(), ftrack::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod config;
 mod datetime;
 mod decode;
