@@ -56,10 +56,15 @@ pub struct SandboxConfig {
     pub seed: Seed,
     /// Log one line per request to stderr.
     pub log: bool,
+    /// Keep every batch body for [`Sandbox::received`]. Memory grows with
+    /// every request, so only tests should turn it on: on in
+    /// [`SandboxConfig::demo`], off in the `ftrack-sandbox` binary.
+    pub record_requests: bool,
 }
 
 impl SandboxConfig {
-    /// 127.0.0.1:0, in-memory, demo studio, no log.
+    /// 127.0.0.1:0, in-memory, demo studio, no log, requests recorded
+    /// (for tests; a long-running server should set `record_requests: false`).
     pub fn demo() -> Self {
         SandboxConfig {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -67,6 +72,7 @@ impl SandboxConfig {
             db: None,
             seed: Seed::Demo,
             log: false,
+            record_requests: true,
         }
     }
 }
@@ -132,7 +138,7 @@ impl Sandbox {
             conn: Mutex::new(conn),
             schema,
             count: AtomicU64::new(0),
-            received: Mutex::new(Vec::new()),
+            received: config.record_requests.then(|| Mutex::new(Vec::new())),
             log: config.log,
             stopping: AtomicBool::new(false),
         });
@@ -183,13 +189,14 @@ impl Sandbox {
         self.shared.count.load(Ordering::SeqCst)
     }
 
-    /// Every batch body received, in order.
+    /// Every batch body received, in order; always empty unless
+    /// [`SandboxConfig::record_requests`] is set.
     pub fn received(&self) -> Vec<serde_json::Value> {
         self.shared
             .received
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+            .as_ref()
+            .map(|r| r.lock().unwrap_or_else(PoisonError::into_inner).clone())
+            .unwrap_or_default()
     }
 }
 

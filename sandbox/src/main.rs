@@ -15,14 +15,18 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 const USAGE: &str = "usage: ftrack-sandbox [--demo | --seed FILE] [--db PATH] [--bind ADDR] [--port PORT] [--print-env] [--quiet]";
 
-fn parse_args() -> Result<(SandboxConfig, bool), String> {
+/// Parses the arguments after the program name. The binary never records
+/// request bodies: nothing outside the process could read them, and a
+/// long-running server would grow without bound.
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<(SandboxConfig, bool), String> {
     let mut config = SandboxConfig {
         seed: Seed::Empty,
         log: true,
+        record_requests: false,
         ..SandboxConfig::demo()
     };
     let mut print_env = false;
-    let mut args = std::env::args().skip(1);
+    let mut args = args.into_iter();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -49,7 +53,7 @@ fn parse_args() -> Result<(SandboxConfig, bool), String> {
 }
 
 fn main() {
-    let (config, print_env) = match parse_args() {
+    let (config, print_env) = match parse_args(std::env::args().skip(1)) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -81,4 +85,17 @@ fn main() {
     }
     eprintln!("ftrack-sandbox: shutting down");
     drop(sandbox);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_args;
+
+    #[test]
+    fn the_binary_never_records_request_bodies() {
+        for args in [vec![], vec!["--demo", "--quiet"], vec!["--db", "x.db"]] {
+            let (config, _) = parse_args(args.iter().map(|a| a.to_string())).unwrap();
+            assert!(!config.record_requests, "{args:?}");
+        }
+    }
 }

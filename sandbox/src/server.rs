@@ -24,8 +24,8 @@ pub struct Shared {
     pub schema: Schema,
     /// `POST /api` requests served.
     pub count: AtomicU64,
-    /// Every batch body received, in order.
-    pub received: Mutex<Vec<Value>>,
+    /// Every batch body received, in order; None when not recording.
+    pub received: Option<Mutex<Vec<Value>>>,
     /// Log one line per request to stderr.
     pub log: bool,
     /// Set when the server stops.
@@ -96,7 +96,9 @@ impl Shared {
     ) -> Result<Value, ApiError> {
         let batch: Value = serde_json::from_slice(&req.body)
             .map_err(|e| ApiError::parse(format!("The request body is not valid JSON: {e}")))?;
-        lock(&self.received).push(batch.clone());
+        if let Some(received) = &self.received {
+            lock(received).push(batch.clone());
+        }
         let ops = batch.as_array().ok_or_else(|| {
             ApiError::parse("The request body must be a JSON array of operations")
         })?;

@@ -176,6 +176,18 @@ fn request_count_and_received() {
             json!([{"action": "query_schemas"}])
         ]
     );
+    let quiet = Sandbox::start(SandboxConfig {
+        record_requests: false,
+        ..SandboxConfig::demo()
+    })
+    .unwrap();
+    call(&quiet, json!([{"action": "query_server_information"}]));
+    assert_eq!(quiet.request_count(), 1);
+    assert_eq!(
+        quiet.received(),
+        Vec::<serde_json::Value>::new(),
+        "nothing kept"
+    );
 }
 
 #[test]

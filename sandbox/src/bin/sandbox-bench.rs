@@ -52,6 +52,7 @@ fn main() {
     let started = Instant::now();
     let sandbox = Sandbox::start(SandboxConfig {
         seed: Seed::Data(SeedData::synthetic(USERS)),
+        record_requests: false,
         ..SandboxConfig::demo()
     })
     .expect("start sandbox");
