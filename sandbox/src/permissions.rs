@@ -57,14 +57,22 @@ pub const PROJECT_PERMISSIONS: &[&str] = &[
 /// Role types that may be given to users.
 pub const ASSIGNABLE_ROLE_TYPES: &[&str] = &["PROJECT", "ASSIGNED"];
 
-/// The name of the role that sees every project, private ones included.
+/// The name of the default role that sees every project. Only the seed uses
+/// it: what a role may see is decided by its `all_projects` property, never
+/// by its name.
 pub const ADMINISTRATOR_ROLE: &str = "Administrator";
 
 /// One role the actor holds, with its scope.
 #[derive(Debug, Clone)]
 pub struct HeldRole {
-    /// SecurityRole name.
+    /// SecurityRole name (informational; never decides access).
     pub name: String,
+    /// The UserSecurityRole through which the user holds the role (None for
+    /// a global API key's role).
+    pub user_security_role_id: Option<String>,
+    /// The role covers every project, private ones included (stored in the
+    /// `role_all_projects` table; not a schema attribute).
+    pub all_projects: bool,
     /// Permissions of the role.
     pub permissions: HashSet<String>,
     /// Applies to every open (non-private) project.
@@ -75,7 +83,7 @@ pub struct HeldRole {
 
 impl HeldRole {
     fn covers(&self, project_id: &str, is_private: bool) -> bool {
-        self.name == ADMINISTRATOR_ROLE
+        self.all_projects
             || (self.all_open_projects && !is_private)
             || self.projects.contains(project_id)
     }
@@ -90,6 +98,13 @@ pub struct Actor {
     pub username: String,
     /// Roles whose permissions apply (the user's roles, or a global key's role).
     pub roles: Vec<HeldRole>,
+}
+
+/// Whether the role covers every project (its `all_projects` property).
+pub fn role_sees_all_projects(conn: &Connection, role_id: &str) -> Result<bool, ApiError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM role_all_projects WHERE role_id = ?1")?
+        .exists([role_id])?)
 }
 
 fn role_permissions(conn: &Connection, role_id: &str) -> Result<HashSet<String>, ApiError> {
@@ -135,6 +150,8 @@ pub fn authenticate(conn: &Connection, username: &str, key: &str) -> Result<Acto
             )?;
             vec![HeldRole {
                 name,
+                user_security_role_id: None,
+                all_projects: role_sees_all_projects(conn, &role_id)?,
                 permissions: role_permissions(conn, &role_id)?,
                 all_open_projects: true,
                 projects: HashSet::new(),
@@ -173,6 +190,8 @@ fn user_roles(conn: &Connection, user_id: &str) -> Result<Vec<HeldRole>, ApiErro
             .collect::<Result<_, _>>()?;
         out.push(HeldRole {
             name,
+            all_projects: role_sees_all_projects(conn, &role_id)?,
+            user_security_role_id: Some(usr_id),
             permissions: role_permissions(conn, &role_id)?,
             all_open_projects: all_open,
             projects,
@@ -234,7 +253,7 @@ impl Actor {
 
     /// Ids of the projects this actor may see, or None when it sees all.
     pub fn visible_projects(&self, conn: &Connection) -> Result<Option<Vec<String>>, ApiError> {
-        if self.roles.iter().any(|r| r.name == ADMINISTRATOR_ROLE) {
+        if self.roles.iter().any(|r| r.all_projects) {
             return Ok(None);
         }
         let mut stmt =

@@ -2,7 +2,7 @@
 //! studio of any size, and loading them into an empty database.
 
 use crate::error::ApiError;
-use crate::permissions::{GLOBAL_PERMISSIONS, PROJECT_PERMISSIONS};
+use crate::permissions::{ADMINISTRATOR_ROLE, GLOBAL_PERMISSIONS, PROJECT_PERMISSIONS};
 use crate::pyjson::md5_hex;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,10 @@ pub struct SeedRole {
     /// Global and project permission names.
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// The role covers every project, private ones included, whatever its
+    /// scope (the default Administrator role has it). Not a schema attribute.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_projects: bool,
 }
 
 fn yes() -> bool {
@@ -104,7 +108,7 @@ pub struct SeedData {
     #[serde(default)]
     pub global_keys: Vec<SeedGlobalKey>,
     /// Username whose credentials `Sandbox::admin_user/admin_key` report
-    /// (default: the first user holding the Administrator role).
+    /// (default: the first user holding a role with `all_projects`).
     #[serde(default)]
     pub admin: Option<String>,
 }
@@ -160,9 +164,10 @@ pub fn default_roles() -> Vec<SeedRole> {
     ];
     vec![
         SeedRole {
-            name: "Administrator".into(),
+            name: ADMINISTRATOR_ROLE.into(),
             role_type: "PROJECT".into(),
             permissions: all.clone(),
+            all_projects: true,
         },
         SeedRole {
             name: "Project Manager".into(),
@@ -171,6 +176,7 @@ pub fn default_roles() -> Vec<SeedRole> {
                 .into_iter()
                 .chain(strs(PROJECT_PERMISSIONS))
                 .collect(),
+            all_projects: false,
         },
         SeedRole {
             name: "User".into(),
@@ -179,16 +185,19 @@ pub fn default_roles() -> Vec<SeedRole> {
                 .into_iter()
                 .chain(strs(&user_project))
                 .collect(),
+            all_projects: false,
         },
         SeedRole {
             name: "Restricted User".into(),
             role_type: "ASSIGNED".into(),
             permissions: strs(&["Can access my tasks", "Can change status of a task"]),
+            all_projects: false,
         },
         SeedRole {
             name: "API".into(),
             role_type: "API".into(),
             permissions: all,
+            all_projects: false,
         },
     ]
 }
@@ -277,7 +286,11 @@ impl SeedData {
         let name = self.admin.clone().or_else(|| {
             self.assignments
                 .iter()
-                .find(|a| a.role == crate::permissions::ADMINISTRATOR_ROLE)
+                .find(|a| {
+                    self.roles
+                        .iter()
+                        .any(|r| r.name == a.role && r.all_projects)
+                })
                 .map(|a| a.user.clone())
         })?;
         let user = self.users.iter().find(|u| u.username == name)?;
@@ -293,6 +306,9 @@ impl SeedData {
                 "INSERT INTO \"SecurityRole\" (id, name, type) VALUES (?1, ?2, ?3)",
                 params![id, r.name, r.role_type],
             )?;
+            if r.all_projects {
+                tx.execute("INSERT INTO role_all_projects (role_id) VALUES (?1)", [&id])?;
+            }
             for p in &r.permissions {
                 tx.execute(
                     "INSERT OR IGNORE INTO role_permission (role_id, permission) VALUES (?1, ?2)",

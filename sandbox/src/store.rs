@@ -19,6 +19,14 @@ pub fn open(path: Option<&Path>, schema: &Schema) -> Result<Connection, ApiError
     conn.execute_batch(
         "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
     )?;
+    // Databases written before roles had the all_projects property: the role
+    // named Administrator had it implicitly, so give it the property once.
+    let migrate_all_projects = conn
+        .prepare("SELECT 1 FROM sqlite_master WHERE name = 'SecurityRole'")?
+        .exists([])?
+        && !conn
+            .prepare("SELECT 1 FROM sqlite_master WHERE name = 'role_all_projects'")?
+            .exists([])?;
     let mut ddl = String::new();
     for t in schema.types() {
         ddl.push_str(&table_ddl(t));
@@ -27,6 +35,8 @@ pub fn open(path: Option<&Path>, schema: &Schema) -> Result<Connection, ApiError
         "CREATE TABLE IF NOT EXISTS role_permission (
             role_id TEXT NOT NULL REFERENCES \"SecurityRole\"(id) ON DELETE CASCADE,
             permission TEXT NOT NULL, PRIMARY KEY (role_id, permission));
+         CREATE TABLE IF NOT EXISTS role_all_projects (
+            role_id TEXT PRIMARY KEY REFERENCES \"SecurityRole\"(id) ON DELETE CASCADE);
          CREATE TABLE IF NOT EXISTS api_key (
             key TEXT PRIMARY KEY,
             user_id TEXT REFERENCES \"User\"(id) ON DELETE CASCADE,
@@ -37,6 +47,12 @@ pub fn open(path: Option<&Path>, schema: &Schema) -> Result<Connection, ApiError
          CREATE INDEX IF NOT EXISTS project_name ON \"Project\"(name);",
     );
     conn.execute_batch(&ddl)?;
+    if migrate_all_projects {
+        conn.execute(
+            "INSERT OR IGNORE INTO role_all_projects SELECT id FROM \"SecurityRole\" WHERE name = ?1",
+            [crate::permissions::ADMINISTRATOR_ROLE],
+        )?;
+    }
     Ok(conn)
 }
 

@@ -270,3 +270,101 @@ fn restricted_user_refused_on_someone_else() {
         "{message}"
     );
 }
+
+#[test]
+fn seeing_every_project_is_a_role_property_not_a_name() {
+    let sb = demo();
+    // Renaming the Administrator role keeps what it may see.
+    let renamed = call(
+        &sb,
+        json!([{"action": "update", "entity_type": "SecurityRole", "entity_key": [role_id(&sb, "Administrator")], "entity_data": {"name": "Studio Admin"}}]),
+    );
+    assert!(renamed.is_array(), "{renamed}");
+    let names = values(&data(&sb, "select name from Project"), "name");
+    assert_eq!(names, ["alpha", "beta", "gamma"], "renamed role");
+    // A role that merely takes the name gains nothing.
+    let impostor = call(
+        &sb,
+        json!([
+            {"action": "create", "entity_type": "SecurityRole", "entity_data": {"name": "Administrator", "type": "PROJECT"}},
+        ]),
+    );
+    assert!(impostor.is_array(), "{impostor}");
+    let impostor_id = impostor[0]["data"]["id"].as_str().unwrap().to_string();
+    let swap = call(
+        &sb,
+        json!([
+            {"action": "update_user_security_role", "user_id": user_id(&sb, "pm"), "role_id": role_id(&sb, "Project Manager"), "new_role_id": impostor_id},
+        ]),
+    );
+    assert!(swap.is_array(), "{swap}");
+    let r = call_as(
+        &sb,
+        "pm",
+        json!([{"action": "query", "expression": "select name from Project"}]),
+    );
+    let names = values(r[0]["data"].as_array().unwrap(), "name");
+    assert_eq!(names, ["alpha", "gamma"], "impostor named Administrator");
+}
+
+#[test]
+fn seed_roles_carry_all_projects() {
+    use ftrack_sandbox::seed::{SeedAssignment, SeedProject, SeedRole, SeedUser};
+    let role = |name: &str, all_projects: bool| SeedRole {
+        name: name.into(),
+        role_type: "PROJECT".into(),
+        permissions: vec![],
+        all_projects,
+    };
+    let user = |name: &str| SeedUser {
+        username: name.into(),
+        first_name: None,
+        last_name: None,
+        email: None,
+        is_active: true,
+        api_key: Some(format!("demo-key-{name}")),
+    };
+    let assign = |user: &str, role: &str| SeedAssignment {
+        user: user.into(),
+        role: role.into(),
+        all_open_projects: false,
+        projects: vec![],
+    };
+    let seed = ftrack_sandbox::SeedData {
+        roles: vec![role("Administrator", false), role("Studio Head", true)],
+        users: vec![user("named"), user("head")],
+        projects: vec![SeedProject {
+            name: "secret".into(),
+            full_name: None,
+            is_private: true,
+        }],
+        assignments: vec![
+            assign("named", "Administrator"),
+            assign("head", "Studio Head"),
+        ],
+        global_keys: vec![],
+        admin: None,
+    };
+    let text = serde_json::to_string(&seed).unwrap();
+    assert!(text.contains("\"all_projects\":true"), "{text}");
+    let sb = ftrack_sandbox::Sandbox::start(ftrack_sandbox::SandboxConfig {
+        seed: ftrack_sandbox::Seed::Data(seed),
+        ..ftrack_sandbox::SandboxConfig::demo()
+    })
+    .unwrap();
+    assert_eq!(
+        sb.admin_user(),
+        "head",
+        "default admin: first all-projects role holder"
+    );
+    let seen = |who: &str| {
+        let r = call_as(
+            &sb,
+            who,
+            json!([{"action": "query", "expression": "select name from Project"}]),
+        );
+        r[0]["data"].as_array().unwrap().len()
+    };
+    assert_eq!(seen("head"), 1);
+    assert_eq!(seen("named"), 0);
+}

@@ -433,3 +433,31 @@ fn drop_stops_serving_even_with_idle_keep_alive_connections() {
         "still listening after drop"
     );
 }
+
+#[test]
+fn databases_from_before_all_projects_keep_the_administrator_scope() {
+    let dir = std::env::temp_dir().join(format!("ftrack-sandbox-migrate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("old.db");
+    let _ = std::fs::remove_file(&db);
+    let config = SandboxConfig {
+        db: Some(db.clone()),
+        ..SandboxConfig::demo()
+    };
+    drop(Sandbox::start(config.clone()).unwrap());
+    // What an older sandbox left behind: no role_all_projects table.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP TABLE role_all_projects")
+        .unwrap();
+    let sb = Sandbox::start(config).unwrap();
+    assert_eq!(data(&sb, "Project").len(), 3, "admin still sees gamma");
+    let r = call_as(
+        &sb,
+        "pm",
+        json!([{"action": "query", "expression": "Project"}]),
+    );
+    assert_eq!(r[0]["data"].as_array().unwrap().len(), 2);
+    drop(sb);
+    let _ = std::fs::remove_dir_all(&dir);
+}
