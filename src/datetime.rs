@@ -128,6 +128,41 @@ pub(crate) fn format_iso(micros: i64) -> String {
     }
 }
 
+/// Parses an HTTP date (RFC 9110 §5.6.7: the IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`
+/// and the obsolete RFC 850 and asctime forms) as seconds since the Unix epoch.
+pub(crate) fn parse_http_date(s: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = |m: &str| {
+        let i = MONTHS.iter().position(|x| x.eq_ignore_ascii_case(m))?;
+        Some(i as u32 + 1)
+    };
+    let w: Vec<&str> = s.split_whitespace().collect();
+    let (year, mo, d, time): (i64, u32, u32, &str) = match w.as_slice() {
+        [_, d, m, y, t, "GMT"] => (y.parse().ok()?, month(m)?, d.parse().ok()?, t),
+        [_, dmy, t, "GMT"] => {
+            let mut p = dmy.split('-');
+            let (d, m, yy) = (p.next()?.parse().ok()?, month(p.next()?)?, p.next()?);
+            let yy: i64 = yy.parse().ok()?;
+            let year = match yy {
+                0..70 => 2000 + yy,
+                70..100 => 1900 + yy,
+                _ => yy,
+            };
+            (year, m, d, t)
+        }
+        [_, m, d, t, y] => (y.parse().ok()?, month(m)?, d.parse().ok()?, t),
+        _ => return None,
+    };
+    let mut hms = time.split(':').map(|x| x.parse::<i64>().ok());
+    let (h, mi, sec) = (hms.next()??, hms.next()??, hms.next()??);
+    if hms.next().is_some() || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, mo, d) * 86_400 + h * 3600 + mi * 60 + sec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +182,19 @@ mod tests {
         assert_eq!(parse_iso(&format_iso(-1)), Some(-1));
         assert_eq!(parse_iso("2024-02-30x"), None);
         assert_eq!(parse_iso("nope"), None);
+    }
+
+    #[test]
+    fn http_dates_in_all_three_forms() {
+        for s in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+        ] {
+            assert_eq!(parse_http_date(s), Some(784_111_777), "{s}");
+        }
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 CET"), None);
+        assert_eq!(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT"), None);
+        assert_eq!(parse_http_date("120"), None);
     }
 }

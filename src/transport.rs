@@ -225,8 +225,7 @@ impl Transport {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(retry_after);
         let body = resp
             .body_mut()
             .with_config()
@@ -253,16 +252,24 @@ impl Transport {
     fn failure(&self, e: ureq::Error) -> Failure {
         let server = &self.creds.server_url;
         let secs = self.timeout.as_secs_f64();
+        let timed_out = |what: String| {
+            Error::Timeout(format!(
+                "{what} after {secs} s (the session timeout); check that the server is up and \
+                 reachable, or raise the timeout with SessionOptions::timeout \
+                 (ftrack_session_options_set_timeout_ms in C; default 60 s)"
+            ))
+        };
         let (error, never_sent) = match e {
             ureq::Error::Timeout(t) => {
-                let before = matches!(t, ureq::Timeout::Connect | ureq::Timeout::Resolve);
-                (
-                    Error::Timeout(format!(
-                        "no answer from {server} within {secs} s ({t}); check the server and \
-                         network, or raise the session timeout"
-                    )),
-                    before,
-                )
+                use ureq::Timeout as T;
+                let (what, before) = match t {
+                    T::Connect | T::Resolve => (format!("connecting to {server} timed out"), true),
+                    T::SendRequest | T::SendBody | T::PerWrite => {
+                        (format!("sending the request to {server} timed out"), false)
+                    }
+                    _ => (format!("{server} sent no complete answer"), false),
+                };
+                (timed_out(what), before)
             }
             ureq::Error::HostNotFound => (
                 Error::Connection(format!(
@@ -289,10 +296,7 @@ impl Transport {
                 );
                 if matches!(io.kind(), IoKind::TimedOut | IoKind::WouldBlock) {
                     (
-                        Error::Timeout(format!(
-                            "no answer from {server} within {secs} s; check the server and \
-                             network, or raise the session timeout"
-                        )),
+                        timed_out(format!("the connection to {server} stalled")),
                         false,
                     )
                 } else {
@@ -351,6 +355,19 @@ impl Transport {
         };
         Failure { error, never_sent }
     }
+}
+
+/// A `Retry-After` value: delay-seconds, or an HTTP date (a date in the past means now).
+fn retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = crate::datetime::parse_http_date(value)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
+    Some(Duration::from_secs(at.max(0) as u64).saturating_sub(now))
 }
 
 fn kind_name(k: IoKind) -> &'static str {

@@ -116,6 +116,76 @@ fn fault_proxy(upstream: String, status: u16, extra: &'static str) -> FaultProxy
     FaultProxy { url, fail, seen }
 }
 
+/// A proxy in front of `upstream` that reads each request and, when `drop(request)`
+/// holds, closes the connection without answering; `seen` counts those requests.
+fn closing_proxy(
+    upstream: String,
+    drop: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
+) -> (String, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let seen = Arc::new(AtomicUsize::new(0));
+    let (s, drop) = (seen.clone(), Arc::new(drop));
+    let addr = upstream.trim_start_matches("http://").to_owned();
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            let (s, drop, addr) = (s.clone(), drop.clone(), addr.clone());
+            std::thread::spawn(move || {
+                let mut w = conn.try_clone().unwrap();
+                let mut r = BufReader::new(conn);
+                let up = TcpStream::connect(&addr).unwrap();
+                let mut up_w = up.try_clone().unwrap();
+                let mut up_r = BufReader::new(up);
+                while let Some(req) = read_request(&mut r) {
+                    if drop(&req) {
+                        s.fetch_add(1, Ordering::SeqCst);
+                        let _ = w.shutdown(std::net::Shutdown::Both);
+                        break;
+                    }
+                    up_w.write_all(&req).unwrap();
+                    let resp = read_response(&mut up_r).unwrap();
+                    if w.write_all(&resp).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (url, seen)
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// `secs` since the Unix epoch as an IMF-fixdate, e.g. `Thu, 01 Jan 1970 00:00:00 GMT`.
+fn http_date(secs: u64) -> String {
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let (era, doe) = (z / 146_097, z % 146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    format!(
+        "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[m as usize - 1],
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
 fn assert_no_secret(text: &str) {
     assert!(!text.contains(SECRET), "the API key leaked: {text}");
 }
@@ -152,7 +222,15 @@ fn silent_server_times_out() {
     .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(start.elapsed() < Duration::from_secs(10));
-    assert_no_secret(&err.to_string());
+    let msg = err.to_string();
+    assert_no_secret(&msg);
+    // Which timeout, its value, and how to change it.
+    assert!(msg.contains("sent no complete answer after 0.3 s"), "{msg}");
+    assert!(msg.contains("SessionOptions::timeout"), "{msg}");
+    assert!(
+        msg.contains("ftrack_session_options_set_timeout_ms"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -320,4 +398,86 @@ fn request_head_and_body_arrive_in_one_write() {
     );
     assert!(head.contains("ftrack-strict-api: false"));
     assert!(head.contains("ftrack-user: admin"));
+}
+
+#[test]
+fn retry_after_as_an_http_date_is_honoured() {
+    let sb = Sandbox::start(SandboxConfig::demo()).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+    // Whole seconds: now + 2 s is between 1 and 2 s away.
+    let header: &'static str = format!("retry-after: {}\r\n", http_date(now + 2)).leak();
+    let proxy = fault_proxy(sb.url(), 429, header);
+    let s = Session::with_options(
+        opts(&proxy.url)
+            .api_key(sb.admin_key())
+            .api_user(sb.admin_user()),
+    )
+    .unwrap();
+    proxy.fail.store(1, Ordering::SeqCst);
+    let t = Instant::now();
+    s.query("Project").unwrap();
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(10),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn a_write_batch_that_may_have_arrived_is_never_sent_again() {
+    let sb = Sandbox::start(SandboxConfig::demo()).unwrap();
+    // Read the request of every write batch, then hang up without answering.
+    let (url, seen) = closing_proxy(sb.url(), |req| contains(req, "\"action\":\"update\""));
+    let s = Session::with_options(
+        opts(&url)
+            .api_key(sb.admin_key())
+            .api_user(sb.admin_user())
+            .max_attempts(4),
+    )
+    .unwrap();
+    let p = s.query_first("Project").unwrap().unwrap();
+    p.set("color", Value::from("#654321")).unwrap();
+    let pending = s.pending_json().unwrap();
+    let before = sb.request_count();
+    let err = s.commit().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connection, "{err}");
+    assert_no_secret(&err.to_string());
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        1,
+        "exactly one request of the write batch"
+    );
+    assert_eq!(sb.request_count(), before, "nothing reached the server");
+    assert_eq!(
+        s.pending_json().unwrap(),
+        pending,
+        "the commit stays pending"
+    );
+}
+
+#[test]
+fn a_read_batch_cut_off_the_same_way_is_retried() {
+    let sb = Sandbox::start(SandboxConfig::demo()).unwrap();
+    let cut = Arc::new(AtomicUsize::new(0));
+    let c = cut.clone();
+    let (url, seen) = closing_proxy(sb.url(), move |req| {
+        contains(req, "from Project")
+            && c.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+    });
+    let s = Session::with_options(opts(&url).api_key(sb.admin_key()).api_user(sb.admin_user()))
+        .unwrap();
+    cut.store(2, Ordering::SeqCst);
+    let before = s.request_count();
+    assert!(!s.query("Project").unwrap().is_empty());
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        s.request_count() - before,
+        3,
+        "two cut off, the third answered"
+    );
 }
