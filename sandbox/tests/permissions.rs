@@ -368,3 +368,56 @@ fn seed_roles_carry_all_projects() {
     assert_eq!(seen("head"), 1);
     assert_eq!(seen("named"), 0);
 }
+
+#[test]
+fn the_creator_of_a_project_can_see_and_manage_it() {
+    let sb = demo();
+    // pm's Project Manager role covers only granted projects.
+    let r = call_as(
+        &sb,
+        "pm",
+        json!([
+            {"action": "create", "entity_type": "Project", "entity_data": {"name": "delta", "full_name": "Project Delta", "is_private": true}},
+            {"action": "query", "expression": "select name from Project where name is delta"},
+        ]),
+    );
+    assert!(r.is_array(), "{r}");
+    assert_eq!(r[1]["data"].as_array().unwrap().len(), 1, "same batch: {r}");
+    let delta = r[0]["data"]["id"].as_str().unwrap().to_string();
+    let names = values(
+        query_as(&sb, "pm", "select name from Project")["data"]
+            .as_array()
+            .unwrap(),
+        "name",
+    );
+    assert_eq!(names, ["alpha", "delta", "gamma"]);
+    let update = call_as(
+        &sb,
+        "pm",
+        json!([{"action": "update", "entity_type": "Project", "entity_key": [delta], "entity_data": {"full_name": "Delta"}}]),
+    );
+    assert!(update.is_array(), "{update}");
+    // The access is an ordinary grant on the creator's role.
+    let grants = data(
+        &sb,
+        "select user_security_role.user.username, user_security_role.security_role.name from UserSecurityRoleProject where project.name is delta",
+    );
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0]["user_security_role"]["user"]["username"], "pm");
+    // Others still do not see a private project.
+    assert_eq!(
+        query_as(&sb, "artist", "Project where name is delta")["data"],
+        json!([])
+    );
+    // A role that already covers the project needs no grant: admin sees
+    // everything, and an open project is covered by an all-open-projects role.
+    let r = call(
+        &sb,
+        json!([{"action": "create", "entity_type": "Project", "entity_data": {"name": "epsilon", "is_private": true}}]),
+    );
+    assert!(r.is_array(), "{r}");
+    assert_eq!(
+        data(&sb, "UserSecurityRoleProject where project.name is epsilon").len(),
+        0
+    );
+}

@@ -87,17 +87,25 @@ impl Context<'_> {
         };
         let what = format!("{verb} {}", t.name);
         match (t.name, kind) {
-            ("Project", Write::Create) => self.actor.require_global("Create projects", &what),
-            ("Project", Write::Update) => {
-                self.actor
-                    .require_project(self.conn, id.unwrap_or(""), "Update project", &what)
+            ("Project", Write::Create) => {
+                self.actor.borrow().require_global("Create projects", &what)
             }
-            ("Project", Write::Delete) => {
-                self.actor
-                    .require_project(self.conn, id.unwrap_or(""), "Delete project", &what)
+            ("Project", Write::Update) => self.actor.borrow().require_project(
+                self.conn,
+                id.unwrap_or(""),
+                "Update project",
+                &what,
+            ),
+            ("Project", Write::Delete) => self.actor.borrow().require_project(
+                self.conn,
+                id.unwrap_or(""),
+                "Delete project",
+                &what,
+            ),
+            ("SecurityRole" | "Location", _) => {
+                self.actor.borrow().require_global("Manage settings", &what)
             }
-            ("SecurityRole" | "Location", _) => self.actor.require_global("Manage settings", &what),
-            _ => self.actor.require_global("Manage users", &what),
+            _ => self.actor.borrow().require_global("Manage users", &what),
         }
     }
 
@@ -330,8 +338,40 @@ impl Context<'_> {
             self.set_collection(t, &id, name, ids)?;
         }
         self.validate_row(t, &id)?;
+        if t.name == "Project" {
+            self.grant_to_creator(&id)?;
+        }
         let data = load::entity(self.conn, self.schema, t, &id, &Projection::all_scalars(t))?;
         Ok(json!({"action": "create", "data": data}))
+    }
+
+    /// Lets the creator of a project see it: every role of the acting user
+    /// that carries "Create projects" and does not already cover the new
+    /// project gets it granted (a UserSecurityRoleProject), in the database
+    /// and for the rest of the batch. A global API key's role is not a
+    /// UserSecurityRole, so it gets no grant.
+    fn grant_to_creator(&self, project_id: &str) -> Result<(), ApiError> {
+        let private: bool = self.conn.query_row(
+            "SELECT COALESCE(is_private, 0) FROM \"Project\" WHERE id = ?1",
+            [project_id],
+            |r| r.get(0),
+        )?;
+        let mut actor = self.actor.borrow_mut();
+        for role in &mut actor.roles {
+            let Some(usr_id) = &role.user_security_role_id else {
+                continue;
+            };
+            let covered = role.all_projects || (role.all_open_projects && !private);
+            if covered || !role.permissions.contains("Create projects") {
+                continue;
+            }
+            self.conn.execute(
+                "INSERT INTO \"UserSecurityRoleProject\" (id, user_security_role_id, project_id) VALUES (?1, ?2, ?3)",
+                params![uuid::Uuid::new_v4().to_string(), usr_id, project_id],
+            )?;
+            role.projects.insert(project_id.to_string());
+        }
+        Ok(())
     }
 
     fn target_id(&self, t: &EntityType, op: &Value) -> Result<String, ApiError> {

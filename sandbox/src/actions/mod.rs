@@ -10,6 +10,7 @@ use crate::query::load;
 use crate::schema::Schema;
 use rusqlite::Connection;
 use serde_json::{Value, json};
+use std::cell::RefCell;
 
 /// What a batch runs against.
 pub struct Context<'a> {
@@ -17,8 +18,9 @@ pub struct Context<'a> {
     pub conn: &'a Connection,
     /// Entity types.
     pub schema: &'a Schema,
-    /// The authenticated user.
-    pub actor: &'a Actor,
+    /// The authenticated user; its grants grow when it creates a project
+    /// within the batch.
+    pub actor: RefCell<Actor>,
     /// Fully encode every occurrence of an entity (`denormalize:1`).
     pub denormalize: bool,
     /// `version` reported by `query_server_information`.
@@ -40,7 +42,7 @@ pub fn execute_batch(
         let ctx = Context {
             conn: &tx,
             schema,
-            actor,
+            actor: RefCell::new(actor.clone()),
             denormalize,
             version,
         };
@@ -86,7 +88,7 @@ impl Context<'_> {
             })),
             "query_schemas" => Ok(self.schema.json().clone()),
             "query" => {
-                let visible = self.actor.visible_projects(self.conn)?;
+                let visible = self.actor.borrow().visible_projects(self.conn)?;
                 load::run(
                     self.conn,
                     self.schema,

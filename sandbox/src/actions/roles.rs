@@ -63,7 +63,7 @@ impl Context<'_> {
     }
 
     pub(super) fn role_action(&self, action: &str, op: &Value) -> Result<Value, ApiError> {
-        self.actor.require_global("Manage users", action)?;
+        self.actor.borrow().require_global("Manage users", action)?;
         let user_id = field(op, "user_id")?;
         let role_id = field(op, "role_id")?;
         let user = self.username(user_id)?;
