@@ -461,3 +461,40 @@ fn databases_from_before_all_projects_keep_the_administrator_scope() {
     drop(sb);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The one internal failure a client can meet without a sandbox bug: another
+/// process holds the database's write lock past the busy timeout.
+#[test]
+fn strict_mode_500_when_the_database_is_locked() {
+    let dir = std::env::temp_dir().join(format!("ftrack-sandbox-locked-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("locked.db");
+    let _ = std::fs::remove_file(&db);
+    let sb = Sandbox::start(SandboxConfig {
+        db: Some(db.clone()),
+        ..SandboxConfig::demo()
+    })
+    .unwrap();
+    let pm = user_id(&sb, "pm");
+    let other = rusqlite::Connection::open(&db).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let batch = json!([{"action": "update", "entity_type": "User", "entity_key": [pm], "entity_data": {"first_name": "Blocked"}}]);
+    let (status, body) = post_with(
+        &sb.url(),
+        "admin",
+        "demo-key-admin",
+        &[("ftrack-strict-api", "true")],
+        &batch,
+    );
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["exception"], "ServerError");
+    assert!(
+        body["content"].as_str().unwrap().contains("locked"),
+        "{body}"
+    );
+    other.execute_batch("ROLLBACK").unwrap();
+    let r = call(&sb, batch);
+    assert!(r.is_array(), "works again once the lock is gone: {r}");
+    drop(sb);
+    let _ = std::fs::remove_dir_all(&dir);
+}
