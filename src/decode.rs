@@ -186,6 +186,7 @@ impl<'a> Decoder<'a> {
         };
         let (slot, _new) = self.map.get_or_insert(ty, key);
         self.map.note(self.result, slot);
+        self.map.touch(slot);
         let n = self.scratch.len() - start;
         {
             let s = &mut self.map.slots[slot as usize];

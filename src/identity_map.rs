@@ -30,6 +30,8 @@ pub(crate) struct Slot {
     /// The result (response) this entity last arrived in.
     pub origin: u32,
     pub state: SlotState,
+    /// In [`IdentityMap::changed`] (only kept when tracking changes).
+    pub changed: bool,
 }
 
 impl Slot {
@@ -71,6 +73,11 @@ pub(crate) struct IdentityMap {
     index: Vec<FastMap<Box<str>, u32>>,
     results: VecDeque<(u32, Vec<u32>)>,
     next_result: u32,
+    /// Whether [`IdentityMap::touch`] records slots (for the persistent cache).
+    pub track_changes: bool,
+    /// Slots whose server values changed or that were removed since the last
+    /// [`IdentityMap::take_changed`].
+    changed: Vec<u32>,
 }
 
 impl IdentityMap {
@@ -98,12 +105,35 @@ impl IdentityMap {
             local: Vec::new(),
             origin: u32::MAX,
             state: SlotState::Persisted,
+            changed: false,
         });
         (s, true)
     }
 
+    /// Records that the server values of `slot` changed (when tracking changes).
+    #[inline]
+    pub(crate) fn touch(&mut self, slot: u32) {
+        if self.track_changes {
+            let s = &mut self.slots[slot as usize];
+            if !s.changed {
+                s.changed = true;
+                self.changed.push(slot);
+            }
+        }
+    }
+
+    /// The slots touched since the last call, in order; clears the record.
+    pub(crate) fn take_changed(&mut self) -> Vec<u32> {
+        let changed = std::mem::take(&mut self.changed);
+        for &s in &changed {
+            self.slots[s as usize].changed = false;
+        }
+        changed
+    }
+
     /// Tombstones a slot: it leaves the index; handles to it report it as gone.
     pub(crate) fn remove(&mut self, slot: u32) {
+        self.touch(slot);
         let s = &mut self.slots[slot as usize];
         if let Some(idx) = self.index.get_mut(s.ty as usize)
             && idx.get(&s.key) == Some(&slot)

@@ -1,69 +1,119 @@
 //! An optional persistent entity cache under the in-memory identity map.
 //!
-//! Kept simple on purpose: a JSON file `{"server_url", "entities": [...]}` of
-//! encoded entities (server values only, as the wire encodes them). It is read
-//! once when the session starts into a side table keyed by (type, primary key);
-//! `Session::get` consults it on an identity-map miss and decodes just that
-//! entity into the map. On commit and close, the map's persisted entities are
-//! folded into the table and the file is rewritten (temp file + rename).
+//! The file is a journal of JSON documents, one per line: a header
+//! `{"libftrack_entity_journal": 1, "server_url"}`, then entity records
+//! `{"__entity_type__", <primary key>, <attributes>}` (server values, as the wire
+//! encodes them) and removals `{"__removed__": true, "__entity_type__", <primary key>}`;
+//! later records win attribute by attribute. Each record starts with a newline, so
+//! a record torn by a crash only loses itself.
+//!
+//! The journal is read once when the session starts into a side table keyed by
+//! (type, primary key); `Session::get` consults it on an identity-map miss and
+//! decodes just that entity into the map. Saving (on commit and close) appends one
+//! record per entity the identity map reports as changed since the last save, so it
+//! costs time proportional to the changes, never to the size of the cache. Closing
+//! also compacts the file (rewrites it from the table: temp file + rename) once it
+//! holds more than twice as many records as live entities, which keeps the
+//! amortised cost proportional to the changes too.
+//!
 //! Any I/O or format problem means "no persistent cache"; it never fails a call.
+//! Two sessions sharing one file may lose each other's records on compaction.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+
+use serde_json::{Map, Value as J};
 
 use crate::decode::{Answer, Decoded, Decoder, Expect};
 use crate::identity_map::{IdentityMap, KEY_SEP, SlotState};
 use crate::operations::stored_json;
 use crate::schema::{FastMap, Schema};
 
+const HEADER: &str = "libftrack_entity_journal";
+const REMOVED: &str = "__removed__";
+
 pub(crate) struct PersistentCache {
     path: PathBuf,
     server_url: String,
-    /// "Type\u{1f}key" → encoded entity.
-    table: Mutex<FastMap<String, serde_json::Value>>,
+    journal: Mutex<Journal>,
+}
+
+struct Journal {
+    /// "Type\u{1f}key" → the entity's attributes, as wire JSON.
+    table: FastMap<String, Map<String, J>>,
+    /// Records in the file.
+    records: usize,
+    /// The file is missing or not this server's journal: rewrite it before appending.
+    rewrite: bool,
 }
 
 fn table_key(entity_type: &str, key: &str) -> String {
     format!("{entity_type}{KEY_SEP}{key}")
 }
 
+impl Journal {
+    /// Folds one record of the file into the table.
+    fn apply(&mut self, schema: &Schema, mut record: Map<String, J>) {
+        let Some(ty) = record.get("__entity_type__").and_then(J::as_str) else {
+            return;
+        };
+        let Some(tid) = schema.known_type(ty) else {
+            return;
+        };
+        let parts: Option<Vec<&str>> = schema
+            .ty(tid)
+            .primary_key
+            .iter()
+            .map(|k| record.get(k).and_then(J::as_str))
+            .collect();
+        let Some(parts) = parts else {
+            return;
+        };
+        let k = table_key(ty, &parts.join(&KEY_SEP.to_string()));
+        if record.remove(REMOVED).is_some() {
+            self.table.remove(&k);
+        } else {
+            self.table.entry(k).or_default().extend(record);
+        }
+    }
+}
+
 impl PersistentCache {
     pub(crate) fn open(path: &Path, server_url: &str, schema: &Schema) -> PersistentCache {
-        let mut table = FastMap::default();
-        if let Some(entities) = std::fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .filter(|d| d.get("server_url").and_then(|v| v.as_str()) == Some(server_url))
-            .and_then(|mut d| d.get_mut("entities").map(serde_json::Value::take))
-            .and_then(|e| match e {
-                serde_json::Value::Array(a) => Some(a),
-                _ => None,
-            })
-        {
-            for e in entities {
-                let Some(ty) = e.get("__entity_type__").and_then(|t| t.as_str()) else {
-                    continue;
-                };
-                let Some(tid) = schema.known_type(ty) else {
-                    continue;
-                };
-                let parts: Option<Vec<String>> = schema
-                    .ty(tid)
-                    .primary_key
-                    .iter()
-                    .map(|k| e.get(k).and_then(|v| v.as_str()).map(str::to_owned))
-                    .collect();
-                if let Some(parts) = parts {
-                    let key = parts.join(&KEY_SEP.to_string());
-                    table.insert(table_key(ty, &key), e);
+        let mut journal = Journal {
+            table: FastMap::default(),
+            records: 0,
+            rewrite: true,
+        };
+        if let Ok(bytes) = std::fs::read(path) {
+            let mut lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+            let header_ok = lines
+                .next()
+                .and_then(|l| serde_json::from_slice::<J>(l).ok())
+                .is_some_and(|h| {
+                    h.get(HEADER) == Some(&J::from(1))
+                        && h.get("server_url").and_then(J::as_str) == Some(server_url)
+                });
+            if header_ok {
+                journal.rewrite = false;
+                for line in lines {
+                    journal.records += 1;
+                    if let Ok(J::Object(record)) = serde_json::from_slice(line) {
+                        journal.apply(schema, record);
+                    }
                 }
             }
         }
         PersistentCache {
             path: path.to_owned(),
             server_url: server_url.to_owned(),
-            table: Mutex::new(table),
+            journal: Mutex::new(journal),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Decodes the cached entity into the map, if the file had it.
@@ -74,14 +124,15 @@ impl PersistentCache {
         entity_type: &str,
         key: &str,
     ) -> Option<u32> {
-        let table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        let entity = table.get(&table_key(entity_type, key))?;
+        let journal = self.lock();
+        let entity = journal.table.get(&table_key(entity_type, key))?;
         let body =
             serde_json::to_vec(&serde_json::json!([{"action": "query", "data": [entity]}])).ok()?;
-        match Decoder::new(schema, map)
-            .decode(&body, &[Expect::Query])
-            .ok()?
-        {
+        // What comes from the file is already in it: not a change to journal.
+        let tracking = std::mem::replace(&mut map.track_changes, false);
+        let decoded = Decoder::new(schema, map).decode(&body, &[Expect::Query]);
+        map.track_changes = tracking;
+        match decoded.ok()? {
             Decoded::Answers(mut a) if !a.is_empty() => match a.swap_remove(0) {
                 Answer::Query { slots, .. } => slots.first().copied(),
                 _ => None,
@@ -90,47 +141,95 @@ impl PersistentCache {
         }
     }
 
-    /// Folds the map's persisted entities into the table and rewrites the file.
-    pub(crate) fn save(&self, schema: &Schema, map: &IdentityMap) {
-        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
-        for s in &map.slots {
+    /// Appends a record for every entity changed since the last save.
+    pub(crate) fn save(&self, schema: &Schema, map: &mut IdentityMap) {
+        let mut journal = self.lock();
+        let mut out = Vec::new();
+        for slot in map.take_changed() {
+            let s = &map.slots[slot as usize];
             let ty = schema.ty(s.ty);
+            if !ty.known || s.state == SlotState::Created {
+                continue;
+            }
             let k = table_key(&ty.name, &s.key);
-            if s.state == SlotState::Removed {
-                table.remove(&k);
-                continue;
-            }
-            if s.state != SlotState::Persisted || !ty.known {
-                continue;
-            }
-            let mut obj = match table.remove(&k) {
-                Some(serde_json::Value::Object(o)) => o,
-                _ => serde_json::Map::new(),
-            };
-            obj.insert("__entity_type__".into(), ty.name.clone().into());
+            let mut record = Map::new();
+            record.insert("__entity_type__".into(), ty.name.clone().into());
             for (pk, v) in ty.primary_key.iter().zip(s.key.split(KEY_SEP)) {
-                obj.insert(pk.clone(), v.into());
+                record.insert(pk.clone(), v.into());
             }
-            for (a, v) in &s.remote {
-                obj.insert(
-                    schema.attrs.name(*a).to_owned(),
-                    stored_json(schema, map, v),
-                );
+            if s.state == SlotState::Removed {
+                if journal.table.remove(&k).is_none() {
+                    continue;
+                }
+                record.insert(REMOVED.into(), true.into());
+            } else {
+                let only_key = s.remote.iter().all(|(a, _)| ty.pk_ids.contains(a));
+                if only_key && journal.table.contains_key(&k) {
+                    continue; // a reference: nothing new
+                }
+                for (a, v) in &s.remote {
+                    record.insert(
+                        schema.attrs.name(*a).to_owned(),
+                        stored_json(schema, map, v),
+                    );
+                }
+                journal
+                    .table
+                    .entry(k)
+                    .or_default()
+                    .extend(record.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
-            table.insert(k, serde_json::Value::Object(obj));
+            out.push(b'\n');
+            if serde_json::to_writer(&mut out, &record).is_err() {
+                return;
+            }
+            journal.records += 1;
         }
-        let entities: Vec<&serde_json::Value> = table.values().collect();
-        let doc = serde_json::json!({"server_url": self.server_url, "entities": entities});
-        let Ok(bytes) = serde_json::to_vec(&doc) else {
+        if journal.rewrite {
+            self.compact(&mut journal);
+        } else if !out.is_empty() {
+            let appended = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&self.path)
+                .and_then(|mut f| f.write_all(&out));
+            if appended.is_err() {
+                self.compact(&mut journal);
+            }
+        }
+    }
+
+    /// Saves, then compacts the file when it holds mostly superseded records.
+    pub(crate) fn close(&self, schema: &Schema, map: &mut IdentityMap) {
+        self.save(schema, map);
+        let mut journal = self.lock();
+        if journal.records > 2 * journal.table.len() + 16 {
+            self.compact(&mut journal);
+        }
+    }
+
+    /// Rewrites the file from the table (temp file + rename).
+    fn compact(&self, journal: &mut Journal) {
+        let mut out = Vec::new();
+        let header = serde_json::json!({HEADER: 1, "server_url": self.server_url});
+        if serde_json::to_writer(&mut out, &header).is_err() {
             return;
-        };
+        }
+        for record in journal.table.values() {
+            out.push(b'\n');
+            if serde_json::to_writer(&mut out, record).is_err() {
+                return;
+            }
+        }
         if let Some(dir) = self.path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
         let tmp = self
             .path
             .with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, &self.path).is_err() {
+        if std::fs::write(&tmp, out).is_ok() && std::fs::rename(&tmp, &self.path).is_ok() {
+            journal.records = journal.table.len();
+            journal.rewrite = false;
+        } else {
             let _ = std::fs::remove_file(&tmp);
         }
     }

@@ -60,7 +60,7 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(p) = &self.persistent {
             let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
-            p.save(&st.schema, &st.map);
+            p.close(&st.schema, &mut st.map);
         }
     }
 }
@@ -183,7 +183,8 @@ impl Session {
             ));
         }
         let schema = Schema::from_json(&schemas);
-        let map = IdentityMap::default();
+        let mut map = IdentityMap::default();
+        map.track_changes = options.persistent_cache.is_some();
         let persistent = options
             .persistent_cache
             .as_ref()
@@ -500,8 +501,9 @@ impl Session {
             apply_committed(&mut inner.lock(), n);
         }
         if let Some(p) = &inner.persistent {
-            let st = inner.lock();
-            p.save(&st.schema, &st.map);
+            let mut st = inner.lock();
+            let st = &mut *st;
+            p.save(&st.schema, &mut st.map);
         }
         Ok(())
     }
@@ -603,12 +605,15 @@ impl Session {
         self.inner.lock().map.live_len()
     }
 
-    /// Writes the persistent cache (when configured). Also done on commit and when
-    /// the last handle to the session is dropped.
+    /// Writes the persistent cache (when configured): appends the entities changed
+    /// since the last write, and compacts the file when it has grown to more than
+    /// twice the live entities. Changes are also appended on every commit, and this
+    /// runs when the last handle to the session is dropped.
     pub fn close(&self) -> Result<()> {
         if let Some(p) = &self.inner.persistent {
-            let st = self.inner.lock();
-            p.save(&st.schema, &st.map);
+            let mut st = self.inner.lock();
+            let st = &mut *st;
+            p.close(&st.schema, &mut st.map);
         }
         Ok(())
     }
@@ -635,6 +640,7 @@ fn apply_committed(st: &mut State, n: usize) {
                         }
                     }
                 }
+                st.map.touch(slot);
             }
             Op::Delete { slot } => deleted.push(slot),
             Op::Action(_) => {}
