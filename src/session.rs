@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) server_info: serde_json::Value,
     pub(crate) state: Mutex<State>,
     pub(crate) persistent: Option<crate::persistent_cache::PersistentCache>,
+    /// See [`Session::write_generation`].
+    pub(crate) writes: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Session {
@@ -201,6 +203,7 @@ impl Session {
                     dirty: Vec::new(),
                 }),
                 persistent,
+                writes: Default::default(),
             }),
         })
     }
@@ -465,6 +468,10 @@ impl Session {
             (body, expects, st.ops.len())
         };
         if let Some(body) = body {
+            // Before sending: a timed-out batch may still have been applied.
+            inner
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let reply = inner.transport.post(&body, Idempotence::Writes)?;
             if serde_json::from_slice::<serde::de::IgnoredAny>(&reply.body).is_err() {
                 return Err(protocol(
@@ -557,6 +564,9 @@ impl Session {
         let idem = if read_only {
             Idempotence::ReadOnly
         } else {
+            self.inner
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Idempotence::Writes
         };
         let reply = self.inner.transport.post(&body, idem)?;
@@ -593,6 +603,17 @@ impl Session {
     /// HTTP requests sent by this session so far (attempts, including retries).
     pub fn request_count(&self) -> u64 {
         self.inner.transport.request_count()
+    }
+
+    /// A number that changes whenever this session may have changed data on the
+    /// server: with each commit that sends a batch (whether or not the server
+    /// accepts it: a timed-out batch may have been applied) and each
+    /// [`Session::call`] that is not read-only. Rollback leaves it unchanged.
+    /// Caches of server state that the identity map does not hold (the roles
+    /// module's role state, which role actions change without an entity merge)
+    /// compare it to know when to read again.
+    pub fn write_generation(&self) -> u64 {
+        self.inner.writes.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The server's `query_server_information` answer from start-up.
