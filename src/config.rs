@@ -40,6 +40,7 @@ pub struct SessionOptions {
     pub(crate) retry_delay: Duration,
     pub(crate) ca_bundle: Option<PathBuf>,
     pub(crate) persistent_cache: Option<PathBuf>,
+    pub(crate) idempotent_role_changes: bool,
 }
 
 impl Default for SessionOptions {
@@ -60,6 +61,7 @@ impl Default for SessionOptions {
             retry_delay: Duration::from_millis(200),
             ca_bundle: None,
             persistent_cache: None,
+            idempotent_role_changes: false,
         }
     }
 }
@@ -88,6 +90,7 @@ impl fmt::Debug for SessionOptions {
             .field("retry_delay", &self.retry_delay)
             .field("ca_bundle", &self.ca_bundle)
             .field("persistent_cache", &self.persistent_cache)
+            .field("idempotent_role_changes", &self.idempotent_role_changes)
             .finish()
     }
 }
@@ -171,6 +174,15 @@ impl SessionOptions {
     /// A JSON file used as a persistent entity cache under the in-memory one.
     pub fn persistent_cache(mut self, path: impl Into<PathBuf>) -> Self {
         self.persistent_cache = Some(path.into());
+        self
+    }
+    /// With `true`, security-role changes that would be no-ops (append a role the
+    /// user holds, remove one they do not, grant a granted project, revoke one not
+    /// granted) are skipped instead of refused: the default of every
+    /// [`crate::roles::Roles`] of the session (see [`crate::roles::Roles::idempotent`]).
+    /// Off by default.
+    pub fn idempotent_role_changes(mut self, on: bool) -> Self {
+        self.idempotent_role_changes = on;
         self
     }
 }

@@ -10,12 +10,37 @@
 //! `rollback` discards them.
 //!
 //! Every change is validated before it is recorded, against the user's roles as
-//! the server has them (read in one request) **plus the role operations still
-//! pending** in the session: appending a role and granting a project on it in the
-//! same batch validates. Each refusal is an [`Error::Role`] whose message names the
-//! user, the role and the project. With [`Roles::idempotent`] a change that would
-//! be a no-op (append a role already held, remove one not held, grant a project
-//! already granted, revoke one not granted) is skipped instead of failing.
+//! the server has them **plus the role operations still pending** in the session:
+//! appending a role and granting a project on it in the same batch validates. Each
+//! refusal is an [`Error::Role`] whose message names the user, the role and the
+//! project. With [`Roles::idempotent`] (or the session option
+//! [`crate::SessionOptions::idempotent_role_changes`]) a change that would be a
+//! no-op (append a role already held, remove one not held, grant a project already
+//! granted, revoke one not granted) is skipped instead of failing.
+//!
+//! # What validation costs
+//!
+//! The session keeps each user's role state (role → all open projects, granted
+//! projects) from the last time it read them — [`Roles::user_roles`], or the first
+//! change validated for that user — in a small per-session store shared by every
+//! `Roles` of the session (the C ABI creates one per call). A change validates
+//! against that state with the pending operations replayed on top, so it costs
+//! **no request** when the user's roles are known, and one (the same read as
+//! `user_roles`) when they are not. Lookups of users, roles and projects are the
+//! caller's: find each once and reuse the entities.
+//!
+//! The stored state is the server's answer at a point in time. It is dropped for
+//! every user when the session may have written to the server
+//! ([`Session::write_generation`] moved: a commit was sent, whether accepted or
+//! not, or a non-read [`Session::call`]), because role actions change the server
+//! without merging entities, and because the commit is when this session
+//! synchronises: the next change per user reads again, and sees what other
+//! sessions changed meanwhile. Rollback drops nothing: it does not touch the
+//! server, and pending operations are always replayed from the session's current
+//! batch, so they disappear from validation with it. [`Roles::user_roles`] always
+//! reads and refreshes the stored state; call it to pick up another session's
+//! change without committing. Validation is a convenience, not a lock: the server
+//! still refuses a batch that became invalid, atomically.
 //!
 //! ```no_run
 //! use ftrack::roles::Roles;
@@ -36,7 +61,8 @@
 //! Only `is_all_open_projects` is read or written; the deprecated `is_all_projects`
 //! and the old action name `revoke_user_security_role` are never sent.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::{Entity, Error, ErrorKind, Result, Session, Value, quote};
 
@@ -139,11 +165,44 @@ fn scope_text<'a>(all_open: bool, projects: impl Iterator<Item = &'a str>) -> St
 }
 
 /// The roles API of one session. Cheap to create and clone; holds no state of its
-/// own besides the idempotent flag (pending operations live in the session).
+/// own besides the idempotent flag (pending operations live in the session, role
+/// state in the session's role store, see the module documentation).
 #[derive(Debug, Clone)]
 pub struct Roles {
     session: Session,
     idempotent: bool,
+    store: Arc<Mutex<RoleStore>>,
+}
+
+/// What the session knows of users' role state: user id → the state as read from
+/// the server, with the [`Session::write_generation`] before the read.
+#[derive(Debug, Default)]
+struct RoleStore {
+    users: HashMap<String, Known>,
+}
+
+#[derive(Debug, Clone)]
+struct Known {
+    generation: u64,
+    state: BTreeMap<String, Held>,
+}
+
+/// One role store per live session, found by the session's allocation. An entry
+/// holds only a `Weak` to the session, and entries of dropped sessions are pruned
+/// whenever a store is looked up.
+type Stores = Vec<(Weak<crate::session::Inner>, Arc<Mutex<RoleStore>>)>;
+static STORES: Mutex<Stores> = Mutex::new(Vec::new());
+
+fn store_of(session: &Session) -> Arc<Mutex<RoleStore>> {
+    let mut stores = STORES.lock().unwrap_or_else(|e| e.into_inner());
+    stores.retain(|(weak, _)| weak.strong_count() > 0);
+    let me = Arc::as_ptr(&session.inner);
+    if let Some((_, store)) = stores.iter().find(|(weak, _)| weak.as_ptr() == me) {
+        return store.clone();
+    }
+    let store = Arc::new(Mutex::new(RoleStore::default()));
+    stores.push((Arc::downgrade(&session.inner), store.clone()));
+    store
 }
 
 /// Projections that load a user's roles with their scope in one query of `User`.
@@ -164,11 +223,13 @@ const AUDIT_PROJECTIONS: &str = "username, is_active, \
      user_security_roles.user_security_role_projects.project.name";
 
 impl Roles {
-    /// The roles API over `session` (strict: no-ops are errors).
+    /// The roles API over `session`; strict (no-ops are errors) unless the session
+    /// was created with [`crate::SessionOptions::idempotent_role_changes`].
     pub fn new(session: &Session) -> Roles {
         Roles {
             session: session.clone(),
-            idempotent: false,
+            idempotent: session.inner.options.idempotent_role_changes,
+            store: store_of(session),
         }
     }
 
@@ -276,8 +337,11 @@ impl Roles {
     /// user with projections through `user_security_roles`), sorted by role name.
     /// The `UserSecurityRole` entities come back with `security_role`,
     /// `is_all_open_projects` and `user_security_role_projects.project` loaded.
+    /// Always reads, and refreshes the role state that validation uses.
     pub fn user_roles(&self, user: &Entity) -> Result<Vec<UserRole>> {
         self.check_user(user)?;
+        // Read before the request: a write during it makes the stored state stale.
+        let generation = self.session.write_generation();
         let fresh = self.session.query(&format!(
             "select {USER_ROLE_PROJECTIONS} from User where id is {}",
             quote(&user.id())
@@ -314,6 +378,20 @@ impl Roles {
             });
         }
         out.sort_by(|a, b| a.role_name.cmp(&b.role_name));
+        let state = out
+            .iter()
+            .map(|r| {
+                let held = Held {
+                    usr_id: r.entity.id(),
+                    all_open: r.all_open_projects,
+                    projects: r.projects.iter().map(|p| p.id.clone()).collect(),
+                };
+                (r.role.id(), held)
+            })
+            .collect();
+        self.lock_store()
+            .users
+            .insert(user.id(), Known { generation, state });
         Ok(out)
     }
 
@@ -590,22 +668,34 @@ impl Roles {
         Ok(name)
     }
 
-    /// The user's roles as the server has them (one request) with the pending role
-    /// operations of the session applied on top.
+    fn lock_store(&self) -> std::sync::MutexGuard<'_, RoleStore> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The user's role state as the server has it — stored if this session has not
+    /// written to the server since it was read, else read now (one request) — with
+    /// the pending role operations of the session applied on top.
     fn context(&self, user: &Entity) -> Result<Context> {
-        let current = self.user_roles(user)?;
+        self.check_user(user)?;
+        let generation = self.session.write_generation();
+        let known = {
+            let mut store = self.lock_store();
+            // Everything read before a write is stale: drop it all at once.
+            store.users.retain(|_, k| k.generation == generation);
+            store.users.get(&user.id()).map(|k| k.state.clone())
+        };
+        let mut state = match known {
+            Some(state) => state,
+            None => {
+                self.user_roles(user)?;
+                self.lock_store()
+                    .users
+                    .get(&user.id())
+                    .map(|k| k.state.clone())
+                    .unwrap_or_default()
+            }
+        };
         let username = loaded_string(user, "username").unwrap_or_else(|_| user.id());
-        let mut state = BTreeMap::new();
-        for r in &current {
-            state.insert(
-                r.role.id(),
-                Held {
-                    usr_id: r.entity.id(),
-                    all_open: r.all_open_projects,
-                    projects: r.projects.iter().map(|p| p.id.clone()).collect(),
-                },
-            );
-        }
         let pending: serde_json::Value = serde_json::from_str(&self.session.pending_json()?)
             .map_err(|e| Error::Protocol {
                 status: 0,
