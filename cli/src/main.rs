@@ -4,6 +4,7 @@
 mod args;
 mod output;
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -33,6 +34,8 @@ COMMANDS
     (against the server and the changes queued before them), then queued; `commit`
     sends everything queued in one atomic request, and whatever is still queued at
     the end is committed too. If any command fails, nothing queued is sent.
+    Each user, role and project is looked up once per run, and each user's roles
+    are read once (again after a commit): queued changes cost no request.
     Projects are named by short name (gamma) or full name ("Project Gamma");
     roles by name ("Project Manager"). Quote names with spaces.
 
@@ -40,8 +43,14 @@ GLOBAL OPTIONS (before the first command)
     --server URL        ftrack server (else FTRACK_SERVER)
     --api-user USER     API user (else FTRACK_API_USER, else the login name)
     --api-key KEY       API key (else FTRACK_API_KEY)
-    --dry-run           print the batch that would be committed (JSON) instead of
-                        sending it; no change is sent
+    --dry-run           send no change: print the batch that would be committed
+                        (JSON, on stdout) once, at the end. A `commit` in the
+                        chain commits nothing and keeps the changes queued, so
+                        the commands after it are validated against them, as
+                        they would be after a real commit; the batch printed is
+                        everything the chain would send (as one batch, where a
+                        real run would send one per `commit`). Reads (`user`,
+                        `audit`) still show the server as it is
     --idempotent        changes that are already in effect are skipped, not errors
     --sandbox           start the embedded sandbox with the demo studio and run
                         against it as `admin` (no server needed)
@@ -170,6 +179,9 @@ fn run(inv: &Invocation) -> Result<(), u8> {
         changes_ahead: inv.commands.iter().any(Command::is_change),
         committed: false,
         queued: Vec::new(),
+        users: HashMap::new(),
+        all_roles: None,
+        projects: HashMap::new(),
     };
     let total = inv.commands.len();
     for (n, command) in inv.commands.iter().enumerate() {
@@ -186,7 +198,11 @@ fn run(inv: &Invocation) -> Result<(), u8> {
             return Err(code);
         }
     }
-    if runner.session.pending_len() > 0 {
+    if inv.dry_run {
+        runner
+            .print_dry_run()
+            .map_err(|e| fail("printing the batch", &e))?;
+    } else if runner.session.pending_len() > 0 {
         runner.commit().map_err(|e| fail("committing", &e))?;
     }
     Ok(())
@@ -213,17 +229,43 @@ struct Runner {
     committed: bool,
     /// What the queued changes do, in words, for the commit summary.
     queued: Vec<String>,
+    /// Lookups made once per run: users and projects by the name given, every
+    /// security role (one request, the first time a role is named).
+    users: HashMap<String, Entity>,
+    all_roles: Option<Vec<Entity>>,
+    projects: HashMap<String, Entity>,
 }
 
 impl Runner {
-    fn user(&self, username: &str) -> Result<Entity, Error> {
-        self.roles.find_user(username)
+    fn user(&mut self, username: &str) -> Result<Entity, Error> {
+        if let Some(u) = self.users.get(username) {
+            return Ok(u.clone());
+        }
+        let u = self.roles.find_user(username)?;
+        self.users.insert(username.to_owned(), u.clone());
+        Ok(u)
     }
-    fn role(&self, name: &str) -> Result<Entity, Error> {
-        self.roles.find_role(name)
+    fn role(&mut self, name: &str) -> Result<Entity, Error> {
+        if self.all_roles.is_none() {
+            self.all_roles = Some(self.roles.security_roles(None)?);
+        }
+        let found =
+            self.all_roles.iter().flatten().find(|r| {
+                r.is_loaded("name") && r.get_string("name").ok().as_deref() == Some(name)
+            });
+        match found {
+            Some(r) => Ok(r.clone()),
+            // Not among the roles read: ask again, for the error that lists them.
+            None => self.roles.find_role(name),
+        }
     }
-    fn project(&self, name: &str) -> Result<Entity, Error> {
-        self.roles.find_project(name)
+    fn project(&mut self, name: &str) -> Result<Entity, Error> {
+        if let Some(p) = self.projects.get(name) {
+            return Ok(p.clone());
+        }
+        let p = self.roles.find_project(name)?;
+        self.projects.insert(name.to_owned(), p.clone());
+        Ok(p)
     }
 
     fn run(&mut self, command: &Command) -> Result<(), Error> {
@@ -352,13 +394,13 @@ impl Runner {
     fn commit(&mut self) -> Result<(), Error> {
         let pending = self.session.pending_len();
         if self.dry_run {
-            heading(&format!(
-                "Dry run: the batch of {pending} operation(s) that would be committed"
-            ));
-            println!("{}", pretty(&self.session.pending_json()?));
-            eprintln!("(--dry-run: nothing was sent; the queued changes are discarded)");
-            self.session.rollback();
-            self.queued.clear();
+            // Nothing is sent, and nothing is dropped: the commands after this one
+            // are validated against these changes, as after a real commit.
+            heading("Commit (dry run)");
+            eprintln!(
+                "  not sent: {pending} operation(s) stay queued; the whole batch is \
+                 printed at the end"
+            );
             return Ok(());
         }
         heading("Commit");
@@ -375,6 +417,25 @@ impl Runner {
             if requests == 1 { "" } else { "s" }
         );
         self.committed = true;
+        self.queued.clear();
+        Ok(())
+    }
+}
+
+impl Runner {
+    /// `--dry-run`: the one batch the whole chain would send, on stdout; then the
+    /// queued changes are discarded (nothing was ever sent).
+    fn print_dry_run(&mut self) -> Result<(), Error> {
+        let pending = self.session.pending_len();
+        if pending == 0 && !self.changes_ahead {
+            return Ok(()); // a chain of reads: no batch to show
+        }
+        heading(&format!(
+            "Dry run: the batch of {pending} operation(s) that would be committed"
+        ));
+        println!("{}", pretty(&self.session.pending_json()?));
+        eprintln!("(--dry-run: nothing was sent; the queued changes are discarded)");
+        self.session.rollback();
         self.queued.clear();
         Ok(())
     }

@@ -348,6 +348,7 @@ fn help_documents_commands_and_exit_codes() {
         "replace",
         "revoke",
         "--dry-run",
+        "keeps the changes queued",
         "--sandbox",
         "EXIT CODES",
         "  7  permission denied",
@@ -369,4 +370,114 @@ fn the_sandbox_demo_walkthrough() {
     );
     assert!(err.contains("committed 4 operations in 1 request"), "{err}");
     assert!(err.contains("== Audit after the commit"), "{err}");
+}
+
+#[test]
+fn dry_run_keeps_changes_queued_across_commit_and_prints_one_batch() {
+    let sb = sandbox();
+    let o = run(
+        &sb,
+        &[
+            "--dry-run",
+            "assign",
+            "artist",
+            "Project Manager",
+            "+",
+            "commit",
+            // Valid only if the append above still counts after `commit`.
+            "+",
+            "grant",
+            "artist",
+            "Project Manager",
+            "gamma",
+            "+",
+            "commit",
+            "+",
+            "revoke",
+            "pm",
+            "Project Manager",
+            "alpha",
+        ],
+    );
+    ok(&o);
+    assert!(role_batches(&sb).is_empty(), "nothing sent");
+    // One batch on stdout, with every change of the chain, in order.
+    let batch: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("one JSON batch");
+    let actions: Vec<&str> = batch
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "add_user_security_role",
+            "grant_user_security_role_project",
+            "revoke_user_security_role_project"
+        ]
+    );
+    let err = stderr(&o);
+    assert_eq!(err.matches("stay queued").count(), 2, "{err}");
+    assert!(err.contains("nothing was sent"), "{err}");
+
+    // And a change that conflicts with one queued before a dry-run commit is refused.
+    let o = run(
+        &sb,
+        &[
+            "--dry-run",
+            "assign",
+            "artist",
+            "Project Manager",
+            "+",
+            "commit",
+            "+",
+            "assign",
+            "artist",
+            "Project Manager",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(stderr(&o).contains("already holds"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "no batch printed on failure");
+    assert!(role_batches(&sb).is_empty());
+}
+
+#[test]
+fn a_chain_looks_up_each_name_once_and_validates_without_extra_requests() {
+    let sb = sandbox();
+    // What connecting costs, plus one request: `roles` lists the roles.
+    ok(&run(&sb, &["roles"]));
+    let connect = sb.request_count() - 1;
+    let before = sb.request_count();
+    ok(&run(
+        &sb,
+        &[
+            "assign",
+            "artist",
+            "Project Manager",
+            "+",
+            "grant",
+            "artist",
+            "Project Manager",
+            "gamma",
+            "+",
+            "replace",
+            "restricted",
+            "Restricted User",
+            "User",
+            "+",
+            "revoke",
+            "pm",
+            "Project Manager",
+            "alpha",
+            "+",
+            "grant",
+            "pm",
+            "Project Manager",
+            "beta",
+        ],
+    ));
+    // 1 role list + 3 users + 3 projects + 3 reads of a user's roles + 1 commit.
+    assert_eq!(sb.request_count() - before - connect, 11);
 }
