@@ -300,6 +300,10 @@ public:
         detail::check(ftrack_session_options_set_auto_populate(handle_.get(), v));
         return *this;
     }
+    SessionOptions &idempotent_role_changes(bool v) {
+        detail::check(ftrack_session_options_set_idempotent_role_changes(handle_.get(), v));
+        return *this;
+    }
     SessionOptions &record_operations(bool v) {
         detail::check(ftrack_session_options_set_record_operations(handle_.get(), v));
         return *this;

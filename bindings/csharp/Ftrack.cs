@@ -127,6 +127,7 @@ namespace Ftrack
         [DllImport(Lib)] public static extern Status ftrack_session_options_add_cookie(OptionsHandle o, byte[] name, byte[] value);
         [DllImport(Lib)] public static extern Status ftrack_session_options_set_strict_api(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
         [DllImport(Lib)] public static extern Status ftrack_session_options_set_auto_populate(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_idempotent_role_changes(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
         [DllImport(Lib)] public static extern Status ftrack_session_options_set_record_operations(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
         [DllImport(Lib)] public static extern Status ftrack_session_options_set_schema_cache_path(OptionsHandle o, byte[] v);
         [DllImport(Lib)] public static extern Status ftrack_session_options_disable_schema_cache(OptionsHandle o);
@@ -326,6 +327,7 @@ namespace Ftrack
         public SessionOptions Cookie(string name, string value) => Do(Native.ftrack_session_options_add_cookie(Handle, Native.Utf8(name), Native.Utf8(value)));
         public SessionOptions StrictApi(bool v) => Do(Native.ftrack_session_options_set_strict_api(Handle, v));
         public SessionOptions AutoPopulate(bool v) => Do(Native.ftrack_session_options_set_auto_populate(Handle, v));
+        public SessionOptions IdempotentRoleChanges(bool v) => Do(Native.ftrack_session_options_set_idempotent_role_changes(Handle, v));
         public SessionOptions RecordOperations(bool v) => Do(Native.ftrack_session_options_set_record_operations(Handle, v));
         public SessionOptions SchemaCachePath(string v) => Do(Native.ftrack_session_options_set_schema_cache_path(Handle, Native.Utf8(v)));
         public SessionOptions DisableSchemaCache() => Do(Native.ftrack_session_options_disable_schema_cache(Handle));

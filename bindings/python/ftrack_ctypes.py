@@ -105,6 +105,7 @@ _f = {
     "options_add_cookie": _fn("ftrack_session_options_add_cookie", _status, c_void_p, c_char_p, c_char_p),
     "options_set_strict_api": _fn("ftrack_session_options_set_strict_api", _status, c_void_p, c_bool),
     "options_set_auto_populate": _fn("ftrack_session_options_set_auto_populate", _status, c_void_p, c_bool),
+    "options_set_idempotent_role_changes": _fn("ftrack_session_options_set_idempotent_role_changes", _status, c_void_p, c_bool),
     "options_set_record_operations": _fn("ftrack_session_options_set_record_operations", _status, c_void_p, c_bool),
     "options_set_schema_cache_path": _fn("ftrack_session_options_set_schema_cache_path", _status, c_void_p, c_char_p),
     "options_disable_schema_cache": _fn("ftrack_session_options_disable_schema_cache", _status, c_void_p),
@@ -413,6 +414,9 @@ class SessionOptions(_Handle):
 
     def auto_populate(self, v):
         return self._set("options_set_auto_populate", bool(v))
+
+    def idempotent_role_changes(self, v):
+        return self._set("options_set_idempotent_role_changes", bool(v))
 
     def record_operations(self, v):
         return self._set("options_set_record_operations", bool(v))

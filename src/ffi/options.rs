@@ -453,3 +453,32 @@ pub unsafe extern "C" fn ftrack_session_options_set_persistent_cache_path(
         unsafe { update(options, |o| o.persistent_cache(path)) }
     })
 }
+
+/// Makes security-role changes of sessions created with these options idempotent
+/// (default off): a change that would be a no-op — `ftrack_user_role_append` of a
+/// role the user already holds, `ftrack_user_role_remove` of a role they do not
+/// hold, `ftrack_user_role_grant_project` of a project already granted,
+/// `ftrack_user_role_revoke_project` of a project not granted, or
+/// `ftrack_user_role_replace` already done — returns `FTRACK_STATUS_OK` and records
+/// nothing, instead of `FTRACK_STATUS_ROLE_ALREADY_ASSIGNED`,
+/// `FTRACK_STATUS_ROLE_NOT_ASSIGNED`, `FTRACK_STATUS_PROJECT_ALREADY_GRANTED` or
+/// `FTRACK_STATUS_PROJECT_NOT_GRANTED`. Appending with `all_open_projects` a held
+/// role that lacks all open projects records that grant instead.
+/// `ftrack_session_pending_count` tells whether anything was recorded. Other
+/// refusals (`FTRACK_STATUS_ROLE_NOT_ASSIGNABLE`, granting on a role the user does
+/// not hold) stay errors. The Rust equivalent is
+/// `SessionOptions::idempotent_role_changes`.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_idempotent_role_changes(
+    options: *mut ftrack_session_options,
+    enabled: bool,
+) -> ftrack_status {
+    ffi_boundary!({ unsafe { update(options, |o| o.idempotent_role_changes(enabled)) } })
+}
