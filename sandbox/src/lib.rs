@@ -27,10 +27,14 @@ use server::Shared;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+/// Read-only connections: batches that only read run on one of these, in
+/// parallel with each other and with the (single) writer.
+const READERS: usize = 4;
 
 /// Which data a fresh database starts with.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,7 +120,8 @@ impl Sandbox {
     /// Opens the database, seeds it if empty, binds and starts serving.
     pub fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let schema = schema::Schema::new();
-        let mut conn = store::open(config.db.as_deref(), &schema)?;
+        let location = store::Location::new(config.db.as_deref());
+        let mut conn = store::open_at(&location, &schema)?;
         let seed = match config.seed {
             Seed::Empty => SeedData::default(),
             Seed::Demo => SeedData::demo(),
@@ -132,10 +137,15 @@ impl Sandbox {
         }
         seed::load_locations(&conn)?;
         let (admin_user, admin_key) = seed.admin_credentials().unwrap_or_default();
+        let readers = (0..READERS)
+            .map(|_| store::open_reader(&location).map(Mutex::new))
+            .collect::<Result<Vec<_>, _>>()?;
         let listener = TcpListener::bind((config.bind, config.port)).map_err(SandboxError::Io)?;
         let addr = listener.local_addr().map_err(SandboxError::Io)?;
         let shared = Arc::new(Shared {
             conn: Mutex::new(conn),
+            readers,
+            next_reader: AtomicUsize::new(0),
             schema,
             count: AtomicU64::new(0),
             received: config.record_requests.then(|| Mutex::new(Vec::new())),

@@ -8,7 +8,7 @@ use crate::schema::Schema;
 use rusqlite::Connection;
 use serde_json::Value;
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -18,8 +18,13 @@ pub const VERSION: &str = "dev";
 
 /// State shared by all connection threads.
 pub struct Shared {
-    /// The database; one batch holds it for its whole transaction.
+    /// The read-write connection; a batch that writes holds it for its
+    /// whole transaction, so writes run one at a time.
     pub conn: Mutex<Connection>,
+    /// Read-only connections for batches that only read.
+    pub readers: Vec<Mutex<Connection>>,
+    /// Where the next reader search starts.
+    pub next_reader: AtomicUsize,
     /// Entity types.
     pub schema: Schema,
     /// `POST /api` requests served.
@@ -108,10 +113,38 @@ impl Shared {
             .collect::<Vec<_>>()
             .join(",");
         let key = req.header("ftrack-api-key").unwrap_or("");
-        let mut conn = lock(&self.conn);
+        let read_only = ops.iter().all(|o| {
+            matches!(
+                o.get("action").and_then(Value::as_str),
+                Some("query" | "query_server_information" | "query_schemas")
+            )
+        });
+        let mut conn = if read_only {
+            self.reader()
+        } else {
+            lock(&self.conn)
+        };
         let actor = authenticate(&conn, user, key)?;
         let out = execute_batch(&mut conn, &self.schema, &actor, ops, denormalize, VERSION)?;
         Ok(Value::Array(out))
+    }
+}
+
+impl Shared {
+    /// A free read-only connection, or (all busy) the next one in turn; the
+    /// writer when there are none.
+    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+        let n = self.readers.len();
+        if n == 0 {
+            return lock(&self.conn);
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(guard) = self.readers[(start + i) % n].try_lock() {
+                return guard;
+            }
+        }
+        lock(&self.readers[start % n])
     }
 }
 

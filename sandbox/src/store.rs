@@ -5,20 +5,81 @@
 use crate::datetime;
 use crate::error::ApiError;
 use crate::schema::{AttrKind, EntityType, ScalarType, Schema};
-use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OpenFlags};
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Opens (and creates the tables of) an in-memory or file database.
+/// Where a database lives; more than one connection can open it.
+#[derive(Debug, Clone)]
+pub enum Location {
+    /// A file (WAL journal: readers never wait for the writer).
+    File(PathBuf),
+    /// A process-private in-memory database shared by its connections
+    /// (SQLite's `memdb` VFS, named by this URI); it vanishes with the last
+    /// connection.
+    Memory(String),
+}
+
+impl Location {
+    /// The file, or a fresh in-memory database name unique in this process.
+    pub fn new(path: Option<&Path>) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        match path {
+            Some(p) => Location::File(p.to_path_buf()),
+            None => Location::Memory(format!(
+                "file:/ftrack-sandbox-{}-{}?vfs=memdb",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            )),
+        }
+    }
+
+    fn connect(&self, flags: OpenFlags) -> Result<Connection, ApiError> {
+        Ok(match self {
+            Location::File(p) => Connection::open_with_flags(p, flags)?,
+            Location::Memory(uri) => {
+                Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?
+            }
+        })
+    }
+}
+
+/// Opens a read-only connection to a database `open` created; used for
+/// batches that only read, so they run in parallel with each other.
+pub fn open_reader(location: &Location) -> Result<Connection, ApiError> {
+    let conn =
+        location.connect(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.execute_batch("PRAGMA query_only = ON;")?;
+    // In memory (memdb) a write transaction locks readers out until it
+    // commits; wait for it as long as a batch can take rather than fail.
+    conn.busy_timeout(std::time::Duration::from_secs(600))?;
+    Ok(conn)
+}
+
+/// Opens (and creates the tables of) a new in-memory database, or a file.
 pub fn open(path: Option<&Path>, schema: &Schema) -> Result<Connection, ApiError> {
-    let conn = match path {
-        Some(p) => Connection::open(p)?,
-        None => Connection::open_in_memory()?,
-    };
-    conn.execute_batch(
-        "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+    open_at(&Location::new(path), schema)
+}
+
+/// Opens (and creates the tables of) the database at `location`: the
+/// connection that every write goes through.
+pub fn open_at(location: &Location, schema: &Schema) -> Result<Connection, ApiError> {
+    let conn = location.connect(
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
+    // memdb has no WAL; its rollback journal must stay in memory too (the
+    // default would put a file next to the database's name, at `/`).
+    let journal = match location {
+        Location::File(_) => "WAL",
+        Location::Memory(_) => "MEMORY",
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = ON; PRAGMA journal_mode = {journal}; PRAGMA synchronous = NORMAL;"
+    ))?;
     // Databases written before roles had the all_projects property: the role
     // named Administrator had it implicitly, so give it the property once.
     let migrate_all_projects = conn

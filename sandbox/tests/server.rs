@@ -6,6 +6,7 @@ use common::*;
 use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
+use std::time::{Duration, Instant};
 
 #[test]
 fn authentication() {
@@ -497,4 +498,54 @@ fn strict_mode_500_when_the_database_is_locked() {
     assert!(r.is_array(), "works again once the lock is gone: {r}");
     drop(sb);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Batches that only read run on their own connections: a long write batch
+/// on a file database neither delays them nor shows them its uncommitted
+/// rows. In memory (memdb has no WAL) reads wait for the commit instead of
+/// failing.
+#[test]
+fn reads_run_beside_a_long_write_batch() {
+    for db in [false, true] {
+        let dir = std::env::temp_dir().join(format!("ftrack-sandbox-rw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rw.db");
+        let _ = std::fs::remove_file(&path);
+        let sb = Sandbox::start(SandboxConfig {
+            db: db.then(|| path.clone()),
+            record_requests: false,
+            ..SandboxConfig::demo()
+        })
+        .unwrap();
+        let creates: Vec<Value> = (0..4000)
+            .map(|i| json!({"action": "create", "entity_type": "User", "entity_data": {"username": format!("bulk{i:05}")}}))
+            .collect();
+        let url = sb.url();
+        let writer = std::thread::spawn(move || {
+            let started = Instant::now();
+            let r = post_with(&url, "admin", "demo-key-admin", &[], &json!(creates)).1;
+            (started.elapsed(), r)
+        });
+        // Read continuously while the write batch is sent, runs and commits.
+        let mut slowest = Duration::ZERO;
+        let mut counts = Vec::new();
+        while !writer.is_finished() {
+            let started = Instant::now();
+            counts.push(data(&sb, "select id from User").len());
+            slowest = slowest.max(started.elapsed());
+        }
+        let (write_time, r) = writer.join().unwrap();
+        assert!(r.is_array(), "{r}");
+        assert!(
+            !db || slowest < write_time / 2,
+            "db={db}: a read waited {slowest:?} during a {write_time:?} write batch"
+        );
+        assert!(
+            counts.iter().all(|&n| n == 5 || n == 4005),
+            "db={db}: only whole batches are visible: {counts:?}"
+        );
+        assert_eq!(data(&sb, "select id from User").len(), 4005, "db={db}");
+        drop(sb);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
