@@ -8,7 +8,8 @@
 //! 3. a session start with a warm schema cache (one request) vs a bare ureq
 //!    `POST /api` of the same request.
 //!
-//! Run: `cargo bench -p ftrack --bench core` (release build).
+//! Run: `cargo bench -p ftrack --bench core` (release build); `-- --quick` for
+//! fewer runs; `-- --start` for only the session start, 2,000 times (to profile).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -72,10 +73,11 @@ fn ratio_line(name: &str, ours: Duration, base: Duration, base_name: &str, targe
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let start_only = std::env::args().any(|a| a == "--start");
     let runs = if quick { 3 } else { 15 };
     let t = Instant::now();
     let sb = Sandbox::start(SandboxConfig {
-        seed: Seed::Data(SeedData::synthetic(USERS)),
+        seed: Seed::Data(SeedData::synthetic(if start_only { 0 } else { USERS })),
         ..SandboxConfig::demo()
     })
     .expect("sandbox starts");
@@ -87,6 +89,10 @@ fn main() {
         .api_user(sb.admin_user())
         .schema_cache(SchemaCache::Path(cache.path().to_owned()));
     let session = Session::with_options(options.clone()).unwrap();
+    if start_only {
+        warm_start(&sb, &options, 2000);
+        return;
+    }
 
     // ---- 1. decode + merge -------------------------------------------------
     let expression = "select username, first_name, last_name, email, is_active, \
@@ -217,7 +223,11 @@ fn main() {
     );
     session.rollback();
 
-    // ---- 3. warm session start ---------------------------------------------
+    warm_start(&sb, &options, runs * 4);
+}
+
+/// 3. Warm session start vs a bare ureq POST of the same request, `runs` times each.
+fn warm_start(sb: &Sandbox, options: &SessionOptions, runs: usize) {
     let before = sb.request_count();
     let start = time(runs, || Session::with_options(options.clone()).unwrap());
     let per_start = (sb.request_count() - before) as f64 / runs as f64;

@@ -256,17 +256,16 @@ pub(crate) fn cache_file(dir: &Path, server_url: &str) -> PathBuf {
     dir.join(format!("libftrack_schema_cache_{h:016x}.json"))
 }
 
-/// Reads a cache file: `(schema_hash, schemas)` when it is for `server_url`.
-/// Any problem means "no cache".
-pub(crate) fn load_cache(path: &Path, server_url: &str) -> Option<(String, serde_json::Value)> {
-    let bytes = std::fs::read(path).ok()?;
-    let mut v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+/// Parses the bytes of a cache file: `(schema_hash, schema)` when it is for
+/// `server_url`. Any problem means "no cache".
+pub(crate) fn parse_cache(bytes: &[u8], server_url: &str) -> Option<(String, Schema)> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     if v.get("server_url")?.as_str()? != server_url {
         return None;
     }
     let hash = v.get("schema_hash")?.as_str()?.to_owned();
-    let schemas = v.get_mut("schemas")?.take();
-    schemas.is_array().then_some((hash, schemas))
+    let schemas = v.get("schemas").filter(|s| s.is_array())?;
+    Some((hash, Schema::from_json(schemas)))
 }
 
 /// Writes the cache file atomically (temp file + rename). Errors are ignored: the
@@ -327,7 +326,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = cache_file(dir.path(), "http://a");
         save_cache(&p, "http://a", "h1", &serde_json::json!([{"id": "X"}]));
-        assert_eq!(load_cache(&p, "http://a").unwrap().0, "h1");
-        assert!(load_cache(&p, "http://b").is_none());
+        let bytes = std::fs::read(&p).unwrap();
+        let (hash, schema) = parse_cache(&bytes, "http://a").unwrap();
+        assert_eq!(hash, "h1");
+        assert!(schema.known_type("X").is_some());
+        assert!(parse_cache(&bytes, "http://b").is_none());
     }
 }
