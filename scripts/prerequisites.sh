@@ -20,9 +20,9 @@ apt_install() {
 
 install_prerequisites() {
     command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; return 1; }
-    # C and C++ compilers for the C ABI tests, mono for the C# binding test,
-    # binutils for the exported-symbol check, python3-venv for the conformance venv.
-    apt_install gcc g++ binutils mono-mcs mono-runtime
+    # C and C++ compilers for the C ABI tests, valgrind to run them under memcheck,
+    # mono for the C# binding test, binutils for the exported-symbol check.
+    apt_install gcc g++ binutils valgrind mono-mcs mono-runtime
     if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import ftrack_api, pytest' 2>/dev/null; then
         step "python venv .venv with the official ftrack-python-api"
         python3 -m venv .venv

@@ -95,17 +95,15 @@ fn c_flow_against_sandbox_static() {
 }
 
 /// Both C programs under valgrind memcheck: no invalid access across the ABI and
-/// no definitely-lost handle. valgrind is not among the CI prerequisites, so a
-/// missing valgrind is always a SKIPPED line, even with FTRACK_REQUIRE_ALL=1.
+/// no definitely-lost handle.
 #[test]
 fn c_programs_under_valgrind() {
-    if support::which("valgrind").is_none() {
-        println!(
-            "SKIPPED c_programs_under_valgrind: valgrind is not installed (apt-get install -y valgrind)"
-        );
-        return;
-    }
-    if !need("c_programs_under_valgrind", "cc", CC_HINT) {
+    if !need(
+        "c_programs_under_valgrind",
+        "valgrind",
+        "apt-get install -y valgrind",
+    ) || !need("c_programs_under_valgrind", "cc", CC_HINT)
+    {
         return;
     }
     offline(Link::Shared, true);
