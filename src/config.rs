@@ -69,7 +69,7 @@ impl Default for SessionOptions {
 impl fmt::Debug for SessionOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionOptions")
-            .field("server_url", &self.server_url)
+            .field("server_url", &self.server_url.as_deref().map(redact_url))
             .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
             .field("api_user", &self.api_user)
             .field("timeout", &self.timeout)
@@ -198,10 +198,24 @@ pub(crate) struct Credentials {
 impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
-            .field("server_url", &self.server_url)
+            .field("server_url", &redact_url(&self.server_url))
             .field("api_key", &"<redacted>")
             .field("api_user", &self.api_user)
             .finish()
+    }
+}
+
+/// `url` as it may be shown in messages and `Debug`: a password or token in the
+/// userinfo (`https://user:secret@host`) is replaced by `<redacted>`, as is the
+/// user name with it. Every place that shows the server URL goes through this.
+pub(crate) fn redact_url(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..authority_end].rfind('@') {
+        Some(at) => format!("{}<redacted>{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -233,8 +247,9 @@ pub(crate) fn resolve(options: &SessionOptions) -> Result<Credentials> {
     }
     if !(server_url.starts_with("http://") || server_url.starts_with("https://")) {
         return Err(Error::InvalidArgument(format!(
-            "server_url \"{server_url}\" must start with http:// or https://, \
-             e.g. https://studio.ftrackapp.com"
+            "server_url \"{}\" must start with http:// or https://, \
+             e.g. https://studio.ftrackapp.com",
+            redact_url(&server_url)
         )));
     }
     let api_key = match &options.api_key {
@@ -308,6 +323,34 @@ pub(crate) fn schema_cache_dir(cache: &SchemaCache) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_are_shown_without_userinfo() {
+        assert_eq!(
+            redact_url("https://user:pass@studio.ftrackapp.com/x?a=b@c"),
+            "https://<redacted>@studio.ftrackapp.com/x?a=b@c"
+        );
+        assert_eq!(redact_url("http://tok@h:1"), "http://<redacted>@h:1");
+        assert_eq!(redact_url("u:p@host"), "<redacted>@host");
+        assert_eq!(
+            redact_url("https://studio.ftrackapp.com/a@b"),
+            "https://studio.ftrackapp.com/a@b"
+        );
+        assert_eq!(redact_url("http://127.0.0.1:80"), "http://127.0.0.1:80");
+        let secret = "https://user:S3CRET@h";
+        let o = SessionOptions::new().server_url(secret);
+        assert!(!format!("{o:?}").contains("S3CRET"));
+        let c = Credentials {
+            server_url: secret.into(),
+            api_key: "k".into(),
+            api_user: "u".into(),
+        };
+        assert!(!format!("{c:?}").contains("S3CRET"));
+        let e = resolve(&SessionOptions::new().server_url("ftp://user:S3CRET@h"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("<redacted>@h") && !e.contains("S3CRET"), "{e}");
+    }
 
     #[test]
     fn debug_hides_key() {

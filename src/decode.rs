@@ -11,7 +11,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::datetime::parse_iso;
-use crate::identity_map::{IdentityMap, KEY_SEP, SlotState};
+use crate::identity_map::{IdentityMap, KEY_SEP};
 use crate::schema::{ATTR_ENTITY_TYPE, ATTR_TYPE, ATTR_VALUE, AttrKind, Schema};
 use crate::value::Stored;
 
@@ -22,19 +22,20 @@ pub(crate) enum Expect {
     Query,
     /// `{"action": "create"|"update"|"delete", "data": entity|true}`
     Data,
-    /// Anything: kept as JSON.
-    Json,
+    /// Anything else: checked to be JSON and skipped.
+    Other,
 }
 
 #[derive(Debug)]
-#[allow(dead_code)] // the payloads of Data/Json are for callers that need them (raw results)
 pub(crate) enum Answer {
     Query {
         slots: Vec<u32>,
         next_offset: Option<u64>,
     },
-    Data(Option<u32>),
-    Json(serde_json::Value),
+    /// An operation result; its entity, if any, was merged into the map.
+    Data,
+    /// Any other element, skipped.
+    Other,
 }
 
 #[derive(Debug)]
@@ -184,15 +185,13 @@ impl<'a> Decoder<'a> {
             (None, Some(o)) => o,
             _ => &composite,
         };
+        // Removed slots have left the index, so this is never a removed one.
         let (slot, _new) = self.map.get_or_insert(ty, key);
         self.map.note(self.result, slot);
         self.map.touch(slot);
         let n = self.scratch.len() - start;
         {
             let s = &mut self.map.slots[slot as usize];
-            if s.state == SlotState::Removed {
-                s.state = SlotState::Persisted;
-            }
             if s.remote.is_empty() {
                 s.remote.reserve_exact(n.saturating_sub(1));
             }
@@ -250,9 +249,13 @@ impl<'de> Visitor<'de> for ResponseSeed<'_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Decoded, A::Error> {
         let mut out = Vec::with_capacity(self.expects.len());
         loop {
-            let expect = self.expects.get(out.len()).copied().unwrap_or(Expect::Json);
+            let expect = self
+                .expects
+                .get(out.len())
+                .copied()
+                .unwrap_or(Expect::Other);
             let next = match expect {
-                Expect::Json => seq.next_element::<serde_json::Value>()?.map(Answer::Json),
+                Expect::Other => seq.next_element::<IgnoredAny>()?.map(|_| Answer::Other),
                 Expect::Query => seq.next_element_seed(QuerySeed(self.d))?,
                 Expect::Data => seq.next_element_seed(DataSeed(self.d))?,
             };
@@ -349,17 +352,15 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
         f.write_str("an operation result object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Answer, A::Error> {
-        let mut slot = None;
         while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if &*k == "data" {
-                if let Dec::Ref(s) = map.next_value_seed(ValueSeed(&mut *self.0))? {
-                    slot = Some(s);
-                }
+                // Decoding merges the entity into the map; the value itself is not needed.
+                map.next_value_seed(ValueSeed(&mut *self.0))?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(Answer::Data(slot))
+        Ok(Answer::Data)
     }
 }
 

@@ -68,12 +68,8 @@ impl Entity {
     }
 
     fn mismatch(&self, attribute: &str, expected: &'static str, v: &Value) -> Error {
-        Error::TypeMismatch {
-            entity_type: self.entity_type(),
-            attribute: attribute.to_owned(),
-            expected,
-            found: v.type_name(),
-        }
+        self.session
+            .type_mismatch(self.slot, attribute, expected, v)
     }
 
     /// A string attribute. Null is a [`Error::TypeMismatch`] (use [`Entity::get`] to test for null).

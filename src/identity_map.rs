@@ -23,7 +23,7 @@ pub(crate) enum SlotState {
 #[derive(Debug)]
 pub(crate) struct Slot {
     pub ty: u32,
-    /// Primary-key values joined by `\u{1f}` (just the value for single keys).
+    /// Primary-key values joined by [`KEY_SEP`] (just the value for single keys).
     pub key: Box<str>,
     pub remote: Vec<(u32, Stored)>,
     pub local: Vec<(u32, Stored)>,
@@ -63,6 +63,16 @@ impl Slot {
 
 /// Separator of composite primary-key values inside a slot key.
 pub(crate) const KEY_SEP: char = '\u{1f}';
+
+/// The slot key of a public id (whose composite key values are joined by `,`).
+pub(crate) fn key_of_id(id: &str) -> String {
+    id.replace(',', KEY_SEP.encode_utf8(&mut [0; 4]))
+}
+
+/// The public id of a slot key: composite key values joined by `,`.
+pub(crate) fn id_of_key(key: &str) -> String {
+    key.replace(KEY_SEP, ",")
+}
 
 /// How many results remember their members (for auto-populate).
 const RESULTS_KEPT: usize = 256;

@@ -15,6 +15,7 @@
 
 #![warn(missing_docs)]
 
+mod atomic_file;
 mod config;
 mod datetime;
 mod decode;

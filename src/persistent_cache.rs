@@ -40,7 +40,7 @@ pub(crate) struct PersistentCache {
 }
 
 struct Journal {
-    /// "Type\u{1f}key" → the entity's attributes, as wire JSON.
+    /// "Type<KEY_SEP>key" → the entity's attributes, as wire JSON.
     table: FastMap<String, Map<String, J>>,
     /// Records in the file.
     records: usize,
@@ -220,17 +220,9 @@ impl PersistentCache {
                 return;
             }
         }
-        if let Some(dir) = self.path.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        let tmp = self
-            .path
-            .with_extension(format!("tmp{}", std::process::id()));
-        if std::fs::write(&tmp, out).is_ok() && std::fs::rename(&tmp, &self.path).is_ok() {
+        if crate::atomic_file::write_atomic(&self.path, &out) {
             journal.records = journal.table.len();
             journal.rewrite = false;
-        } else {
-            let _ = std::fs::remove_file(&tmp);
         }
     }
 }

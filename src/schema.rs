@@ -95,6 +95,22 @@ pub(crate) enum AttrKind {
     Collection(String),
 }
 
+impl AttrKind {
+    /// What a value of this kind is, for messages: `"a string"`, `"an entity"`, ...
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            AttrKind::String => "a string",
+            AttrKind::Bool => "a boolean",
+            AttrKind::Int => "an integer",
+            AttrKind::Float => "a float",
+            AttrKind::DateTime => "a datetime",
+            AttrKind::Ref(_) => "an entity",
+            AttrKind::Collection(_) => "a collection",
+            AttrKind::Json => "JSON",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct TypeInfo {
     pub name: String,
@@ -276,15 +292,8 @@ pub(crate) fn save_cache(path: &Path, server_url: &str, hash: &str, schemas: &se
         "schema_hash": hash,
         "schemas": schemas,
     });
-    let Ok(bytes) = serde_json::to_vec(&doc) else {
-        return;
-    };
-    if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, path).is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if let Ok(bytes) = serde_json::to_vec(&doc) {
+        crate::atomic_file::write_atomic(path, &bytes);
     }
 }
 

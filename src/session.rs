@@ -16,7 +16,7 @@ use crate::config::{self, SessionOptions};
 use crate::decode::{Answer, Decoded, Decoder, Expect};
 use crate::entity::Entity;
 use crate::error::{Error, Result, ServerError};
-use crate::identity_map::{IdentityMap, KEY_SEP, SlotState};
+use crate::identity_map::{IdentityMap, KEY_SEP, SlotState, id_of_key, key_of_id};
 use crate::operations::{self, Op, Payload};
 use crate::query;
 use crate::schema::{self, AttrKind, Schema};
@@ -117,6 +117,7 @@ impl Session {
     pub fn with_options(options: SessionOptions) -> Result<Session> {
         let creds = config::resolve(&options)?;
         let server_url = creds.server_url.clone();
+        let shown_url = config::redact_url(&server_url);
         let api_key = creds.api_key.clone();
         let transport = Transport::new(&options, creds)?;
         let cache_path = config::schema_cache_dir(&options.schema_cache)
@@ -150,13 +151,13 @@ impl Session {
             .and_then(|v| v.as_str())
             .ok_or_else(|| {
                 Error::IncompatibleServer(format!(
-                    "could not determine the version of the server at {server_url}; \
+                    "could not determine the version of the server at {shown_url}; \
                  check that server_url points at an ftrack server"
                 ))
             })?;
         if !version_ok(version) {
             return Err(Error::IncompatibleServer(format!(
-                "the server at {server_url} runs ftrack {version}; libftrack needs 3.3.11 \
+                "the server at {shown_url} runs ftrack {version}; libftrack needs 3.3.11 \
                  or newer: upgrade the server"
             )));
         }
@@ -284,23 +285,14 @@ impl Session {
             };
             (info.primary_key.clone(), proj)
         };
-        let keys: Vec<String> = ids.iter().map(|i| i.replace(',', "\u{1f}")).collect();
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in keys.chunks(ID_CHUNK) {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            let expr = format!(
-                "select {proj} from {entity_type} where {}",
-                query::key_condition(&pk, &refs)
-            );
-            out.extend(self.inner.query_pages(&expr, 0, None)?);
-        }
-        Ok(out)
+        let keys: Vec<String> = ids.iter().map(|i| key_of_id(i)).collect();
+        self.inner.fetch_keys(entity_type, &pk, &keys, &proj)
     }
 
     /// The entity from the identity map (or the persistent cache), else from the
     /// server; `None` when it does not exist.
     pub fn get(&self, entity_type: &str, id: &str) -> Result<Option<Entity>> {
-        let key = id.replace(',', "\u{1f}");
+        let key = key_of_id(id);
         {
             let mut st = self.inner.lock();
             let tid = st
@@ -308,12 +300,12 @@ impl Session {
                 .known_type(entity_type)
                 .ok_or_else(|| Error::UnknownEntityType(entity_type.to_owned()))?;
             if let Some(slot) = st.map.find(tid, &key) {
-                return Ok(Some(self.inner.entity(slot)));
+                return Ok(Some(self.inner.entity_from(slot)));
             }
             if let Some(p) = &self.inner.persistent {
                 let st = &mut *st;
                 if let Some(slot) = p.fetch(&mut st.schema, &mut st.map, entity_type, &key) {
-                    return Ok(Some(self.inner.entity(slot)));
+                    return Ok(Some(self.inner.entity_from(slot)));
                 }
             }
         }
@@ -402,7 +394,7 @@ impl Session {
         if st.map.find(tid, &key).is_some() {
             return Err(Error::InvalidArgument(format!(
                 "a {entity_type} with key {} is already in this session; update it instead",
-                key.replace(KEY_SEP, ",")
+                id_of_key(&key)
             )));
         }
         for (name, v) in &data {
@@ -422,7 +414,7 @@ impl Session {
         if self.inner.options.record_operations {
             st.ops.push(Op::Create { slot, data: values });
         }
-        Ok(self.inner.entity(slot))
+        Ok(self.inner.entity_from(slot))
     }
 
     /// Records the deletion of `entity`.
@@ -462,7 +454,7 @@ impl Session {
             let expects: Vec<Expect> = payloads
                 .iter()
                 .map(|p| match p {
-                    Payload::Action(_) => Expect::Json,
+                    Payload::Action(_) => Expect::Other,
                     _ => Expect::Data,
                 })
                 .collect();
@@ -603,7 +595,10 @@ impl Session {
                 }
             }
         };
-        Ok(slots.into_iter().map(|s| self.inner.entity(s)).collect())
+        Ok(slots
+            .into_iter()
+            .map(|s| self.inner.entity_from(s))
+            .collect())
     }
 
     /// HTTP requests sent by this session so far (attempts, including retries).
@@ -823,15 +818,6 @@ fn json_to_stored(
             None => Stored::Json(Box::new(v.clone())),
         },
         (Some(k), v) => {
-            let expected = match k {
-                AttrKind::String => "a string",
-                AttrKind::Bool => "a boolean",
-                AttrKind::Int => "an integer",
-                AttrKind::Float => "a float",
-                AttrKind::DateTime => "a datetime",
-                AttrKind::Collection(_) => "a collection",
-                _ => "another type",
-            };
             let found = match v {
                 J::Bool(_) => "a boolean",
                 J::Number(_) => "a number",
@@ -839,7 +825,7 @@ fn json_to_stored(
                 J::Array(_) => "a list",
                 _ => "an object",
             };
-            return Err(mismatch(schema, tid, name, expected, found));
+            return Err(mismatch(schema, tid, name, k.describe(), found));
         }
     })
 }
@@ -981,13 +967,12 @@ impl Inner {
         }
     }
 
-    fn entity(self: &Arc<Self>, slot: u32) -> Entity {
-        self.entity_from(slot)
-    }
-
     fn query_once(self: &Arc<Self>, expr: &str) -> Result<(Vec<Entity>, Option<u64>)> {
         let (slots, next) = self.query_once_slots(expr)?;
-        Ok((slots.into_iter().map(|s| self.entity(s)).collect(), next))
+        Ok((
+            slots.into_iter().map(|s| self.entity_from(s)).collect(),
+            next,
+        ))
     }
 
     /// Pages through `base` (an expression without offset/limit).
@@ -1006,7 +991,7 @@ impl Inner {
             let (slots, next) =
                 self.query_once_slots(&format!("{base} offset {off} limit {page}"))?;
             let got = slots.len() as u64;
-            out.extend(slots.into_iter().map(|s| self.entity(s)));
+            out.extend(slots.into_iter().map(|s| self.entity_from(s)));
             if let Some(l) = limit
                 && out.len() as u64 >= l
             {
@@ -1021,23 +1006,25 @@ impl Inner {
         Ok(out)
     }
 
-    /// `select <projections> from <ty> where <keys>` in chunks.
+    /// `select <projections> from <ty> where <keys>`, in chunks of [`ID_CHUNK`] keys
+    /// so that expressions stay short; the entities in the server's order.
     fn fetch_keys(
         self: &Arc<Self>,
         ty: &str,
         pk: &[String],
         keys: &[String],
         projections: &str,
-    ) -> Result<()> {
+    ) -> Result<Vec<Entity>> {
+        let mut out = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(ID_CHUNK) {
             let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let expr = format!(
                 "select {projections} from {ty} where {}",
                 query::key_condition(pk, &refs)
             );
-            self.query_pages(&expr, 0, None)?;
+            out.extend(self.query_pages(&expr, 0, None)?);
         }
-        Ok(())
+        Ok(out)
     }
 
     fn to_value(self: &Arc<Self>, v: &Stored) -> Value {
@@ -1048,8 +1035,8 @@ impl Inner {
             Stored::Float(f) => Value::Float(*f),
             Stored::Str(s) => Value::String(s.to_string()),
             Stored::DateTime(t) => Value::DateTime(*t),
-            Stored::Ref(s) => Value::Entity(self.entity(*s)),
-            Stored::Coll(c) => Value::Collection(c.iter().map(|s| self.entity(*s)).collect()),
+            Stored::Ref(s) => Value::Entity(self.entity_from(*s)),
+            Stored::Coll(c) => Value::Collection(c.iter().map(|s| self.entity_from(*s)).collect()),
             Stored::Json(j) => Value::Json((**j).clone()),
         }
     }
@@ -1060,9 +1047,20 @@ impl Inner {
     }
 
     pub(crate) fn key_of(&self, slot: u32) -> String {
-        self.lock().map.slots[slot as usize]
-            .key
-            .replace(KEY_SEP, ",")
+        id_of_key(&self.lock().map.slots[slot as usize].key)
+    }
+
+    /// The [`Error::TypeMismatch`] for reading `attribute` of `slot` as `expected`.
+    pub(crate) fn type_mismatch(
+        &self,
+        slot: u32,
+        attribute: &str,
+        expected: &'static str,
+        found: &Value,
+    ) -> Error {
+        let st = self.lock();
+        let tid = st.map.slots[slot as usize].ty;
+        mismatch(&st.schema, tid, attribute, expected, found.type_name())
     }
 
     pub(crate) fn entity_is_loaded(&self, slot: u32, attribute: &str) -> bool {
@@ -1217,18 +1215,7 @@ impl Inner {
                 crate::datetime::parse_iso(s).ok_or_else(|| m("an ISO-8601 datetime"))?,
             ),
             (None, Value::Json(j)) => Stored::Json(Box::new(j.clone())),
-            (Some(k), _) => {
-                return Err(m(match k {
-                    AttrKind::String => "a string",
-                    AttrKind::Bool => "a boolean",
-                    AttrKind::Int => "an integer",
-                    AttrKind::Float => "a float",
-                    AttrKind::DateTime => "a datetime",
-                    AttrKind::Ref(_) => "an entity",
-                    AttrKind::Collection(_) => "a collection",
-                    AttrKind::Json => "JSON",
-                }));
-            }
+            (Some(k), _) => return Err(m(k.describe())),
         };
         let slot = &mut st.map.slots[e.slot as usize];
         if slot.local.is_empty() {
@@ -1255,17 +1242,7 @@ impl Inner {
         let mut items = match self.entity_get(e, attribute)? {
             Value::Collection(c) => c,
             Value::Null => Vec::new(),
-            v => {
-                let st = self.lock();
-                let tid = st.map.slots[e.slot as usize].ty;
-                return Err(mismatch(
-                    &st.schema,
-                    tid,
-                    attribute,
-                    "a collection",
-                    v.type_name(),
-                ));
-            }
+            v => return Err(self.type_mismatch(e.slot, attribute, "a collection", &v)),
         };
         if append {
             if !items.contains(item) {

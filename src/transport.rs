@@ -48,7 +48,7 @@ pub(crate) struct Transport {
 impl fmt::Debug for Transport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transport")
-            .field("url", &self.url)
+            .field("url", &crate::config::redact_url(&self.url))
             .field("creds", &self.creds)
             .field("strict", &self.strict)
             .field(
@@ -237,7 +237,7 @@ impl Transport {
                 if let Error::Connection(m) = &mut f.error {
                     *m = format!(
                         "the connection to {} broke while reading the reply (HTTP {status}): {m}",
-                        self.creds.server_url
+                        crate::config::redact_url(&self.creds.server_url)
                     );
                 }
                 f
@@ -250,7 +250,7 @@ impl Transport {
     }
 
     fn failure(&self, e: ureq::Error) -> Failure {
-        let server = &self.creds.server_url;
+        let server = crate::config::redact_url(&self.creds.server_url);
         let secs = self.timeout.as_secs_f64();
         let timed_out = |what: String| {
             Error::Timeout(format!(

@@ -474,7 +474,6 @@ fn timeout_option_is_used() {
     let sb = sandbox();
     let s = Session::with_options(options(&sb).timeout(Duration::from_secs(5))).unwrap();
     assert!(s.query("User").is_ok());
-    let _ = Error::NotFound(String::new());
 }
 
 #[test]
