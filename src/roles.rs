@@ -62,7 +62,6 @@
 //! and the old action name `revoke_user_security_role` are never sent.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, Weak};
 
 use crate::{Entity, Error, ErrorKind, Result, Session, Value, quote};
 
@@ -171,13 +170,13 @@ fn scope_text<'a>(all_open: bool, projects: impl Iterator<Item = &'a str>) -> St
 pub struct Roles {
     session: Session,
     idempotent: bool,
-    store: Arc<Mutex<RoleStore>>,
 }
 
 /// What the session knows of users' role state: user id → the state as read from
-/// the server, with the [`Session::write_generation`] before the read.
+/// the server, with the [`Session::write_generation`] before the read. Each
+/// session owns one (created with it, dropped with it), shared by all its `Roles`.
 #[derive(Debug, Default)]
-struct RoleStore {
+pub(crate) struct RoleStore {
     users: HashMap<String, Known>,
 }
 
@@ -185,24 +184,6 @@ struct RoleStore {
 struct Known {
     generation: u64,
     state: BTreeMap<String, Held>,
-}
-
-/// One role store per live session, found by the session's allocation. An entry
-/// holds only a `Weak` to the session, and entries of dropped sessions are pruned
-/// whenever a store is looked up.
-type Stores = Vec<(Weak<crate::session::Inner>, Arc<Mutex<RoleStore>>)>;
-static STORES: Mutex<Stores> = Mutex::new(Vec::new());
-
-fn store_of(session: &Session) -> Arc<Mutex<RoleStore>> {
-    let mut stores = STORES.lock().unwrap_or_else(|e| e.into_inner());
-    stores.retain(|(weak, _)| weak.strong_count() > 0);
-    let me = Arc::as_ptr(&session.inner);
-    if let Some((_, store)) = stores.iter().find(|(weak, _)| weak.as_ptr() == me) {
-        return store.clone();
-    }
-    let store = Arc::new(Mutex::new(RoleStore::default()));
-    stores.push((Arc::downgrade(&session.inner), store.clone()));
-    store
 }
 
 /// Projections that load a user's roles with their scope in one query of `User`.
@@ -229,7 +210,6 @@ impl Roles {
         Roles {
             session: session.clone(),
             idempotent: session.inner.options.idempotent_role_changes,
-            store: store_of(session),
         }
     }
 
@@ -669,7 +649,11 @@ impl Roles {
     }
 
     fn lock_store(&self) -> std::sync::MutexGuard<'_, RoleStore> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+        self.session
+            .inner
+            .roles
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// The user's role state as the server has it — stored if this session has not

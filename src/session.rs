@@ -48,6 +48,8 @@ pub(crate) struct Inner {
     pub(crate) persistent: Option<crate::persistent_cache::PersistentCache>,
     /// See [`Session::write_generation`].
     pub(crate) writes: std::sync::atomic::AtomicU64,
+    /// Users' role state as last read, for validating role changes (see `roles`).
+    pub(crate) roles: Mutex<crate::roles::RoleStore>,
 }
 
 impl std::fmt::Debug for Session {
@@ -211,6 +213,7 @@ impl Session {
                 }),
                 persistent,
                 writes: Default::default(),
+                roles: Default::default(),
             }),
         })
     }
