@@ -1,0 +1,201 @@
+//! The session: configuration, start-up, queries, the identity map and commit.
+//!
+//! # Thread safety
+//!
+//! A [`Session`] is `Send + Sync` and cheap to clone (an `Arc` inside); clones share
+//! one identity map, one pending batch and one HTTP connection pool. All state sits
+//! behind one internal `Mutex` that is **never held across network I/O**: a call
+//! builds its request under the lock, releases it, talks to the server, then takes
+//! the lock again to merge the answer. Auto-populate (an attribute read that sends a
+//! query) therefore cannot deadlock, even when another thread is using the session.
+//! Operations recorded by several threads land in one ordered batch.
+//!
+//! # Layout
+//!
+//! This file holds the [`Session`] type, its shared state and the small public
+//! calls; the rest of its API is split by what it does:
+//!
+//! | file | what |
+//! |---|---|
+//! | `startup.rs` | [`Session::new`] / [`Session::with_options`]: server information, version check, schema cache round trip |
+//! | `queries.rs` | `query`, `query_first`, `query_one`, `query_by_ids`, `get`, `merge_query_response`; paging and id chunks |
+//! | `populate.rs` | `populate`, and auto-populate when an attribute read finds no value |
+//! | `attributes.rs` | typed attribute reads and writes behind [`Entity`]: values, `set`, collections, JSON conversion |
+//! | `commit.rs` | pending operations: `create`, `delete`, `record_action`, `commit`, `rollback`, the pending batch |
+//! | `replies.rs` | turning server replies into typed errors without leaking the API key |
+//!
+//! Query expressions themselves (default projections, paging clauses, key
+//! conditions) are prepared by the crate's `query` module.
+
+mod attributes;
+mod commit;
+mod populate;
+mod queries;
+mod replies;
+mod startup;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::config::SessionOptions;
+use crate::entity::Entity;
+use crate::error::{Error, Result};
+use crate::identity_map::IdentityMap;
+use crate::operations::Op;
+use crate::schema::Schema;
+use crate::transport::{Idempotence, Transport};
+use replies::json_answers;
+
+/// A connection to an ftrack server with its own identity map and pending batch.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct State {
+    pub schema: Schema,
+    pub map: IdentityMap,
+    pub ops: Vec<Op>,
+    /// Slots with local (uncommitted) values.
+    pub dirty: Vec<u32>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) transport: Transport,
+    pub(crate) options: SessionOptions,
+    pub(crate) server_info: serde_json::Value,
+    pub(crate) state: Mutex<State>,
+    pub(crate) persistent: Option<crate::persistent_cache::PersistentCache>,
+    /// See [`Session::write_generation`].
+    pub(crate) writes: std::sync::atomic::AtomicU64,
+    /// Users' role state as last read, for validating role changes (see `roles`).
+    pub(crate) roles: Mutex<crate::roles::RoleStore>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("transport", &self.inner.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(p) = &self.persistent {
+            let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+            p.close(&st.schema, &mut st.map);
+        }
+    }
+}
+
+impl Session {
+    /// Sends any batch (a JSON array of operations) and returns the JSON answer.
+    /// Server errors are still typed.
+    pub fn call(&self, batch: &serde_json::Value) -> Result<serde_json::Value> {
+        let ops = batch.as_array().ok_or_else(|| {
+            Error::InvalidArgument(
+                "call needs a JSON array of operations, e.g. [{\"action\": \"query_schemas\"}]"
+                    .into(),
+            )
+        })?;
+        let read_only = ops.iter().all(|op| {
+            matches!(
+                op.get("action").and_then(|a| a.as_str()),
+                Some("query" | "query_schemas" | "query_server_information" | "search")
+            )
+        });
+        let body = serde_json::to_vec(batch).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let idem = if read_only {
+            Idempotence::ReadOnly
+        } else {
+            self.inner
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Idempotence::Writes
+        };
+        let reply = self.inner.transport.post(&body, idem)?;
+        let answers = json_answers(&reply, self.inner.key())?;
+        Ok(serde_json::Value::Array(answers))
+    }
+
+    /// HTTP requests sent by this session so far (attempts, including retries).
+    pub fn request_count(&self) -> u64 {
+        self.inner.transport.request_count()
+    }
+
+    /// A number that changes whenever this session may have changed data on the
+    /// server: with each commit that sends a batch (whether or not the server
+    /// accepts it: a timed-out batch may have been applied) and each
+    /// [`Session::call`] that is not read-only. Rollback leaves it unchanged.
+    /// Caches of server state that the identity map does not hold (the roles
+    /// module's role state, which role actions change without an entity merge)
+    /// compare it to know when to read again.
+    pub fn write_generation(&self) -> u64 {
+        self.inner.writes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The server's `query_server_information` answer from start-up.
+    pub fn server_information(&self) -> serde_json::Value {
+        self.inner.server_info.clone()
+    }
+
+    /// Entities currently in the identity map.
+    pub fn cached_len(&self) -> usize {
+        self.inner.lock().map.live_len()
+    }
+
+    /// Writes the persistent cache (when configured): appends the entities changed
+    /// since the last write, and compacts the file when it has grown to more than
+    /// twice the live entities. Changes are also appended on every commit, and this
+    /// runs when the last handle to the session is dropped.
+    pub fn close(&self) -> Result<()> {
+        if let Some(p) = &self.inner.persistent {
+            let mut st = self.inner.lock();
+            let st = &mut *st;
+            p.close(&st.schema, &mut st.map);
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn key(&self) -> &str {
+        self.transport.api_key()
+    }
+
+    pub(crate) fn entity_from(self: &Arc<Self>, slot: u32) -> Entity {
+        Entity {
+            session: self.clone(),
+            slot,
+        }
+    }
+
+    fn check_same(&self, e: &Entity) -> Result<()> {
+        if std::ptr::eq(Arc::as_ptr(&e.session), self) {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(
+                "the entity belongs to another session; use entities of this session".into(),
+            ))
+        }
+    }
+}
+
+/// Escapes `value` for use in a query expression and wraps it in double quotes:
+/// `quote(r#"a "b" \c"#)` is `"a \"b\" \\c"` with the quotes.
+pub fn quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,235 @@
+//! Queries: sending expressions, paging through results, fetching entities by key.
+
+use std::sync::Arc;
+
+use super::replies::{protocol, protocol_parts, server_error, status_or_protocol};
+use super::{Inner, Session};
+use crate::decode::{Answer, Decoded, Decoder, Expect};
+use crate::entity::Entity;
+use crate::error::{Error, Result};
+use crate::identity_map::key_of_id;
+use crate::query;
+use crate::transport::Idempotence;
+
+/// How many ids one chunked query carries.
+const ID_CHUNK: usize = 500;
+
+impl Session {
+    /// Every entity matching `expression` (all pages). Default projections are
+    /// injected when the expression has no `select`.
+    pub fn query(&self, expression: &str) -> Result<Vec<Entity>> {
+        let prepared = self.inner.prepare(expression)?;
+        let (base, offset, limit) = query::split_paging(&prepared)?;
+        self.inner.query_pages(&base, offset.unwrap_or(0), limit)
+    }
+
+    /// The first match (`limit 1`), or `None`.
+    pub fn query_first(&self, expression: &str) -> Result<Option<Entity>> {
+        let prepared = self.inner.prepare(expression)?;
+        let (base, offset, limit) = query::split_paging(&prepared)?;
+        if limit.is_some() {
+            return Err(Error::InvalidArgument(
+                "query_first adds \"limit 1\" itself; remove the limit from the expression".into(),
+            ));
+        }
+        let expr = match offset {
+            Some(o) => format!("{base} offset {o} limit 1"),
+            None => format!("{base} limit 1"),
+        };
+        Ok(self.inner.query_once(&expr)?.0.into_iter().next())
+    }
+
+    /// Exactly one match (`limit 2`): `Error::NotFound` when none,
+    /// `Error::MultipleResults` when several.
+    pub fn query_one(&self, expression: &str) -> Result<Entity> {
+        let prepared = self.inner.prepare(expression)?;
+        let (base, offset, limit) = query::split_paging(&prepared)?;
+        if offset.is_some() || limit.is_some() {
+            return Err(Error::InvalidArgument(
+                "query_one cannot be combined with offset or limit; remove them".into(),
+            ));
+        }
+        let mut rows = self.inner.query_once(&format!("{base} limit 2"))?.0;
+        match rows.len() {
+            0 => Err(Error::NotFound(format!(
+                "no entity matches \"{expression}\"; check the criteria, or use query_first to \
+                 accept no result"
+            ))),
+            1 => Ok(rows.remove(0)),
+            _ => Err(Error::MultipleResults(format!(
+                "more than one entity matches \"{expression}\"; narrow the criteria, or use \
+                 query_first / query"
+            ))),
+        }
+    }
+
+    /// The entities of `entity_type` with these ids, with `projections` loaded,
+    /// querying in chunks so that expressions stay short. Order follows the server.
+    pub fn query_by_ids(
+        &self,
+        entity_type: &str,
+        projections: &[&str],
+        ids: &[&str],
+    ) -> Result<Vec<Entity>> {
+        let (pk, proj) = {
+            let st = self.inner.lock();
+            let tid = st
+                .schema
+                .known_type(entity_type)
+                .ok_or_else(|| Error::UnknownEntityType(entity_type.to_owned()))?;
+            let info = st.schema.ty(tid);
+            let proj = if projections.is_empty() {
+                info.default_projections.join(", ")
+            } else {
+                projections.join(", ")
+            };
+            (info.primary_key.clone(), proj)
+        };
+        let keys: Vec<String> = ids.iter().map(|i| key_of_id(i)).collect();
+        self.inner.fetch_keys(entity_type, &pk, &keys, &proj)
+    }
+
+    /// The entity from the identity map (or the persistent cache), else from the
+    /// server; `None` when it does not exist.
+    pub fn get(&self, entity_type: &str, id: &str) -> Result<Option<Entity>> {
+        let key = key_of_id(id);
+        {
+            let mut st = self.inner.lock();
+            let tid = st
+                .schema
+                .known_type(entity_type)
+                .ok_or_else(|| Error::UnknownEntityType(entity_type.to_owned()))?;
+            if let Some(slot) = st.map.find(tid, &key) {
+                return Ok(Some(self.inner.entity_from(slot)));
+            }
+            if let Some(p) = &self.inner.persistent {
+                let st = &mut *st;
+                if let Some(slot) = p.fetch(&mut st.schema, &mut st.map, entity_type, &key) {
+                    return Ok(Some(self.inner.entity_from(slot)));
+                }
+            }
+        }
+        Ok(self
+            .query_by_ids(entity_type, &[], &[id])?
+            .into_iter()
+            .next())
+    }
+
+    /// Merges a raw query answer (the bytes of a `[{"action": "query", "data": [...],
+    /// ...}]` reply, e.g. saved from [`Session::call`] or read from a file) into the
+    /// identity map and returns its rows, exactly as [`Session::query`] would for one
+    /// page. Server error objects become typed errors.
+    pub fn merge_query_response(&self, body: &[u8]) -> Result<Vec<Entity>> {
+        let key = self.inner.key();
+        let slots = {
+            let mut st = self.inner.lock();
+            let st = &mut *st;
+            let decoded = Decoder::new(&mut st.schema, &mut st.map)
+                .decode(body, &[Expect::Query])
+                .map_err(|e| protocol_parts(200, body, &e.to_string(), key))?;
+            match decoded {
+                Decoded::Error(m) => return Err(server_error(200, m)),
+                Decoded::Answers(mut a) if !a.is_empty() => match a.swap_remove(0) {
+                    Answer::Query { slots, .. } => slots,
+                    _ => return Err(protocol_parts(200, body, "no query result", key)),
+                },
+                Decoded::Answers(_) => {
+                    return Err(protocol_parts(200, body, "no query result", key));
+                }
+            }
+        };
+        Ok(slots
+            .into_iter()
+            .map(|s| self.inner.entity_from(s))
+            .collect())
+    }
+}
+
+impl Inner {
+    fn prepare(&self, expression: &str) -> Result<String> {
+        let st = self.lock();
+        Ok(query::prepare(expression, &st.schema)?.0)
+    }
+
+    /// Sends one query and merges its rows: (entities, next offset).
+    fn query_once_slots(&self, expr: &str) -> Result<(Vec<u32>, Option<u64>)> {
+        let op = serde_json::json!([{"action": "query", "expression": expr}]);
+        let body = serde_json::to_vec(&op).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let reply = self.transport.post(&body, Idempotence::ReadOnly)?;
+        let mut st = self.lock();
+        let st = &mut *st;
+        let decoded = Decoder::new(&mut st.schema, &mut st.map)
+            .decode(&reply.body, &[Expect::Query])
+            .map_err(|e| status_or_protocol(&reply, &e.to_string(), self.key()))?;
+        match decoded {
+            Decoded::Error(m) => Err(server_error(reply.status, m)),
+            Decoded::Answers(mut a) if reply.status < 300 && !a.is_empty() => {
+                match a.swap_remove(0) {
+                    Answer::Query { slots, next_offset } => Ok((slots, next_offset)),
+                    _ => Err(protocol(&reply, "no query result", self.key())),
+                }
+            }
+            Decoded::Answers(_) => Err(status_or_protocol(&reply, "no query result", self.key())),
+        }
+    }
+
+    fn query_once(self: &Arc<Self>, expr: &str) -> Result<(Vec<Entity>, Option<u64>)> {
+        let (slots, next) = self.query_once_slots(expr)?;
+        Ok((
+            slots.into_iter().map(|s| self.entity_from(s)).collect(),
+            next,
+        ))
+    }
+
+    /// Pages through `base` (an expression without offset/limit).
+    fn query_pages(
+        self: &Arc<Self>,
+        base: &str,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Result<Vec<Entity>> {
+        let page = (self.options.page_size.max(1) as u64)
+            .min(limit.unwrap_or(u64::MAX))
+            .max(1);
+        let mut out: Vec<Entity> = Vec::new();
+        let mut off = offset;
+        loop {
+            let (slots, next) =
+                self.query_once_slots(&format!("{base} offset {off} limit {page}"))?;
+            let got = slots.len() as u64;
+            out.extend(slots.into_iter().map(|s| self.entity_from(s)));
+            if let Some(l) = limit
+                && out.len() as u64 >= l
+            {
+                out.truncate(l as usize);
+                break;
+            }
+            match next {
+                Some(n) if got > 0 && n > off => off = n,
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+
+    /// `select <projections> from <ty> where <keys>`, in chunks of [`ID_CHUNK`] keys
+    /// so that expressions stay short; the entities in the server's order.
+    pub(super) fn fetch_keys(
+        self: &Arc<Self>,
+        ty: &str,
+        pk: &[String],
+        keys: &[String],
+        projections: &str,
+    ) -> Result<Vec<Entity>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(ID_CHUNK) {
+            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let expr = format!(
+                "select {projections} from {ty} where {}",
+                query::key_condition(pk, &refs)
+            );
+            out.extend(self.query_pages(&expr, 0, None)?);
+        }
+        Ok(out)
+    }
+}
