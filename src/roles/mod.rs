@@ -12,7 +12,7 @@
 //! Every change is validated before it is recorded, against the user's roles as
 //! the server has them **plus the role operations still pending** in the session:
 //! appending a role and granting a project on it in the same batch validates. Each
-//! refusal is an [`Error::Role`] whose message names the user, the role and the
+//! refusal is an [`Error::Role`](crate::Error::Role) whose message names the user, the role and the
 //! project. With [`Roles::idempotent`] (or the session option
 //! [`crate::SessionOptions::idempotent_role_changes`]) a change that would be a
 //! no-op (append a role already held, remove one not held, grant a project already
@@ -197,7 +197,7 @@ impl Roles {
 
     /// With `true`, changes that would be no-ops (append a held role, remove one not
     /// held, grant a granted project, revoke one not granted) are skipped and the
-    /// change methods return `Ok(false)` instead of an [`Error::Role`].
+    /// change methods return `Ok(false)` instead of an [`Error::Role`](crate::Error::Role).
     pub fn idempotent(mut self, on: bool) -> Roles {
         self.idempotent = on;
         self

@@ -6,7 +6,7 @@ use super::{ProjectRef, Roles, UserRole};
 use crate::{Entity, Error, Result, Value, quote};
 
 /// Projections that load a user's roles with their scope in one query of `User`.
-const USER_ROLE_PROJECTIONS: &str = "username, \
+pub(super) const USER_ROLE_PROJECTIONS: &str = "username, \
      user_security_roles.is_all_open_projects, \
      user_security_roles.security_role_id, \
      user_security_roles.security_role.name, \
@@ -115,32 +115,7 @@ impl Roles {
                 user.id()
             )));
         };
-        let mut out = Vec::new();
-        for usr in loaded_list(&user, "user_security_roles")? {
-            let Some(role) = loaded_entity(&usr, "security_role")? else {
-                continue;
-            };
-            let mut projects = Vec::new();
-            for grant in loaded_list(&usr, "user_security_role_projects")? {
-                if let Some(p) = loaded_entity(&grant, "project")? {
-                    projects.push(ProjectRef {
-                        name: loaded_string(&p, "name")?,
-                        full_name: loaded_string(&p, "full_name")?,
-                        id: p.id(),
-                    });
-                }
-            }
-            projects.sort();
-            out.push(UserRole {
-                role_name: loaded_string(&role, "name")?,
-                role_type: loaded_string(&role, "type")?,
-                all_open_projects: loaded_bool(&usr, "is_all_open_projects")?,
-                entity: usr,
-                role,
-                projects,
-            });
-        }
-        out.sort_by(|a, b| a.role_name.cmp(&b.role_name));
+        let out = loaded_roles(&user)?;
         let state = out
             .iter()
             .map(|r| {
@@ -162,6 +137,38 @@ impl Roles {
 // Readers of attributes that a projection loaded. They never auto-populate, so the
 // request counts stay what the projections promise: a missing attribute reads as
 // empty.
+
+/// The roles of a `User` entity loaded with [`USER_ROLE_PROJECTIONS`], with their
+/// scope, sorted by role name. Reads only what the query loaded: no request.
+pub(super) fn loaded_roles(user: &Entity) -> Result<Vec<UserRole>> {
+    let mut out = Vec::new();
+    for usr in loaded_list(user, "user_security_roles")? {
+        let Some(role) = loaded_entity(&usr, "security_role")? else {
+            continue;
+        };
+        let mut projects = Vec::new();
+        for grant in loaded_list(&usr, "user_security_role_projects")? {
+            if let Some(p) = loaded_entity(&grant, "project")? {
+                projects.push(ProjectRef {
+                    name: loaded_string(&p, "name")?,
+                    full_name: loaded_string(&p, "full_name")?,
+                    id: p.id(),
+                });
+            }
+        }
+        projects.sort();
+        out.push(UserRole {
+            role_name: loaded_string(&role, "name")?,
+            role_type: loaded_string(&role, "type")?,
+            all_open_projects: loaded_bool(&usr, "is_all_open_projects")?,
+            entity: usr,
+            role,
+            projects,
+        });
+    }
+    out.sort_by(|a, b| a.role_name.cmp(&b.role_name));
+    Ok(out)
+}
 
 pub(super) fn loaded_list(e: &Entity, attribute: &str) -> Result<Vec<Entity>> {
     if !e.is_loaded(attribute) {
