@@ -415,7 +415,12 @@ pub fn run(
     } else {
         Value::Null
     };
-    Ok(json!({"action": "query", "data": data, "metadata": {"next": {"offset": next}}}))
+    // Built by hand: `json!` would serialise `data` into a copy of itself.
+    let mut out = Map::new();
+    out.insert("action".into(), "query".into());
+    out.insert("data".into(), Value::Array(data));
+    out.insert("metadata".into(), json!({"next": {"offset": next}}));
+    Ok(Value::Object(out))
 }
 
 /// Encodes one stored entity with the given scalar attributes (for create and
