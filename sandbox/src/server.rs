@@ -1,6 +1,6 @@
 //! The listener, one thread per connection, and the `/api` request handler.
 
-use crate::actions::execute_batch;
+use crate::actions::{encode_answers, execute_batch};
 use crate::error::ApiError;
 use crate::http::{Conn, Request, write_response};
 use crate::permissions::authenticate;
@@ -69,9 +69,13 @@ impl Shared {
             self.count.fetch_add(1, Ordering::SeqCst);
             self.api(req, &user, option("denormalize"), &mut actions)
         };
-        let (status, body) = match result {
-            Ok(v) => (200, v),
-            Err(e) => (if strict { e.strict_status() } else { 200 }, e.to_json()),
+        let (status, body, error) = match result {
+            Ok(body) => (200, body, false),
+            Err(e) => (
+                if strict { e.strict_status() } else { 200 },
+                serde_json::to_vec(&e.to_json()).unwrap_or_default(),
+                true,
+            ),
         };
         if self.log {
             eprintln!(
@@ -81,15 +85,11 @@ impl Shared {
                 if user.is_empty() { "-" } else { &user },
                 actions,
                 status,
-                if body.get("exception").is_some() {
-                    "error "
-                } else {
-                    ""
-                },
+                if error { "error " } else { "" },
                 started.elapsed().as_secs_f64() * 1000.0
             );
         }
-        (status, serde_json::to_vec(&body).unwrap_or_default())
+        (status, body)
     }
 
     fn api(
@@ -98,7 +98,7 @@ impl Shared {
         user: &str,
         denormalize: bool,
         actions: &mut String,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Vec<u8>, ApiError> {
         let batch: Value = serde_json::from_slice(&req.body)
             .map_err(|e| ApiError::parse(format!("The request body is not valid JSON: {e}")))?;
         if let Some(received) = &self.received {
@@ -126,7 +126,7 @@ impl Shared {
         };
         let actor = authenticate(&conn, user, key)?;
         let out = execute_batch(&mut conn, &self.schema, &actor, ops, denormalize, VERSION)?;
-        Ok(Value::Array(out))
+        Ok(encode_answers(&out))
     }
 }
 

@@ -27,6 +27,48 @@ pub struct Context<'a> {
     pub version: &'a str,
 }
 
+/// One operation's answer.
+#[derive(Debug)]
+pub enum Answer {
+    /// A JSON value.
+    Value(Value),
+    /// JSON already encoded (a query page, written straight from its rows).
+    Encoded(Vec<u8>),
+}
+
+impl Answer {
+    /// Appends the answer's JSON to `out`.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Answer::Value(v) => {
+                serde_json::to_writer(out, v).expect("serialising to a Vec cannot fail")
+            }
+            Answer::Encoded(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+}
+
+/// Encodes a batch's answers as the JSON array of the response.
+pub fn encode_answers(answers: &[Answer]) -> Vec<u8> {
+    let len = answers
+        .iter()
+        .map(|a| match a {
+            Answer::Encoded(b) => b.len() + 1,
+            Answer::Value(_) => 64,
+        })
+        .sum::<usize>();
+    let mut out = Vec::with_capacity(len + 2);
+    out.push(b'[');
+    for (i, a) in answers.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        a.write(&mut out);
+    }
+    out.push(b']');
+    out
+}
+
 /// Runs `batch` in one transaction; on failure nothing is applied.
 pub fn execute_batch(
     conn: &mut Connection,
@@ -35,7 +77,7 @@ pub fn execute_batch(
     batch: &[Value],
     denormalize: bool,
     version: &str,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<Answer>, ApiError> {
     let tx = conn.transaction()?;
     let mut out = Vec::with_capacity(batch.len());
     {
@@ -74,7 +116,22 @@ fn flag(op: &Value, name: &str) -> bool {
 }
 
 impl Context<'_> {
-    fn operation(&self, op: &Value) -> Result<Value, ApiError> {
+    fn operation(&self, op: &Value) -> Result<Answer, ApiError> {
+        if op.get("action").and_then(Value::as_str) == Some("query") {
+            let visible = self.actor.borrow().visible_projects(self.conn)?;
+            return load::run(
+                self.conn,
+                self.schema,
+                visible.as_deref(),
+                field(op, "expression")?,
+                self.denormalize,
+            )
+            .map(Answer::Encoded);
+        }
+        self.value_operation(op).map(Answer::Value)
+    }
+
+    fn value_operation(&self, op: &Value) -> Result<Value, ApiError> {
         let action = op
             .get("action")
             .and_then(Value::as_str)
@@ -87,16 +144,6 @@ impl Context<'_> {
                 "is_timezone_support_enabled": true,
             })),
             "query_schemas" => Ok(self.schema.json().clone()),
-            "query" => {
-                let visible = self.actor.borrow().visible_projects(self.conn)?;
-                load::run(
-                    self.conn,
-                    self.schema,
-                    visible.as_deref(),
-                    field(op, "expression")?,
-                    self.denormalize,
-                )
-            }
             "create" => self.create(op),
             "update" => self.update(op),
             "delete" => self.delete(op),

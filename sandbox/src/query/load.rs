@@ -6,11 +6,11 @@
 use super::ast::Query;
 use super::sql::{SqlBuilder, attribute, entity_type};
 use crate::error::ApiError;
-use crate::schema::{AttrKind, EntityType, Schema};
+use crate::schema::{AttrKind, EntityType, ScalarType, Schema};
 use crate::store::sql_to_json;
 use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 const CHUNK: usize = 500;
@@ -307,44 +307,129 @@ impl<'s> Loader<'s> {
     }
 
     fn put_scalar(&self, idx: usize, o: &mut Map<String, Value>, name: &str) {
-        let r = &self.records[idx];
-        if let Some(AttrKind::Scalar { ty, column, .. }) = r.t.attribute(name).map(|a| a.kind)
-            && let Some(v) = self.column_value(idx, column)
-        {
+        if let Some((name, ty, v)) = self.scalar(idx, name) {
             o.insert(name.to_string(), sql_to_json(ty, v));
         }
     }
 
-    /// Encodes a record fully the first time and as a bare reference after
-    /// (`seen` spans one response), with every attribute loaded for it.
-    pub fn encode_normalized(&self, idx: usize, seen: &mut HashSet<usize>) -> Value {
-        if !seen.insert(idx) {
-            return Value::Object(self.head(idx));
-        }
+    /// The attribute `name` of a record when it is a loaded scalar.
+    fn scalar(&self, idx: usize, name: &str) -> Option<(&'static str, ScalarType, &Sql)> {
         let r = &self.records[idx];
-        let mut o = self.head(idx);
+        let attr = r.t.attribute(name)?;
+        let AttrKind::Scalar { ty, column, .. } = attr.kind else {
+            return None;
+        };
+        Some((attr.name, ty, self.column_value(idx, column)?))
+    }
+
+    /// Writes the members of an encoded record in the order a
+    /// `serde_json::Map` (sorted by key, the last value of a repeated key
+    /// winning) would serialise them; `value` writes one member's value.
+    fn write_members<'f>(
+        &'f self,
+        idx: usize,
+        mut fields: Vec<(&'f str, Field<'f>)>,
+        out: &mut Vec<u8>,
+        value: &mut dyn FnMut(&Field<'f>, &mut Vec<u8>),
+    ) {
+        let r = &self.records[idx];
+        fields.splice(
+            0..0,
+            [
+                ("__entity_type__", Field::Text(r.t.name)),
+                ("id", Field::Text(&r.id)),
+            ],
+        );
+        fields.reverse();
+        // Stable: among equal keys the last pushed (first after reversing) stays first.
+        fields.sort_by(|a, b| a.0.cmp(b.0));
+        fields.dedup_by(|later, first| later.0 == first.0);
+        out.push(b'{');
+        for (i, (name, field)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(out, name);
+            out.push(b':');
+            value(field, out);
+        }
+        out.push(b'}');
+    }
+
+    /// Writes a record fully the first time and as a bare reference after
+    /// (`seen` spans one response), with every attribute loaded for it.
+    pub fn write_normalized(&self, idx: usize, seen: &mut HashSet<usize>, out: &mut Vec<u8>) {
+        let r = &self.records[idx];
+        let mut fields = Vec::new();
+        if seen.insert(idx) {
+            fields.reserve(r.t.system_projections.len() + r.projected.len() + r.rels.len() + 2);
+            for name in
+                r.t.system_projections
+                    .iter()
+                    .copied()
+                    .chain(r.projected.iter().copied())
+            {
+                if let Some((name, ty, v)) = self.scalar(idx, name) {
+                    fields.push((name, Field::Scalar(ty, v)));
+                }
+            }
+            for (name, rel) in &r.rels {
+                fields.push((name, Field::Rel(rel)));
+            }
+        }
+        self.write_members(idx, fields, out, &mut |field, out| match field {
+            Field::Rel(Rel::One(None)) => out.extend_from_slice(b"null"),
+            Field::Rel(Rel::One(Some(i))) => self.write_normalized(*i, seen, out),
+            Field::Rel(Rel::Many(items)) => {
+                out.push(b'[');
+                for (n, i) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    self.write_normalized(*i, seen, out);
+                }
+                out.push(b']');
+            }
+            other => other.write(out),
+        });
+    }
+
+    /// Writes a record with exactly the projections of `proj`, repeating
+    /// entities wherever they occur (`denormalize:1`); the JSON of
+    /// [`Loader::encode_denormalized`] without building it.
+    pub fn write_denormalized(&self, idx: usize, proj: &Projection, out: &mut Vec<u8>) {
+        let r = &self.records[idx];
+        let mut fields = Vec::with_capacity(
+            r.t.system_projections.len() + proj.scalars.len() + proj.relations.len() + 2,
+        );
         for name in
             r.t.system_projections
                 .iter()
                 .copied()
-                .chain(r.projected.iter().copied())
+                .chain(proj.scalars.iter().copied())
         {
-            self.put_scalar(idx, &mut o, name);
+            if let Some((name, ty, v)) = self.scalar(idx, name) {
+                fields.push((name, Field::Scalar(ty, v)));
+            }
         }
-        for (name, rel) in &r.rels {
-            let v = match rel {
-                Rel::One(None) => Value::Null,
-                Rel::One(Some(i)) => self.encode_normalized(*i, seen),
-                Rel::Many(items) => Value::Array(
-                    items
-                        .iter()
-                        .map(|i| self.encode_normalized(*i, seen))
-                        .collect(),
-                ),
-            };
-            o.insert((*name).to_string(), v);
+        for (name, child) in &proj.relations {
+            fields.push((name, Field::Child(r.rels.get(name), child)));
         }
-        Value::Object(o)
+        self.write_members(idx, fields, out, &mut |field, out| match field {
+            Field::Child(Some(Rel::One(Some(i))), child) => self.write_denormalized(*i, child, out),
+            Field::Child(Some(Rel::Many(items)), child) => {
+                out.push(b'[');
+                for (n, i) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    self.write_denormalized(*i, child, out);
+                }
+                out.push(b']');
+            }
+            Field::Child(..) => out.extend_from_slice(b"null"),
+            other => other.write(out),
+        });
     }
 
     /// Encodes a record with exactly the projections of `proj`, repeating
@@ -377,14 +462,54 @@ impl<'s> Loader<'s> {
     }
 }
 
-/// Answers a `query` operation.
+/// One member of an encoded record, before it is written.
+enum Field<'f> {
+    Text(&'f str),
+    Scalar(ScalarType, &'f Sql),
+    Rel(&'f Rel),
+    Child(Option<&'f Rel>, &'f Projection),
+}
+
+impl Field<'_> {
+    /// Writes a text or scalar member exactly as `serde_json` would write
+    /// [`sql_to_json`]'s value (relations are written by the caller).
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Field::Text(s) => write_str(out, s),
+            Field::Scalar(ty, v) => match (ty, v) {
+                (_, Sql::Null) => out.extend_from_slice(b"null"),
+                (ScalarType::Boolean, Sql::Integer(i)) => {
+                    out.extend_from_slice(if *i != 0 { b"true" } else { b"false" })
+                }
+                (ScalarType::DateTime, Sql::Text(s)) => {
+                    out.extend_from_slice(br#"{"__type__":"datetime","value":"#);
+                    write_str(out, s);
+                    out.push(b'}');
+                }
+                (_, Sql::Text(s)) => write_str(out, s),
+                _ => write_value(out, &sql_to_json(*ty, v)),
+            },
+            Field::Rel(_) | Field::Child(..) => out.extend_from_slice(b"null"),
+        }
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    write_value(out, s);
+}
+
+fn write_value(out: &mut Vec<u8>, v: &(impl serde::Serialize + ?Sized)) {
+    serde_json::to_writer(out, v).expect("serialising to a Vec cannot fail");
+}
+
+/// Answers a `query` operation with its encoded JSON.
 pub fn run(
     conn: &Connection,
     schema: &Schema,
     visible: Option<&[String]>,
     expression: &str,
     denormalize: bool,
-) -> Result<Value, ApiError> {
+) -> Result<Vec<u8>, ApiError> {
     let q = super::parse(expression)?;
     let t = entity_type(schema, &q.entity)?;
     let paths: Vec<Vec<String>> = if q.select.is_empty() {
@@ -399,28 +524,29 @@ pub fn run(
     let mut loader = Loader::new(conn, schema, visible);
     let (rows, more) = loader.query(&q)?;
     loader.project(&rows, &proj)?;
+    // Written straight from the records, in the order (keys sorted) and
+    // format serde_json gives the equivalent `Value`: no tree per entity.
+    let mut out = Vec::with_capacity(64 + rows.len() * 256);
+    out.extend_from_slice(br#"{"action":"query","data":["#);
     let mut seen = HashSet::new();
-    let data: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            if denormalize {
-                loader.encode_denormalized(*r, &proj)
-            } else {
-                loader.encode_normalized(*r, &mut seen)
-            }
-        })
-        .collect();
-    let next = if more {
-        Value::from(q.offset.unwrap_or(0) + rows.len() as u64)
+    for (n, r) in rows.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        if denormalize {
+            loader.write_denormalized(*r, &proj, &mut out);
+        } else {
+            loader.write_normalized(*r, &mut seen, &mut out);
+        }
+    }
+    out.extend_from_slice(br#"],"metadata":{"next":{"offset":"#);
+    if more {
+        write_value(&mut out, &(q.offset.unwrap_or(0) + rows.len() as u64));
     } else {
-        Value::Null
-    };
-    // Built by hand: `json!` would serialise `data` into a copy of itself.
-    let mut out = Map::new();
-    out.insert("action".into(), "query".into());
-    out.insert("data".into(), Value::Array(data));
-    out.insert("metadata".into(), json!({"next": {"offset": next}}));
-    Ok(Value::Object(out))
+        out.extend_from_slice(b"null");
+    }
+    out.extend_from_slice(b"}}}");
+    Ok(out)
 }
 
 /// Encodes one stored entity with the given scalar attributes (for create and
