@@ -1,19 +1,13 @@
 //! Commit failure and rollback: a refused batch leaves the session exactly as it
 //! was; rollback discards created entities and local edits.
 
-use ftrack::{ErrorKind, SchemaCache, Session, SessionOptions, Value};
+use ftrack::{ErrorKind, Value};
 use ftrack_sandbox::{Sandbox, SandboxConfig};
 
-fn session(sb: &Sandbox) -> Session {
-    Session::with_options(
-        SessionOptions::new()
-            .server_url(sb.url())
-            .api_key(sb.admin_key())
-            .api_user(sb.admin_user())
-            .schema_cache(SchemaCache::Disabled),
-    )
-    .unwrap()
-}
+#[path = "support/mod.rs"]
+mod support;
+
+use support::admin as session;
 
 fn data(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().unwrap().clone()

@@ -1,16 +1,14 @@
 //! The persistent entity cache: a journal whose writes follow the changes, not the
 //! size of the cache.
 
-use ftrack::{SchemaCache, Session, SessionOptions, Value};
+use ftrack::{Session, SessionOptions, Value};
 use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
 
+#[path = "support/mod.rs"]
+mod support;
+
 fn options(sb: &Sandbox, file: &std::path::Path) -> SessionOptions {
-    SessionOptions::new()
-        .server_url(sb.url())
-        .api_key(sb.admin_key())
-        .api_user(sb.admin_user())
-        .schema_cache(SchemaCache::Disabled)
-        .persistent_cache(file)
+    support::admin_options(sb).persistent_cache(file)
 }
 
 fn records(bytes: &[u8]) -> usize {

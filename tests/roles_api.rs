@@ -4,27 +4,13 @@
 //! (never) sent on the wire.
 
 use ftrack::roles::{AuditRow, Roles};
-use ftrack::{Entity, ErrorKind, SchemaCache, Session, SessionOptions, Value};
+use ftrack::{Entity, ErrorKind, Session, Value};
 use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
 
-fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig::demo()).expect("sandbox starts")
-}
+#[path = "support/mod.rs"]
+mod support;
 
-fn session_as(sb: &Sandbox, user: &str) -> Session {
-    Session::with_options(
-        SessionOptions::new()
-            .server_url(sb.url())
-            .api_key(format!("demo-key-{user}"))
-            .api_user(user)
-            .schema_cache(SchemaCache::Disabled),
-    )
-    .expect("session starts")
-}
-
-fn admin(sb: &Sandbox) -> Session {
-    session_as(sb, "admin")
-}
+use support::{admin, sandbox, session_as};
 
 struct Demo {
     roles: Roles,

@@ -3,6 +3,8 @@
 //! the sandbox with credentials from the environment. Also the roles functions
 //! of the ABI called directly: each validation status, permission denied, NULLs.
 
+#[path = "support/mod.rs"]
+mod sessions;
 #[path = "ffi_support/mod.rs"]
 mod support;
 
@@ -22,18 +24,9 @@ use ftrack::ffi::session::{
 };
 use ftrack::ffi::status::ftrack_status;
 use ftrack::roles::Roles;
-use ftrack::{SchemaCache, Session, SessionOptions};
 
 fn admin_roles(sb: &ftrack_sandbox::Sandbox) -> Roles {
-    let s = Session::with_options(
-        SessionOptions::new()
-            .server_url(sb.url())
-            .api_key(sb.admin_key())
-            .api_user(sb.admin_user())
-            .schema_cache(SchemaCache::Disabled),
-    )
-    .unwrap();
-    Roles::new(&s)
+    Roles::new(&sessions::admin(sb))
 }
 
 fn scopes(sb: &ftrack_sandbox::Sandbox, user: &str) -> Vec<String> {

@@ -3,24 +3,12 @@
 //! after it may have written to the server. Request counts against the sandbox.
 
 use ftrack::roles::Roles;
-use ftrack::{Entity, ErrorKind, SchemaCache, Session, SessionOptions};
-use ftrack_sandbox::{Sandbox, SandboxConfig};
+use ftrack::{Entity, ErrorKind, Session};
 
-fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig::demo()).expect("sandbox starts")
-}
+#[path = "support/mod.rs"]
+mod support;
 
-fn options(sb: &Sandbox) -> SessionOptions {
-    SessionOptions::new()
-        .server_url(sb.url())
-        .api_key(sb.admin_key())
-        .api_user(sb.admin_user())
-        .schema_cache(SchemaCache::Disabled)
-}
-
-fn admin(sb: &Sandbox) -> Session {
-    Session::with_options(options(sb)).expect("session starts")
-}
+use support::{admin, admin_options as options, sandbox};
 
 /// Users, roles and projects of the demo studio, looked up once.
 struct Names {

@@ -2,24 +2,13 @@
 
 use std::time::Duration;
 
-use ftrack::{Error, ErrorKind, SchemaCache, Session, SessionOptions, Value, quote};
+use ftrack::{Error, ErrorKind, SchemaCache, Session, Value, quote};
 use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
 
-fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig::demo()).expect("sandbox starts")
-}
+#[path = "support/mod.rs"]
+mod support;
 
-fn options(sb: &Sandbox) -> SessionOptions {
-    SessionOptions::new()
-        .server_url(sb.url())
-        .api_key(sb.admin_key())
-        .api_user(sb.admin_user())
-        .schema_cache(SchemaCache::Disabled)
-}
-
-fn session(sb: &Sandbox) -> Session {
-    Session::with_options(options(sb)).expect("session starts")
-}
+use support::{admin as session, admin_options as options, sandbox};
 
 fn map(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
     v.as_object().unwrap().clone()
