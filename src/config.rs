@@ -185,6 +185,12 @@ impl SessionOptions {
         self.idempotent_role_changes = on;
         self
     }
+
+    /// Whether role changes skip no-ops by default (see
+    /// [`SessionOptions::idempotent_role_changes`]).
+    pub fn role_changes_are_idempotent(&self) -> bool {
+        self.idempotent_role_changes
+    }
 }
 
 /// Resolved credentials. `Debug` never shows the key.

@@ -56,6 +56,8 @@ pub enum ErrorKind {
     ProjectAlreadyGranted,
     /// The project is not granted for that role (roles API).
     ProjectNotGranted,
+    /// A bug in libftrack itself (an invariant did not hold); please report it.
+    Internal,
 }
 
 impl ErrorKind {
@@ -84,6 +86,7 @@ impl ErrorKind {
             ErrorKind::RoleNotAssignable => "role_not_assignable",
             ErrorKind::ProjectAlreadyGranted => "project_already_granted",
             ErrorKind::ProjectNotGranted => "project_not_granted",
+            ErrorKind::Internal => "internal",
         }
     }
 }
@@ -172,6 +175,8 @@ pub enum Error {
     },
     /// See [`ErrorKind::IncompatibleServer`].
     IncompatibleServer(String),
+    /// See [`ErrorKind::Internal`].
+    Internal(String),
     /// A roles-API failure (issue 4): `kind` is one of the `Role*`/`Project*` kinds.
     Role {
         /// One of [`ErrorKind::RoleAlreadyAssigned`], [`ErrorKind::RoleNotAssigned`],
@@ -205,6 +210,7 @@ impl Error {
             Error::Protocol { .. } => ErrorKind::Protocol,
             Error::IncompatibleServer(_) => ErrorKind::IncompatibleServer,
             Error::Role { kind, .. } => *kind,
+            Error::Internal(_) => ErrorKind::Internal,
         }
     }
 
@@ -330,6 +336,10 @@ impl fmt::Display for Error {
             ),
             Error::Protocol { message, .. } => f.write_str(message),
             Error::Role { message, .. } => f.write_str(message),
+            Error::Internal(m) => write!(
+                f,
+                "internal error in libftrack: {m}; please report it with the steps that led here"
+            ),
         }
     }
 }

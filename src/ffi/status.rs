@@ -185,6 +185,7 @@ pub fn status_for_kind(kind: ErrorKind) -> ftrack_status {
         ErrorKind::RoleNotAssignable => ftrack_status::RoleNotAssignable,
         ErrorKind::ProjectAlreadyGranted => ftrack_status::ProjectAlreadyGranted,
         ErrorKind::ProjectNotGranted => ftrack_status::ProjectNotGranted,
+        ErrorKind::Internal => ftrack_status::Internal,
     }
 }
 

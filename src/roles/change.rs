@@ -1,8 +1,8 @@
 //! Changes: append, remove, replace, grant and revoke, each validated and then
 //! recorded as a role action in the session's pending batch.
 
-use super::validate::Context;
-use super::{ASSIGNABLE_ROLE_TYPES, Roles, actions};
+use super::read::loaded_string;
+use super::{ASSIGNABLE_ROLE_TYPES, RoleAction, Roles};
 use crate::{Entity, Error, ErrorKind, Result, Value};
 
 impl Roles {
@@ -14,8 +14,8 @@ impl Roles {
     /// (`Ok(false)`), except that asking for all open projects on a held role that
     /// lacks them records that grant instead.
     pub fn append(&self, user: &Entity, role: &Entity, all_open_projects: bool) -> Result<bool> {
+        let role_name = assignable(user, role)?;
         let ctx = self.context(user)?;
-        let role_name = self.assignable(&ctx, role)?;
         if let Some(held) = ctx.state.get(&role.id()) {
             if !self.idempotent {
                 return Err(role_error(
@@ -28,22 +28,12 @@ impl Roles {
                 ));
             }
             if all_open_projects && !held.all_open {
-                self.record(serde_json::json!({
-                    "action": actions::GRANT,
-                    "user_id": user.id(),
-                    "role_id": role.id(),
-                    "all_open_projects": true,
-                }))?;
+                ctx.record(RoleAction::grant_all_open(user, role));
                 return Ok(true);
             }
             return Ok(false);
         }
-        self.record(serde_json::json!({
-            "action": actions::ADD,
-            "user_id": user.id(),
-            "role_id": role.id(),
-            "all_open_projects": all_open_projects,
-        }))?;
+        ctx.record(RoleAction::add(user, role, all_open_projects));
         Ok(true)
     }
 
@@ -51,19 +41,15 @@ impl Roles {
     ///
     /// Errors: [`ErrorKind::RoleNotAssigned`]; skipped (`Ok(false)`) in idempotent mode.
     pub fn remove(&self, user: &Entity, role: &Entity) -> Result<bool> {
-        let ctx = self.context(user)?;
         let role_name = name_of(role)?;
+        let ctx = self.context(user)?;
         if !ctx.state.contains_key(&role.id()) {
             if self.idempotent {
                 return Ok(false);
             }
             return Err(not_assigned(&ctx.username, &role_name, "remove it"));
         }
-        self.record(serde_json::json!({
-            "action": actions::REMOVE,
-            "user_id": user.id(),
-            "role_id": role.id(),
-        }))?;
+        ctx.record(RoleAction::remove(user, role));
         Ok(true)
     }
 
@@ -76,9 +62,9 @@ impl Roles {
     /// mode skips it when the replacement is already done (`old_role` not held and
     /// `new_role` held), or when `old_role` and `new_role` are the same held role.
     pub fn replace(&self, user: &Entity, old_role: &Entity, new_role: &Entity) -> Result<bool> {
-        let ctx = self.context(user)?;
-        let new_name = self.assignable(&ctx, new_role)?;
+        let new_name = assignable(user, new_role)?;
         let old_name = name_of(old_role)?;
+        let ctx = self.context(user)?;
         let holds_old = ctx.state.contains_key(&old_role.id());
         let holds_new = ctx.state.contains_key(&new_role.id());
         if self.idempotent && holds_new && (!holds_old || old_role.id() == new_role.id()) {
@@ -101,12 +87,7 @@ impl Roles {
                 ),
             ));
         }
-        self.record(serde_json::json!({
-            "action": actions::UPDATE,
-            "user_id": user.id(),
-            "role_id": old_role.id(),
-            "new_role_id": new_role.id(),
-        }))?;
+        ctx.record(RoleAction::replace(user, old_role, new_role));
         Ok(true)
     }
 
@@ -140,9 +121,11 @@ impl Roles {
                 project.entity_type()
             )));
         }
-        let ctx = self.context(user)?;
+        // Names first: reading them may send a request, which must not happen
+        // while the role store is held.
         let role_name = name_of(role)?;
         let project_name = project.get_string("name")?;
+        let ctx = self.context(user)?;
         let verb = if grant { "grant" } else { "revoke" };
         let Some(held) = ctx.state.get(&role.id()) else {
             return Err(not_assigned(
@@ -181,39 +164,30 @@ impl Roles {
             }
             _ => {}
         }
-        self.record(serde_json::json!({
-            "action": if grant { actions::GRANT } else { actions::REVOKE },
-            "user_id": user.id(),
-            "role_id": role.id(),
-            "project_id": project.id(),
-        }))?;
+        ctx.record(RoleAction::project(user, role, project, grant));
         Ok(true)
     }
+}
 
-    fn record(&self, op: serde_json::Value) -> Result<()> {
-        self.session.record_action(op)
+/// The role's name if it may be given to a user, else `RoleNotAssignable`.
+fn assignable(user: &Entity, role: &Entity) -> Result<String> {
+    let name = name_of(role)?;
+    let ty = match role.get("type")? {
+        Value::String(s) => s,
+        _ => String::new(),
+    };
+    if !ASSIGNABLE_ROLE_TYPES.contains(&ty.as_str()) {
+        return Err(role_error(
+            ErrorKind::RoleNotAssignable,
+            format!(
+                "the security role \"{name}\" has type {} and cannot be given to user \
+                 \"{}\"; only PROJECT and ASSIGNED roles can be",
+                if ty.is_empty() { "(none)" } else { &ty },
+                loaded_string(user, "username").unwrap_or_else(|_| user.id()),
+            ),
+        ));
     }
-
-    /// The role's name if it may be given to a user, else `RoleNotAssignable`.
-    fn assignable(&self, ctx: &Context, role: &Entity) -> Result<String> {
-        let name = name_of(role)?;
-        let ty = match role.get("type")? {
-            Value::String(s) => s,
-            _ => String::new(),
-        };
-        if !ASSIGNABLE_ROLE_TYPES.contains(&ty.as_str()) {
-            return Err(role_error(
-                ErrorKind::RoleNotAssignable,
-                format!(
-                    "the security role \"{name}\" has type {} and cannot be given to user \
-                     \"{}\"; only PROJECT and ASSIGNED roles can be",
-                    if ty.is_empty() { "(none)" } else { &ty },
-                    ctx.username
-                ),
-            ));
-        }
-        Ok(name)
-    }
+    Ok(name)
 }
 
 pub(super) fn role_error(kind: ErrorKind, message: String) -> Error {

@@ -1,7 +1,7 @@
 //! Reading: security roles, users and projects by name, and a user's roles with
 //! their scope (which also refreshes the role store).
 
-use super::validate::{Held, Known};
+use super::validate::Held;
 use super::{ProjectRef, Roles, UserRole};
 use crate::{Entity, Error, Result, Value, quote};
 
@@ -116,22 +116,53 @@ impl Roles {
             )));
         };
         let out = loaded_roles(&user)?;
-        let state = out
-            .iter()
-            .map(|r| {
-                let held = Held {
-                    usr_id: r.entity.id(),
-                    all_open: r.all_open_projects,
-                    projects: r.projects.iter().map(|p| p.id.clone()).collect(),
-                };
-                (r.role.id(), held)
-            })
-            .collect();
         self.lock_store()
-            .users
-            .insert(user.id(), Known { generation, state });
+            .store_base(generation, user.id(), held_state(&out));
         Ok(out)
     }
+
+    /// The users that match `criteria` (a query condition such as
+    /// `username like "a%"`, or every user for `None`), sorted by username, with
+    /// their roles and scopes loaded by **one** paged query
+    /// (⌈users / page size⌉ requests). Their role state is kept for validation, so
+    /// changes to any of them then cost no request until this session writes.
+    pub fn users(&self, criteria: Option<&str>) -> Result<Vec<Entity>> {
+        let generation = self.session.write_generation();
+        let filter = criteria.map(|c| format!(" where {c}")).unwrap_or_default();
+        let users = self.session.query(&format!(
+            "select {USER_ROLE_PROJECTIONS}, is_active from User{filter} order by username"
+        ))?;
+        self.remember(generation, &users)?;
+        Ok(users)
+    }
+
+    /// Keeps the role state of users loaded with [`USER_ROLE_PROJECTIONS`].
+    pub(super) fn remember(&self, generation: u64, users: &[Entity]) -> Result<()> {
+        let states = users
+            .iter()
+            .map(|u| Ok((u.id(), held_state(&loaded_roles(u)?))))
+            .collect::<Result<Vec<_>>>()?;
+        let mut store = self.lock_store();
+        for (id, state) in states {
+            store.store_base(generation, id, state);
+        }
+        Ok(())
+    }
+}
+
+/// What validation keeps of a user's roles: role id → scope.
+fn held_state(roles: &[UserRole]) -> std::collections::BTreeMap<String, Held> {
+    roles
+        .iter()
+        .map(|r| {
+            let held = Held {
+                usr_id: r.entity.id(),
+                all_open: r.all_open_projects,
+                projects: r.projects.iter().map(|p| p.id.clone()).collect(),
+            };
+            (r.role.id(), held)
+        })
+        .collect()
 }
 
 // Readers of attributes that a projection loaded. They never auto-populate, so the

@@ -128,7 +128,7 @@ impl Session {
                 .decode(body, &[Expect::Query])
                 .map_err(|e| protocol_parts(200, body, &e.to_string(), key))?;
             match decoded {
-                Decoded::Error(m) => return Err(server_error(200, m)),
+                Decoded::Error(m) => return Err(server_error(200, m, key)),
                 Decoded::Answers(mut a) if !a.is_empty() => match a.swap_remove(0) {
                     Answer::Query { slots, .. } => slots,
                     _ => return Err(protocol_parts(200, body, "no query result", key)),
@@ -162,7 +162,7 @@ impl Inner {
             .decode(&reply.body, &[Expect::Query])
             .map_err(|e| status_or_protocol(&reply, &e.to_string(), self.key()))?;
         match decoded {
-            Decoded::Error(m) => Err(server_error(reply.status, m)),
+            Decoded::Error(m) => Err(server_error(reply.status, m, self.key())),
             Decoded::Answers(mut a) if reply.status < 300 && !a.is_empty() => {
                 match a.swap_remove(0) {
                     Answer::Query { slots, next_offset } => Ok((slots, next_offset)),

@@ -149,11 +149,15 @@ impl Session {
                     schema,
                     map,
                     ops: Vec::new(),
+                    in_flight: Vec::new(),
+                    last_seq: 0,
+                    removals: 0,
                     dirty: Vec::new(),
                 }),
                 persistent,
                 writes: Default::default(),
-                roles: Default::default(),
+                commit_lock: Mutex::new(()),
+                extensions: Mutex::new(Vec::new()),
             }),
         })
     }
