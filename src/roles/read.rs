@@ -102,9 +102,17 @@ impl Roles {
     /// `is_all_open_projects` and `user_security_role_projects.project` loaded.
     /// Always reads, and refreshes the role state that validation uses.
     pub fn user_roles(&self, user: &Entity) -> Result<Vec<UserRole>> {
-        self.check_user(user)?;
         // Read before the request: a write during it makes the stored state stale.
         let generation = self.session.write_generation();
+        let out = self.read_user_roles(user)?;
+        self.lock_store()
+            .store_base(generation, user.id(), held_state(&out));
+        Ok(out)
+    }
+
+    /// [`Roles::user_roles`] without keeping the state.
+    pub(super) fn read_user_roles(&self, user: &Entity) -> Result<Vec<UserRole>> {
+        self.check_user(user)?;
         let fresh = self.session.query(&format!(
             "select {USER_ROLE_PROJECTIONS} from User where id is {}",
             quote(&user.id())
@@ -115,10 +123,7 @@ impl Roles {
                 user.id()
             )));
         };
-        let out = loaded_roles(&user)?;
-        self.lock_store()
-            .store_base(generation, user.id(), held_state(&out));
-        Ok(out)
+        loaded_roles(&user)
     }
 
     /// The users that match `criteria` (a query condition such as
@@ -151,7 +156,7 @@ impl Roles {
 }
 
 /// What validation keeps of a user's roles: role id → scope.
-fn held_state(roles: &[UserRole]) -> std::collections::BTreeMap<String, Held> {
+pub(super) fn held_state(roles: &[UserRole]) -> std::collections::BTreeMap<String, Held> {
     roles
         .iter()
         .map(|r| {

@@ -326,27 +326,26 @@ impl Roles {
         self.check_user(user)?;
         let username = loaded_string(user, "username").unwrap_or_else(|_| user.id());
         let user_id = user.id();
-        for _ in 0..3 {
-            {
-                let mut store = self.lock_store();
-                store.sync(&self.session);
-                if let Some(state) = store.effective(&user_id) {
-                    return Ok(Context {
-                        username,
-                        state,
-                        store,
-                        session: &self.session,
-                    });
-                }
-            }
-            // Not known (or a write made it stale): read it, without holding the
-            // store across the request.
-            self.user_roles(user)?;
+        let mut store = self.lock_store();
+        store.sync(&self.session);
+        if store.effective(&user_id).is_none() {
+            // Not known, or a write made it stale: read it without holding the store
+            // across the request. A write by another thread may land between this
+            // read and its use; the read is still the newest this thread can have,
+            // and the server validates the batch atomically in any case.
+            drop(store);
+            let read = super::read::held_state(&self.read_user_roles(user)?);
+            store = self.lock_store();
+            store.sync(&self.session);
+            store.bases.insert(user_id.clone(), read);
         }
-        Err(Error::Internal(format!(
-            "the roles of user \"{username}\" went stale three times while being read; \
-             another thread keeps writing to this session"
-        )))
+        let state = store.effective(&user_id).unwrap_or_default();
+        Ok(Context {
+            username,
+            state,
+            store,
+            session: &self.session,
+        })
     }
 }
 
