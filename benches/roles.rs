@@ -8,7 +8,7 @@
 //! 3. end to end on the sandbox: 1,000 appends and the commit.
 //!
 //! Run: `cargo bench -p ftrack --bench roles` (release build); `-- --quick` for
-//! fewer runs.
+//! fewer runs; `-- --appends` to stop after the appends (to profile them).
 
 use std::time::{Duration, Instant};
 
@@ -103,6 +103,9 @@ fn main() {
             }
         );
         totals.push(a + e);
+    }
+    if std::env::args().any(|a| a == "--appends") {
+        return; // only the appends (to profile them)
     }
     let linear = totals[1].as_secs_f64() / totals[0].as_secs_f64();
     println!(

@@ -42,6 +42,8 @@ pub(crate) struct Transport {
     max_attempts: u32,
     retry_delay: Duration,
     timeout: Duration,
+    deadline: Duration,
+    max_reply_bytes: u64,
     count: AtomicU64,
 }
 
@@ -112,6 +114,7 @@ impl Transport {
             .timeout_send_body(t)
             .timeout_recv_response(t)
             .timeout_per_read(t)
+            .timeout_global(Some(options.request_deadline))
             .user_agent(concat!("libftrack/", env!("CARGO_PKG_VERSION")))
             .accept("application/json")
             .max_redirects(0)
@@ -138,6 +141,8 @@ impl Transport {
             max_attempts: options.max_attempts.max(1),
             retry_delay: options.retry_delay,
             timeout: options.timeout,
+            deadline: options.request_deadline,
+            max_reply_bytes: options.max_reply_bytes,
             count: AtomicU64::new(0),
         })
     }
@@ -229,7 +234,7 @@ impl Transport {
         let body = resp
             .body_mut()
             .with_config()
-            .limit(u64::MAX)
+            .limit(self.max_reply_bytes)
             .read_to_vec()
             .map_err(|e| {
                 let mut f = self.failure(e);
@@ -267,10 +272,32 @@ impl Transport {
                     T::SendRequest | T::SendBody | T::PerWrite => {
                         (format!("sending the request to {server} timed out"), false)
                     }
+                    T::Global => {
+                        return Failure {
+                            error: Error::Timeout(format!(
+                                "the request to {server} did not complete within the request \
+                                 deadline of {} s; check the server, or raise it with \
+                                 SessionOptions::request_deadline (default 600 s)",
+                                self.deadline.as_secs_f64()
+                            )),
+                            never_sent: false,
+                        };
+                    }
                     _ => (format!("{server} sent no complete answer"), false),
                 };
                 (timed_out(what), before)
             }
+            ureq::Error::BodyExceedsLimit(limit) => (
+                Error::Protocol {
+                    status: 0,
+                    message: format!(
+                        "the reply from {server} is larger than the maximum reply size of \
+                         {limit} bytes; page the query (a smaller page size), select fewer \
+                         attributes, or raise SessionOptions::max_reply_bytes"
+                    ),
+                },
+                false,
+            ),
             ureq::Error::HostNotFound => (
                 Error::Connection(format!(
                     "cannot resolve the host of {server}; check FTRACK_SERVER / server_url and DNS"

@@ -293,7 +293,7 @@ fn run_one(lane: &mut Lane, rng: &mut Rng, t: usize, n: u64, pm_id: &str) -> ftr
         87..90 => {
             let r = s.rollback();
             assert!(
-                lane.exclusive.then_some(r.in_flight == 0).unwrap_or(true),
+                !lane.exclusive || r.in_flight == 0,
                 "no commit can be in flight on a session only this thread uses"
             );
             lane.model.pending = None;

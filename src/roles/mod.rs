@@ -162,56 +162,61 @@ pub struct RoleAction {
 }
 
 impl RoleAction {
-    fn base(kind: RoleActionKind, user: &Entity, role: &Entity) -> RoleAction {
+    fn base(kind: RoleActionKind, user_id: String, role_id: String) -> RoleAction {
         RoleAction {
             kind,
-            user_id: user.id(),
-            role_id: role.id(),
+            user_id,
+            role_id,
             new_role_id: None,
             project_id: None,
             all_open_projects: None,
         }
     }
 
-    /// Give `user` the `role`, on all open projects or on none yet.
-    pub fn add(user: &Entity, role: &Entity, all_open_projects: bool) -> RoleAction {
+    /// Give the user the role (by ids), on all open projects or on none yet.
+    pub fn add(user_id: String, role_id: String, all_open_projects: bool) -> RoleAction {
         RoleAction {
             all_open_projects: Some(all_open_projects),
-            ..Self::base(RoleActionKind::Add, user, role)
+            ..Self::base(RoleActionKind::Add, user_id, role_id)
         }
     }
 
-    /// Take `role` away from `user`.
-    pub fn remove(user: &Entity, role: &Entity) -> RoleAction {
-        Self::base(RoleActionKind::Remove, user, role)
+    /// Take the role away from the user.
+    pub fn remove(user_id: String, role_id: String) -> RoleAction {
+        Self::base(RoleActionKind::Remove, user_id, role_id)
     }
 
-    /// Replace `old_role` by `new_role` for `user`, keeping the scope.
-    pub fn replace(user: &Entity, old_role: &Entity, new_role: &Entity) -> RoleAction {
+    /// Replace `old_role_id` by `new_role_id` for the user, keeping the scope.
+    pub fn replace(user_id: String, old_role_id: String, new_role_id: String) -> RoleAction {
         RoleAction {
-            new_role_id: Some(new_role.id()),
-            ..Self::base(RoleActionKind::Replace, user, old_role)
+            new_role_id: Some(new_role_id),
+            ..Self::base(RoleActionKind::Replace, user_id, old_role_id)
         }
     }
 
-    /// Grant (or revoke) `project` on the user's `role`.
-    pub fn project(user: &Entity, role: &Entity, project: &Entity, grant: bool) -> RoleAction {
+    /// Grant (or revoke) a project on the user's role.
+    pub fn project(
+        user_id: String,
+        role_id: String,
+        project_id: String,
+        grant: bool,
+    ) -> RoleAction {
         let kind = if grant {
             RoleActionKind::Grant
         } else {
             RoleActionKind::Revoke
         };
         RoleAction {
-            project_id: Some(project.id()),
-            ..Self::base(kind, user, role)
+            project_id: Some(project_id),
+            ..Self::base(kind, user_id, role_id)
         }
     }
 
-    /// Grant all open projects on the user's `role`.
-    pub fn grant_all_open(user: &Entity, role: &Entity) -> RoleAction {
+    /// Grant all open projects on the user's role.
+    pub fn grant_all_open(user_id: String, role_id: String) -> RoleAction {
         RoleAction {
             all_open_projects: Some(true),
-            ..Self::base(RoleActionKind::Grant, user, role)
+            ..Self::base(RoleActionKind::Grant, user_id, role_id)
         }
     }
 

@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use super::read::loaded_string;
 use super::{RoleAction, RoleActionKind, Roles};
 use crate::pending::{JsonAction, Operation, PendingMark, RecordedOperation};
 use crate::{Entity, Error, Result, Session, Value};
@@ -288,7 +287,6 @@ impl StoreState {
 /// before the store is released, so two threads never validate against the same
 /// state.
 pub(super) struct Context<'a> {
-    pub(super) username: String,
     /// role id → scope
     pub(super) state: BTreeMap<String, Held>,
     store: MutexGuard<'a, StoreState>,
@@ -322,13 +320,11 @@ impl Roles {
     /// written to the server since it was read, else read now (one request) — with
     /// the pending operations of the session applied on top; the store stays
     /// locked until the returned context records or is dropped.
-    pub(super) fn context(&self, user: &Entity) -> Result<Context<'_>> {
+    pub(super) fn context(&self, user: &Entity, user_id: &str) -> Result<Context<'_>> {
         self.check_user(user)?;
-        let username = loaded_string(user, "username").unwrap_or_else(|_| user.id());
-        let user_id = user.id();
         let mut store = self.lock_store();
         store.sync(&self.session);
-        if store.effective(&user_id).is_none() {
+        if !store.bases.contains_key(user_id) {
             // Not known, or a write made it stale: read it without holding the store
             // across the request. A write by another thread may land between this
             // read and its use; the read is still the newest this thread can have,
@@ -337,11 +333,10 @@ impl Roles {
             let read = super::read::held_state(&self.read_user_roles(user)?);
             store = self.lock_store();
             store.sync(&self.session);
-            store.bases.insert(user_id.clone(), read);
+            store.bases.insert(user_id.to_owned(), read);
         }
-        let state = store.effective(&user_id).unwrap_or_default();
+        let state = store.effective(user_id).unwrap_or_default();
         Ok(Context {
-            username,
             state,
             store,
             session: &self.session,

@@ -192,11 +192,28 @@ impl Inner {
             .min(limit.unwrap_or(u64::MAX))
             .max(1);
         let mut out: Vec<Entity> = Vec::new();
+        let mut seen: crate::schema::FastMap<u32, ()> = Default::default();
         let mut off = offset;
         loop {
             let (slots, next) =
                 self.query_once_slots(&format!("{base} offset {off} limit {page}"))?;
             let got = slots.len() as u64;
+            // A server whose paging never ends repeats rows: a page that brings
+            // nothing new while promising more is refused instead of looped on.
+            let fresh = slots
+                .iter()
+                .filter(|&&s| seen.insert(s, ()).is_none())
+                .count();
+            if fresh == 0 && got > 0 && next.is_some() {
+                return Err(Error::Protocol {
+                    status: 200,
+                    message: format!(
+                        "the server's paging does not end: the page at offset {off} of \"{base}\" \
+                         holds only rows already returned, yet announces another page; check \
+                         the server, or add an explicit limit to the query"
+                    ),
+                });
+            }
             out.extend(slots.into_iter().map(|s| self.entity_from(s)));
             if let Some(l) = limit
                 && out.len() as u64 >= l
