@@ -213,6 +213,21 @@ fn options(inv: &Invocation) -> Result<SessionOptions, u8> {
 /// Connects (or starts the sandbox) and runs the chain. Errors are printed here;
 /// `Ok` and `Err` both carry the exit code.
 fn run(inv: &Invocation) -> Result<u8, u8> {
+    // Desired-state files are read and checked before connecting: a malformed
+    // file fails at once, and stdin is read once however often `-` is named.
+    let mut files = HashMap::new();
+    for command in &inv.commands {
+        if let Command::Plan { file, .. } | Command::Apply { file } = command
+            && !files.contains_key(file)
+        {
+            match state::load(file) {
+                Ok(doc) => {
+                    files.insert(file.clone(), doc);
+                }
+                Err(e) => return Err(report(&format!("`{command}`"), &Failure::File(e))),
+            }
+        }
+    }
     // Keeps the embedded sandbox alive until the end of the run.
     let mut _sandbox = None;
     let options = if inv.global.sandbox {
@@ -248,6 +263,7 @@ fn run(inv: &Invocation) -> Result<u8, u8> {
         all_roles: None,
         projects: HashMap::new(),
         changes_needed: false,
+        files,
     };
     let total = inv.commands.len();
     for (n, command) in inv.commands.iter().enumerate() {
@@ -295,6 +311,8 @@ struct Runner {
     projects: HashMap<String, Entity>,
     /// A `plan` found changes: the run exits 9.
     changes_needed: bool,
+    /// The desired-state files of the chain, read before connecting.
+    files: HashMap<String, DesiredState>,
 }
 
 impl Runner {
@@ -490,7 +508,10 @@ impl Runner {
     fn plan(&mut self, file: &str) -> Result<(String, Vec<UserChanges>), Failure> {
         self.no_queued_changes("plan/apply")?;
         let shown = if file == "-" { "<stdin>" } else { file }.to_owned();
-        let desired = state::load(file)?;
+        let desired = match self.files.get(file) {
+            Some(d) => d.clone(),
+            None => state::load(file)?,
+        };
         let roles = self.all_roles()?;
         let names_projects = desired
             .users

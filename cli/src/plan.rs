@@ -460,7 +460,8 @@ impl Resolver<'_> {
                 return None;
             }
             (_, several) => {
-                let paths: Vec<String> = several.iter().map(|g| path(g)).collect();
+                let mut paths: Vec<String> = several.iter().map(|g| path(g)).collect();
+                paths.sort();
                 self.problem(
                     key,
                     format!(

@@ -170,14 +170,16 @@ pub fn parse(text: &str, format: FileFormat) -> Result<DesiredState, String> {
             if text.trim().is_empty() {
                 return Ok(DesiredState::default());
             }
-            serde_norway::from_str(text).map_err(|e| match e.location() {
-                Some(l) => format!(
-                    "line {}, column {}: {}",
-                    l.line(),
-                    l.column(),
-                    strip_yaml_at(&e.to_string())
-                ),
-                None => e.to_string(),
+            serde_norway::from_str(text).map_err(|e| {
+                let msg = e.to_string();
+                match e.location() {
+                    Some(l) => {
+                        let at = format!(" at line {} column {}", l.line(), l.column());
+                        let msg = msg.strip_suffix(&at).unwrap_or(&msg);
+                        format!("line {}, column {}: {msg}", l.line(), l.column())
+                    }
+                    None => msg,
+                }
             })
         }
     }
@@ -188,13 +190,6 @@ fn strip_at(e: &serde_json::Error) -> String {
     match s.rfind(" at line ") {
         Some(i) => s[..i].to_owned(),
         None => s,
-    }
-}
-
-fn strip_yaml_at(s: &str) -> String {
-    match s.rfind(" at line ") {
-        Some(i) => s[..i].to_owned(),
-        None => s.to_owned(),
     }
 }
 
