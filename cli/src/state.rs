@@ -336,6 +336,32 @@ mod tests {
         assert!(e.starts_with("line 1,"), "{e}");
     }
 
+    /// The three examples of cli/README.md say the same thing.
+    #[test]
+    fn the_readme_examples_agree() {
+        let readme = include_str!("../README.md");
+        let block = |lang: &str| {
+            let start = readme.find(&format!("```{lang}\n")).unwrap() + lang.len() + 4;
+            let end = start + readme[start..].find("```").unwrap();
+            &readme[start..end]
+        };
+        let json = parse(block("json"), FileFormat::Json).unwrap();
+        let mut expected = sample();
+        expected.users.0.pop(); // the sample has one user more
+        assert_eq!(json, expected);
+        let toml = parse(block("toml"), FileFormat::Toml).unwrap();
+        let yaml = parse(block("yaml"), FileFormat::Yaml).unwrap();
+        // Same users and entries (TOML tables may order the users differently).
+        for doc in [&toml, &yaml] {
+            let mut a = doc.users.0.clone();
+            let mut b = json.users.0.clone();
+            a.sort_by(|x, y| x.0.cmp(&y.0));
+            b.sort_by(|x, y| x.0.cmp(&y.0));
+            assert_eq!(a, b);
+            assert_eq!(doc.groups, json.groups);
+        }
+    }
+
     #[test]
     fn formats_follow_the_extension() {
         assert_eq!(format_of("a.JSON").unwrap(), FileFormat::Json);

@@ -831,3 +831,37 @@ fn listing_commands_take_every_format_and_pipes_get_no_progress() {
     let err = stderr(&o);
     assert!(!err.contains('\r') && !err.contains('\u{1b}'), "{err:?}");
 }
+
+#[test]
+fn a_terminal_gets_a_progress_line_for_paged_reads() {
+    // `script` (util-linux) runs the binary on a pseudo-terminal.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("FTRACK_REQUIRE_ALL").is_none(),
+            "`script` (util-linux) is needed for this test"
+        );
+        eprintln!("skipped: no `script` command");
+        return;
+    }
+    let sb = sandbox();
+    let o = Command::new("script")
+        .args(["-qec", &format!("{BIN} audit"), "/dev/null"])
+        .env("FTRACK_SERVER", sb.url())
+        .env("FTRACK_API_USER", "admin")
+        .env("FTRACK_API_KEY", "demo-key-admin")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    ok(&o);
+    let tty = stdout(&o); // everything the terminal showed
+    assert!(tty.contains("reading users and their roles"), "{tty:?}");
+    assert!(tty.contains("== Audit: 5 users"), "{tty:?}");
+    // The same read in a pipe: no progress line at all.
+    let o = run(&sb, &["audit"]);
+    ok(&o);
+    assert!(!stderr(&o).contains("reading users"), "{}", show(&o));
+}
