@@ -79,6 +79,7 @@ the server as it is";
     name = "ftrack-roles",
     version,
     about = "Manage ftrack user security roles: read, change, audit, and keep them as code",
+    override_usage = "ftrack-roles [OPTIONS] <COMMAND> [ARGS] [+ <COMMAND> [ARGS]]...",
     after_help = AFTER_HELP,
     subcommand_required = true,
     arg_required_else_help = true,

@@ -865,3 +865,60 @@ fn a_terminal_gets_a_progress_line_for_paged_reads() {
     ok(&o);
     assert!(!stderr(&o).contains("reading users"), "{}", show(&o));
 }
+
+#[test]
+fn non_ascii_names_round_trip_and_align() {
+    let sb = sandbox();
+    let s = admin(&sb);
+    for name in ["山田.太郎", "zoë"] {
+        s.create(
+            "User",
+            obj(json!({"username": name, "is_active": true, "first_name": "x", "last_name": "y"})),
+        )
+        .expect("create user");
+    }
+    s.commit().unwrap();
+    ok(&run(
+        &sb,
+        &[
+            "assign",
+            "山田.太郎",
+            "Project Manager",
+            "+",
+            "grant",
+            "山田.太郎",
+            "Project Manager",
+            "beta",
+        ],
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["json", "toml", "yaml"] {
+        let o = run(&sb, &["export", "--format", format]);
+        ok(&o);
+        assert!(stdout(&o).contains("山田.太郎"), "{format}: {}", stdout(&o));
+        let file = write(dir.path(), &format!("roles.{format}"), &stdout(&o));
+        let o = run(&sb, &["plan", file.to_str().unwrap()]);
+        assert_eq!(code(&o), Some(0), "{format}: {}", show(&o));
+    }
+    let o = run(&sb, &["audit"]);
+    ok(&o);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    // ACTIVE starts at the same display column on every line.
+    let display = |s: &str| unicode_width::UnicodeWidthStr::width(s);
+    // The second cell starts after the first run of two spaces past the indent.
+    let col = |l: &str| {
+        let start = 2 + l[2..].find("  ").unwrap();
+        let rest = &l[start..];
+        display(&l[..start + rest.len() - rest.trim_start().len()])
+    };
+    let header = col(lines[0]);
+    assert_eq!(
+        header,
+        display(&lines[0][..lines[0].find("ACTIVE").unwrap()])
+    );
+    for l in lines.iter().skip(2) {
+        assert_eq!(col(l), header, "misaligned: {l:?}\n{out}");
+    }
+    assert!(out.contains("山田.太郎"), "{out}");
+}
