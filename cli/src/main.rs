@@ -437,6 +437,27 @@ impl Runner {
                 };
                 let changes = plan::diff(u, &Default::default(), &[], &[]);
                 self.queue_changes(&format!("Offboard {username}"), &[changes])?;
+                // Roles come back with the next `apply` of a file listing one of
+                // the user's groups: say which groups those are.
+                let mut groups: Vec<String> = self
+                    .session
+                    .query(&format!(
+                        "select group.name from Membership where user_id is {}",
+                        ftrack::quote(&u.entity.id())
+                    ))?
+                    .iter()
+                    .filter_map(|m| m.get_entity("group").ok().flatten())
+                    .filter_map(|g| g.get_string("name").ok())
+                    .collect();
+                groups.sort();
+                if !groups.is_empty() {
+                    eprintln!(
+                        "  note: {username} is still a member of {}; remove the membership in \
+                         ftrack too, or the next `apply` of a file listing the group gives its \
+                         roles back",
+                        groups.join(", ")
+                    );
+                }
             }
             Command::Completions { .. } | Command::Man => {
                 return Err(Failure::Other(

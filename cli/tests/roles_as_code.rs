@@ -661,9 +661,20 @@ fn offboard_removes_every_role_in_one_batch_and_dry_run_sends_nothing() {
     assert_eq!(batch.as_array().unwrap().len(), 2);
     assert_eq!(writes(&sb).len(), before, "dry runs send nothing");
 
+    // artist is in a group: offboarding says so (it does not touch groups).
+    let s = admin(&sb);
+    let lighting = create_group(&s, "Lighting", None);
+    add_member(&s, &lighting, "artist");
+    s.commit().unwrap();
+    let before = writes(&sb).len();
     let o = run(&sb, &["offboard", "artist"]);
     ok(&o);
     assert_eq!(writes(&sb).len(), before + 1, "one batch");
+    assert!(
+        stderr(&o).contains("note: artist is still a member of Lighting"),
+        "{}",
+        show(&o)
+    );
     assert!(audit(&sb).contains(&"artist  false ".to_owned()));
     // Offboarding someone without roles changes nothing.
     let o = run(&sb, &["offboard", "artist"]);
