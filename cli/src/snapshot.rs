@@ -1,31 +1,21 @@
 //! Bulk reads of the server's role state, in a constant number of requests:
-//! the users with their roles and scopes (one paged query of `User`, the same
-//! projections as the core's `Roles::audit`, plus the ids that changes need),
-//! the projects, and the groups with their memberships.
+//! the users with their roles and scopes (the core's `Roles::users`, one paged
+//! query of `User`), the projects, and the groups with their memberships.
 //!
-//! Reads are paged here rather than in the core so that a progress bar can follow
-//! them (on stderr, only when stderr is a terminal).
+//! Projects, groups and memberships are paged here rather than in the core so
+//! that the progress line can count them (on stderr, only when stderr is a
+//! terminal).
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use ftrack::roles::AuditRow;
+use ftrack::roles::{AuditRow, Roles};
 use ftrack::{Entity, Error, Result, Session, Value, quote};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Rows per request; the core's default page size.
 const PAGE: usize = 500;
-
-/// Projections that load a user's roles with their scope in one query of `User`.
-const USER_ROLES: &str = "id, username, is_active, \
-     user_security_roles.is_all_open_projects, \
-     user_security_roles.security_role_id, \
-     user_security_roles.security_role.name, \
-     user_security_roles.security_role.type, \
-     user_security_roles.user_security_role_projects.project_id, \
-     user_security_roles.user_security_role_projects.project.name, \
-     user_security_roles.user_security_role_projects.project.full_name";
 
 /// A project, with the entity that role changes take.
 #[derive(Debug, Clone)]
@@ -152,27 +142,26 @@ pub fn paged(session: &Session, expression: &str, what: &str) -> Result<Vec<Enti
     }
 }
 
-/// The users with their roles; only `usernames` when given (in one request, and a
-/// name that matches no user is an [`Error::NotFound`] naming every such name).
+/// The users with their roles; only `usernames` when given (a name that matches
+/// no user is an [`Error::NotFound`] naming every such name).
+///
+/// Read with the core's [`Roles::users`]: one paged query (⌈users / page size⌉
+/// requests) that also keeps every user's role state for validation, so the
+/// changes `apply`, `copy-roles` and `offboard` queue afterwards cost no request
+/// until the session writes. The core pages inside that call, so the progress
+/// line is a spinner rather than a count.
 pub fn users(session: &Session, usernames: Option<&[String]>) -> Result<Vec<UserState>> {
-    let rows = match usernames {
-        None => paged(
-            session,
-            &format!("select {USER_ROLES} from User order by username"),
-            "users and their roles",
-        )?,
-        Some([]) => Vec::new(),
+    let criteria = match usernames {
+        None => None,
+        Some([]) => return Ok(Vec::new()),
         Some(names) => {
             let list: Vec<String> = names.iter().map(|n| quote(n)).collect();
-            paged(
-                session,
-                &format!(
-                    "select {USER_ROLES} from User where username in ({}) order by username",
-                    list.join(", ")
-                ),
-                "users and their roles",
-            )?
+            Some(format!("username in ({})", list.join(", ")))
         }
+    };
+    let rows = {
+        let _progress = Progress::new("reading users and their roles");
+        Roles::new(session).users(criteria.as_deref())?
     };
     let mut out = Vec::with_capacity(rows.len());
     for u in rows {

@@ -933,3 +933,34 @@ fn non_ascii_names_round_trip_and_align() {
     }
     assert!(out.contains("山田.太郎"), "{out}");
 }
+
+#[test]
+fn apply_costs_the_plans_reads_and_one_commit_however_many_users_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = write(
+        dir.path(),
+        "one.json",
+        r#"{"users": {"pm": [{"role": "Project Manager", "projects": ["beta"]}]}}"#,
+    );
+    let all = write(
+        dir.path(),
+        "all.json",
+        &json!({"users": {
+            "pm": [{"role": "User", "projects": ["beta"]}], "artist": [],
+            "restricted": [{"role": "Project Manager", "projects": ["alpha", "gamma"]}],
+            "inactive": [{"role": "User"}]}})
+        .to_string(),
+    );
+    let cost = |file: &Path, command: &str| {
+        let sb = sandbox();
+        let before = sb.request_count();
+        let o = run(&sb, &[command, file.to_str().unwrap()]);
+        assert!(matches!(code(&o), Some(0 | 9)), "{}", show(&o));
+        sb.request_count() - before
+    };
+    let plan = cost(&one, "plan");
+    assert_eq!(cost(&all, "plan"), plan);
+    // Validation uses the role state the plan's read kept: no read per user.
+    assert_eq!(cost(&one, "apply"), plan + 1);
+    assert_eq!(cost(&all, "apply"), plan + 1);
+}
