@@ -1,5 +1,5 @@
-//! Shared helpers of the C-ABI and binding tests (`tests/c_*.rs`,
-//! `tests/ffi_*.rs`, `tests/bindings_*.rs`): where the built library is, how to
+//! Shared helpers of the C-ABI and binding tests (`ffi/tests/c_*.rs`,
+//! `ffi_*.rs`, `roles_c_*.rs`, `bindings_*.rs`, and the unit tests in `ffi/src/tests/`): where the built library is, how to
 //! compile and run foreign programs, and how to skip (or, with
 //! `FTRACK_REQUIRE_ALL=1`, fail) when a tool is missing.
 #![allow(dead_code)]
@@ -7,8 +7,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository root.
+/// The repository root (`include/`, `bindings/`, `examples/`, `abi/`).
 pub fn root() -> PathBuf {
+    crate_dir()
+        .parent()
+        .expect("ffi/ has a parent")
+        .to_path_buf()
+}
+
+/// This crate's directory, `ffi/` (its `tests/c/`).
+pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -32,7 +40,7 @@ pub fn lib_dir() -> PathBuf {
         }
     }
     panic!(
-        "libftrack.so not found next to {} or in its parent; build it with `cargo build -p ftrack`",
+        "libftrack.so not found next to {} or in its parent; build it with `cargo build -p ftrack-ffi`",
         exe.display()
     );
 }
@@ -122,7 +130,7 @@ pub enum Link {
     Static,
 }
 
-/// Compiles and links C sources from `tests/c/` into `out`.
+/// Compiles and links C sources (from `ffi/tests/c/`, `examples/`) into `out`.
 pub fn compile_c(sources: &[&Path], out: &Path, link: Link) {
     let mut cmd = Command::new("cc");
     cmd.args(C_FLAGS).arg("-I").arg(include_dir());
@@ -152,9 +160,9 @@ pub fn compile_c(sources: &[&Path], out: &Path, link: Link) {
     run(&format!("compiling {}", out.display()), &mut cmd);
 }
 
-/// `tests/c/<name>`.
+/// `ffi/tests/c/<name>`.
 pub fn c_source(name: &str) -> PathBuf {
-    root().join("tests").join("c").join(name)
+    crate_dir().join("tests").join("c").join(name)
 }
 
 /// Makes a foreign program load THIS build's libftrack.so. `cargo test` exports an
