@@ -34,3 +34,30 @@ install_prerequisites() {
         (cd tests/conformance && npm install --no-audit --no-fund --silent)
     fi
 }
+
+# Pinned build tools of scripts/install, from PyPI into .venv-packaging:
+# ziglang (the Zig toolchain as a wheel) and cargo-zigbuild (a prebuilt wheel of
+# the cargo subcommand that links with zig). Together they build libftrack.so
+# against glibc 2.28 symbols (RHEL/Rocky 8) on any newer build machine, without
+# compiling cargo-zigbuild from source (minutes on two cores).
+ZIGLANG_VERSION=0.17.1
+CARGO_ZIGBUILD_VERSION=0.24.1
+
+install_packaging_prerequisites() {
+    # binutils: objcopy / readelf / objdump for the stripped library and its checks.
+    apt_install binutils
+    local venv=.venv-packaging
+    if [ ! -x "$venv/bin/cargo-zigbuild" ] || ! "$venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG_VERSION" \
+        || ! "$venv/bin/cargo-zigbuild" --version 2>/dev/null | grep -qx "cargo-zigbuild $CARGO_ZIGBUILD_VERSION"; then
+        step "python venv $venv with ziglang $ZIGLANG_VERSION and cargo-zigbuild $CARGO_ZIGBUILD_VERSION"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check \
+            "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
+    fi
+}
+
+# The consumers' tools: cmake and pkg-config (scripts/check-package), doxygen
+# (the C API docs build).
+install_consumer_prerequisites() {
+    apt_install cmake pkg-config doxygen
+}

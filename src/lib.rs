@@ -21,7 +21,6 @@ mod datetime;
 mod decode;
 mod entity;
 mod error;
-pub mod ffi;
 mod identity_map;
 mod operations;
 pub mod pending;

@@ -1,5 +1,5 @@
 // Test of the C++ wrapper against a server (FTRACK_SERVER / FTRACK_API_KEY /
-// FTRACK_API_USER: the sandbox's demo studio). Run by tests/bindings_cpp.rs.
+// FTRACK_API_USER: the sandbox's demo studio). Run by ffi/tests/bindings_cpp.rs.
 #include "ftrack.hpp"
 
 #include <cstdio>

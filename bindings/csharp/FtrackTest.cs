@@ -1,6 +1,6 @@
 // Test of Ftrack.cs against a server (FTRACK_SERVER / FTRACK_API_KEY /
 // FTRACK_API_USER: the sandbox's demo studio). Compiled by mcs and run by mono
-// from tests/bindings_csharp.rs.
+// from ffi/tests/bindings_csharp.rs.
 using System;
 using Ftrack;
 

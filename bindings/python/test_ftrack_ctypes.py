@@ -1,6 +1,6 @@
 """Test of ftrack_ctypes against a server (FTRACK_SERVER / FTRACK_API_KEY /
 FTRACK_API_USER: the sandbox's demo studio) with FTRACK_LIBRARY pointing at
-libftrack.so. Run by tests/bindings_python.rs as ``python3 test_ftrack_ctypes.py``."""
+libftrack.so. Run by ffi/tests/bindings_python.rs as ``python3 test_ftrack_ctypes.py``."""
 
 import os
 import sys

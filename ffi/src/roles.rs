@@ -1,4 +1,4 @@
-//! The security-roles functions of the C ABI: glue over `crate::roles::Roles`.
+//! The security-roles functions of the C ABI: glue over `ftrack::roles::Roles`.
 //!
 //! Changes (`ftrack_user_role_*`) are validated, then recorded as pending
 //! operations of the session; `ftrack_session_commit` sends them (with any entity
@@ -9,7 +9,7 @@
 
 use std::ffi::c_char;
 
-use crate::roles::Roles;
+use ftrack::roles::Roles;
 
 use super::entity::{entity_arg, ftrack_entity, new_entity};
 use super::entity_list::{ftrack_entity_list, new_list};

@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use crate::Session;
+use ftrack::Session;
 
 use super::boundary::note_secret;
 use super::entity::{ftrack_entity, new_entity};

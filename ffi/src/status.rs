@@ -5,12 +5,12 @@
 //! reused (retire it as a reserved comment instead). To add a status: add the
 //! variant with its value in the right range and a `///` doc, add its name in
 //! [`ftrack_status::name`], map the core kind in [`status_for_kind`], regenerate
-//! the header (`FTRACK_UPDATE_HEADER=1 cargo test -p ftrack --test ffi_header`) and
+//! the header (`FTRACK_UPDATE_HEADER=1 cargo test -p ftrack-ffi --test ffi_header`) and
 //! update the bindings' status lists (C++, Python, C#).
 
 use std::ffi::{CStr, c_char};
 
-use crate::ErrorKind;
+use ftrack::ErrorKind;
 
 /// The result of every fallible libftrack function.
 ///

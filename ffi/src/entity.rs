@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 use std::sync::Arc;
 
-use crate::{Entity, Value};
+use ftrack::{Entity, Value};
 
 use super::entity_list::{ftrack_entity_list, new_list};
 use super::error::FfiResult;
@@ -192,7 +192,7 @@ unsafe fn get_scalar<T: Default>(
     entity: *mut ftrack_entity,
     attribute: *const c_char,
     out: *mut T,
-    read: impl FnOnce(&Entity, &str) -> crate::Result<T>,
+    read: impl FnOnce(&Entity, &str) -> ftrack::Result<T>,
 ) -> FfiResult<()> {
     let out = unsafe { out_value(out, "out")? };
     let entity = unsafe { entity_arg(entity.cast_const(), "entity")? };

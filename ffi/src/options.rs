@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::{SchemaCache, SessionOptions};
+use ftrack::{SchemaCache, SessionOptions};
 
 use super::error::{FfiError, FfiResult};
 use super::handle::{Handle, HandleHeader, borrow, destroy_handle, into_handle, out_handle};

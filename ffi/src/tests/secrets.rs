@@ -6,20 +6,19 @@
 //! on a live session; after each, the thread's last error must not contain it.
 //! One test function, because it sets environment variables.
 
-#[path = "ffi_support/mod.rs"]
-mod support;
+use super::support;
 
 use std::ffi::{CStr, CString, c_char};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::ptr;
 
-use ftrack::ffi::entity::*;
-use ftrack::ffi::entity_list::*;
-use ftrack::ffi::error::ftrack_last_error_message;
-use ftrack::ffi::options::*;
-use ftrack::ffi::session::*;
-use ftrack::ffi::status::ftrack_status;
+use crate::entity::*;
+use crate::entity_list::*;
+use crate::error::ftrack_last_error_message;
+use crate::options::*;
+use crate::session::*;
+use crate::status::ftrack_status;
 
 const KEY: &str = "SECRET-ffi-key-7f3c2a9e51d04b86";
 

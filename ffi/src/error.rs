@@ -46,8 +46,8 @@ impl FfiError {
     }
 }
 
-impl From<crate::Error> for FfiError {
-    fn from(error: crate::Error) -> Self {
+impl From<ftrack::Error> for FfiError {
+    fn from(error: ftrack::Error) -> Self {
         FfiError::new(status_for_kind(error.kind()), error.to_string())
     }
 }

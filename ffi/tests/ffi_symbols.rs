@@ -93,3 +93,23 @@ fn header_declares_exactly_the_listed_functions() {
         "ftrack.h declarations vs abi/exported-symbols.txt"
     );
 }
+
+/// The shared library names itself `libftrack.so.<major>` (ffi/build.rs), so a
+/// program linked against it records the ABI version, not the file it found.
+#[test]
+fn shared_library_has_the_soname() {
+    if !support::need("ffi_soname", "readelf", "apt-get install -y binutils") {
+        return;
+    }
+    let out = support::run(
+        "readelf -d",
+        Command::new("readelf").arg("-d").arg(support::shared_lib()),
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let sonames: Vec<&str> = text.lines().filter(|l| l.contains("(SONAME)")).collect();
+    let expected = format!("[{}]", support::soname());
+    assert!(
+        sonames.len() == 1 && sonames[0].contains(&expected),
+        "expected one SONAME {expected}, found {sonames:?}"
+    );
+}

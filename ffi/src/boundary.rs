@@ -38,18 +38,18 @@ use super::status::ftrack_status;
 macro_rules! ffi_boundary {
     (value: $fallback:expr, $body:block) => {{
         fn __here() {}
-        $crate::ffi::boundary::run_value(
+        $crate::boundary::run_value(
             ::std::any::type_name_of_val(&__here),
             || $fallback,
             || $body,
         )
     }};
-    (silent: $body:block) => {{ $crate::ffi::boundary::run_silent(|| -> $crate::ffi::error::FfiResult<()> { $body }) }};
+    (silent: $body:block) => {{ $crate::boundary::run_silent(|| -> $crate::error::FfiResult<()> { $body }) }};
     ($body:block) => {{
         fn __here() {}
-        $crate::ffi::boundary::run_status(
+        $crate::boundary::run_status(
             ::std::any::type_name_of_val(&__here),
-            || -> $crate::ffi::error::FfiResult<()> { $body },
+            || -> $crate::error::FfiResult<()> { $body },
         )
     }};
 }
@@ -135,7 +135,7 @@ fn panic_text(payload: &(dyn Any + Send)) -> String {
 }
 
 fn function_name(path: &'static str) -> &'static str {
-    // "ftrack::ffi::session::ftrack_session_query::__here" -> "ftrack_session_query"
+    // "ftrack::session::ftrack_session_query::__here" -> "ftrack_session_query"
     let path = path.strip_suffix("::__here").unwrap_or(path);
     path.rsplit("::").next().unwrap_or(path)
 }

@@ -1,5 +1,5 @@
-//! Shared helpers of the C-ABI and binding tests (`tests/c_*.rs`,
-//! `tests/ffi_*.rs`, `tests/bindings_*.rs`): where the built library is, how to
+//! Shared helpers of the C-ABI and binding tests (`ffi/tests/c_*.rs`,
+//! `ffi_*.rs`, `roles_c_*.rs`, `bindings_*.rs`, and the unit tests in `ffi/src/tests/`): where the built library is, how to
 //! compile and run foreign programs, and how to skip (or, with
 //! `FTRACK_REQUIRE_ALL=1`, fail) when a tool is missing.
 #![allow(dead_code)]
@@ -7,8 +7,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository root.
+/// The repository root (`include/`, `bindings/`, `examples/`, `abi/`).
 pub fn root() -> PathBuf {
+    crate_dir()
+        .parent()
+        .expect("ffi/ has a parent")
+        .to_path_buf()
+}
+
+/// This crate's directory, `ffi/` (its `tests/c/`).
+pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -17,24 +25,78 @@ pub fn include_dir() -> PathBuf {
     root().join("include")
 }
 
-/// The directory holding the `libftrack.so` / `libftrack.a` that cargo built for
-/// this test run: next to the test executable (`target/<profile>/deps`), else its
-/// parent (`target/<profile>`).
+/// Builds this crate's `libftrack.so` / `libftrack.a`, once per test process.
+///
+/// `cargo test` does not build the library of a package whose library is only a
+/// cdylib and a staticlib (nothing a test could link), so without this the tests
+/// would load whatever an earlier `cargo build` left. The nested cargo uses the
+/// target directory and profile of this test executable; it returns at once when
+/// the library is fresh.
+fn build_library(profile_dir: &Path) {
+    static BUILT: std::sync::Once = std::sync::Once::new();
+    BUILT.call_once(|| {
+        let target_dir = profile_dir.parent().expect("target dir");
+        let mut cmd = Command::new(env!("CARGO"));
+        cmd.args(["build", "--quiet", "-p", "ftrack-ffi", "--lib"])
+            .arg("--manifest-path")
+            .arg(crate_dir().join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir);
+        match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") => {}
+            Some("release") => {
+                cmd.arg("--release");
+            }
+            other => panic!("unexpected profile directory {other:?} of the test executable"),
+        }
+        run(
+            "building libftrack (cargo build -p ftrack-ffi --lib)",
+            &mut cmd,
+        );
+    });
+}
+
+/// The directory holding the `libftrack.so` / `libftrack.a` of this build (built
+/// first, see `build_library`): next to the test executable
+/// (`target/<profile>/deps`), else its parent (`target/<profile>`).
 pub fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let deps = exe.parent().expect("exe dir").to_path_buf();
+    build_library(deps.parent().expect("profile dir"));
     for dir in [
         deps.clone(),
         deps.parent().expect("profile dir").to_path_buf(),
     ] {
         if dir.join("libftrack.so").exists() {
+            soname_link(&dir);
             return dir;
         }
     }
     panic!(
-        "libftrack.so not found next to {} or in its parent; build it with `cargo build -p ftrack`",
+        "libftrack.so not found next to {} or in its parent; build it with `cargo build -p ftrack-ffi`",
         exe.display()
     );
+}
+
+/// The SONAME the library is built with (ffi/build.rs): `libftrack.so.<major>`.
+pub fn soname() -> String {
+    format!("libftrack.so.{}", env!("CARGO_PKG_VERSION_MAJOR"))
+}
+
+/// A program linked with `-lftrack` records the SONAME, `libftrack.so.<major>`,
+/// and the loader looks for that name; cargo writes only `libftrack.so`. So the
+/// symlink an install would make is made beside the built library.
+fn soname_link(dir: &Path) {
+    let link = dir.join(soname());
+    if std::fs::read_link(&link).is_ok() {
+        return;
+    }
+    match std::os::unix::fs::symlink("libftrack.so", &link) {
+        Ok(()) => {}
+        // Another test process made it first.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("symlink {} -> libftrack.so: {e}", link.display()),
+    }
 }
 
 /// The shared library cargo built.
@@ -122,7 +184,7 @@ pub enum Link {
     Static,
 }
 
-/// Compiles and links C sources from `tests/c/` into `out`.
+/// Compiles and links C sources (from `ffi/tests/c/`, `examples/`) into `out`.
 pub fn compile_c(sources: &[&Path], out: &Path, link: Link) {
     let mut cmd = Command::new("cc");
     cmd.args(C_FLAGS).arg("-I").arg(include_dir());
@@ -152,9 +214,9 @@ pub fn compile_c(sources: &[&Path], out: &Path, link: Link) {
     run(&format!("compiling {}", out.display()), &mut cmd);
 }
 
-/// `tests/c/<name>`.
+/// `ffi/tests/c/<name>`.
 pub fn c_source(name: &str) -> PathBuf {
-    root().join("tests").join("c").join(name)
+    crate_dir().join("tests").join("c").join(name)
 }
 
 /// Makes a foreign program load THIS build's libftrack.so. `cargo test` exports an

@@ -1,4 +1,4 @@
-/* Minimal test helpers for the C programs under tests/c/ (no framework needed). */
+/* Minimal test helpers for the C programs under ffi/tests/c/ (no framework needed). */
 #ifndef FTRACK_TEST_CHECK_H
 #define FTRACK_TEST_CHECK_H
 

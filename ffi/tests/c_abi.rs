@@ -1,4 +1,4 @@
-//! C programs under `tests/c/`, compiled by the system `cc` with
+//! C programs under `ffi/tests/c/`, compiled by the system `cc` with
 //! `-std=c11 -Wall -Wextra -Werror -pedantic` against `include/ftrack.h` and linked
 //! to the `libftrack.so` / `libftrack.a` cargo built, then run: without a server
 //! (argument checks, buffers, last error, version), and against the sandbox

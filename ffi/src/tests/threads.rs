@@ -2,17 +2,16 @@
 //! typed reads and failing calls interleave, and each thread's last error stays
 //! its own.
 
-#[path = "ffi_support/mod.rs"]
-mod support;
+use super::support;
 
 use std::ffi::{CStr, CString, c_char};
 use std::ptr;
 
-use ftrack::ffi::entity::*;
-use ftrack::ffi::entity_list::*;
-use ftrack::ffi::error::ftrack_last_error_message;
-use ftrack::ffi::session::*;
-use ftrack::ffi::status::ftrack_status;
+use crate::entity::*;
+use crate::entity_list::*;
+use crate::error::ftrack_last_error_message;
+use crate::session::*;
+use crate::status::ftrack_status;
 
 struct SharedSession(*mut ftrack_session);
 // SAFETY: ftrack.h documents session handles as usable from several threads at once.

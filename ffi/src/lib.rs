@@ -1,6 +1,11 @@
-//! The C ABI of libftrack: the only place with `extern "C"`. Glue only: every
-//! function checks its arguments, runs the core inside the panic boundary and
-//! turns the result into an [`status::ftrack_status`].
+//! The C ABI of libftrack (`libftrack.so`, `libftrack.a`, `include/ftrack.h`): the
+//! only crate with `extern "C"`. Glue only: every function checks its arguments,
+//! runs the core inside the panic boundary and turns the result into an
+//! [`status::ftrack_status`].
+//!
+//! This is its own crate (`ftrack-ffi`, library name `ftrack` so the products keep
+//! their names) on top of the `ftrack` core crate, so the compiler enforces that
+//! the C layer uses nothing but the core's public Rust API.
 //!
 //! Conventions (every file here follows them; `roles.rs` too):
 //! * one file per handle type (`session.rs`, `options.rs`, `entity.rs`,
@@ -13,15 +18,15 @@
 //!   handles are set to NULL first (`out_handle`), scalars to zero (`out_value`),
 //!   strings go through `(buffer, buffer_len, out_len)` (`out_buffer`, checked
 //!   before any work);
-//! * core errors convert with `?` (`From<crate::Error> for FfiError`);
+//! * core errors convert with `?` (`From<ftrack::Error> for FfiError`);
 //! * every exported item has `///` docs (they become the Doxygen docs of
 //!   `include/ftrack.h`): what it does, ownership, NULL handling, `@return` codes,
 //!   the thread rule, and a `# Safety` section.
 //!
-//! # Adding functions (e.g. `roles.rs` for issue 4)
+//! # Adding functions
 //!
-//! 1. Add `pub mod roles;` below and write each function like the ones in
-//!    `session.rs`:
+//! 1. Add a module below (as `roles.rs` was) and write each function like the
+//!    ones in `session.rs`:
 //!
 //! ```ignore
 //! /// Lists security roles, optionally of one type ... (ownership, NULL, @return, thread rule)
@@ -40,7 +45,7 @@
 //!         let handle = unsafe { borrow(session.cast_const(), "session")? };
 //!         let role_type = unsafe { opt_str_arg(role_type, "type")? }; // NULL = all
 //!         let user = unsafe { entity_arg(user.cast_const(), "user")? }; // for entity args
-//!         let roles = crate::roles::security_roles(&handle.session, role_type)?; // core Error -> status
+//!         let roles = ftrack::roles::security_roles(&handle.session, role_type)?; // core Error -> status
 //!         *out = new_list(roles, handle.secret());                 // pass the key on for redaction
 //!         Ok(())
 //!     })
@@ -53,12 +58,14 @@
 //!    To add a status: a variant with an explicit value in its range in `status.rs`,
 //!    its name in `ftrack_status::name`, `ALL`, the `ErrorKind` arm, then the
 //!    bindings' status lists (C++ uses the header; Python `Status`; C# `Status`).
-//! 3. Regenerate and record the ABI: `FTRACK_UPDATE_HEADER=1 cargo test -p ftrack
-//!    --test ffi_header`, then update `abi/exported-symbols.txt` (sorted; see
-//!    `tests/ffi_symbols.rs`). Both are checked by tests.
-//! 4. Test from C under `tests/c/` driven by a `tests/c_*.rs` (see `c_abi.rs` and
-//!    `tests/ffi_support/mod.rs`: `compile_c`, `start_sandbox`, `sandbox_env`).
+//! 3. Regenerate and record the ABI: `FTRACK_UPDATE_HEADER=1 cargo test -p
+//!    ftrack-ffi --test ffi_header`, then update `abi/exported-symbols.txt` (sorted;
+//!    see `tests/ffi_symbols.rs`). Both are checked by tests.
+//! 4. Test from C under `ffi/tests/c/` driven by a `ffi/tests/c_*.rs` (see
+//!    `c_abi.rs` and `ffi/tests/ffi_support/mod.rs`: `compile_c`, `start_sandbox`,
+//!    `sandbox_env`); calls from Rust go in `src/tests/`.
 
+#![warn(missing_docs)]
 // C names (`ftrack_session`, `ftrack_status`) are the ABI.
 #![allow(non_camel_case_types)]
 
@@ -74,3 +81,6 @@ pub mod session;
 pub mod status;
 pub mod strings;
 pub mod version;
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,6 @@
 //! Library version: `ftrack_version_string`, `ftrack_version_number` and the
 //! `FTRACK_VERSION_*` macros of `ftrack.h` (in `cbindgen.toml`, checked against
-//! `Cargo.toml` by `tests/ffi_header.rs`).
+//! `Cargo.toml` by `ffi/tests/ffi_header.rs`).
 
 use std::ffi::c_char;
 
@@ -44,5 +44,20 @@ mod tests {
             super::number(),
             parts[0] * 1_000_000 + parts[1] * 1_000 + parts[2]
         );
+    }
+
+    /// The exported functions give the version of Cargo.toml, which is also the
+    /// one `include/ftrack.h`'s macros state (checked by tests/ffi_header.rs).
+    #[test]
+    fn exported_functions_give_the_cargo_version() {
+        let major: u32 = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap();
+        let minor: u32 = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap();
+        let patch: u32 = env!("CARGO_PKG_VERSION_PATCH").parse().unwrap();
+        assert_eq!(
+            super::ftrack_version_number(),
+            major * 1_000_000 + minor * 1_000 + patch
+        );
+        let s = unsafe { std::ffi::CStr::from_ptr(super::ftrack_version_string()) };
+        assert_eq!(s.to_str().unwrap(), env!("CARGO_PKG_VERSION"));
     }
 }

@@ -3,7 +3,7 @@
  * NULL / invalid-UTF-8 / too-small-buffer / destroy(NULL) path.
  *
  * Usage: abi_offline <expected version string, from Cargo.toml>
- * Run by tests/c_abi.rs with the FTRACK_* variables removed from the environment.
+ * Run by ffi/tests/c_abi.rs with the FTRACK_* variables removed from the environment.
  */
 #include "check.h"
 

@@ -3,26 +3,22 @@
 //! the sandbox with credentials from the environment. Also the roles functions
 //! of the ABI called directly: each validation status, permission denied, NULLs.
 
-#[path = "support/mod.rs"]
-mod sessions;
-#[path = "ffi_support/mod.rs"]
-mod support;
+use super::sessions;
+use super::support;
 
 use std::ffi::{CStr, CString, c_char};
 use std::process::Command;
 use std::ptr;
 
-use ftrack::ffi::entity::{ftrack_entity, ftrack_entity_destroy};
-use ftrack::ffi::entity_list::{
-    ftrack_entity_list, ftrack_entity_list_destroy, ftrack_entity_list_len,
-};
-use ftrack::ffi::error::ftrack_last_error_message;
-use ftrack::ffi::roles::*;
-use ftrack::ffi::session::{
+use crate::entity::{ftrack_entity, ftrack_entity_destroy};
+use crate::entity_list::{ftrack_entity_list, ftrack_entity_list_destroy, ftrack_entity_list_len};
+use crate::error::ftrack_last_error_message;
+use crate::roles::*;
+use crate::session::{
     ftrack_session, ftrack_session_commit, ftrack_session_create, ftrack_session_destroy,
     ftrack_session_pending_count,
 };
-use ftrack::ffi::status::ftrack_status;
+use crate::status::ftrack_status;
 use ftrack::roles::Roles;
 
 fn admin_roles(sb: &ftrack_sandbox::Sandbox) -> Roles {

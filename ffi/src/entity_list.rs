@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::Entity;
+use ftrack::Entity;
 
 use super::entity::{ftrack_entity, new_entity};
 use super::error::FfiError;
