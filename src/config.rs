@@ -247,6 +247,19 @@ impl fmt::Debug for Credentials {
 /// `url` as it may be shown in messages and `Debug`: a password or token in the
 /// userinfo (`https://user:secret@host`) is replaced by `<redacted>`, as is the
 /// user name with it. Every place that shows the server URL goes through this.
+/// `url` without its userinfo (`https://user:secret@host` → `https://host`): what
+/// files on disk may store and be keyed by.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..authority_end].rfind('@') {
+        Some(at) => format!("{}{}", &url[..start], &url[start + at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 pub(crate) fn redact_url(url: &str) -> String {
     let start = url.find("://").map_or(0, |i| i + 3);
     let authority_end = url[start..]
