@@ -44,6 +44,8 @@ pub struct SessionOptions {
     pub(crate) allow_insecure_http: bool,
     pub(crate) max_reply_bytes: u64,
     pub(crate) request_deadline: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) logger: Option<crate::hooks::Logger>,
 }
 
 impl Default for SessionOptions {
@@ -68,6 +70,8 @@ impl Default for SessionOptions {
             allow_insecure_http: false,
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             request_deadline: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(10),
+            logger: None,
         }
     }
 }
@@ -100,6 +104,8 @@ impl fmt::Debug for SessionOptions {
             .field("allow_insecure_http", &self.allow_insecure_http)
             .field("max_reply_bytes", &self.max_reply_bytes)
             .field("request_deadline", &self.request_deadline)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("logger", &self.logger)
             .finish()
     }
 }
@@ -216,6 +222,21 @@ impl SessionOptions {
     /// a call forever.
     pub fn request_deadline(mut self, deadline: Duration) -> Self {
         self.request_deadline = deadline;
+        self
+    }
+
+    /// How long establishing a connection (TCP, proxy, TLS) may take (default
+    /// 10 s, never more than `timeout`). Separate from `timeout` so a host can fail
+    /// fast on an unreachable server yet wait long for a slow answer.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sends log lines of `level` and more severe to `log` (see
+    /// [`crate::hooks`]): requests, retries and warnings, from session start-up on.
+    pub fn logger(mut self, level: crate::hooks::LogLevel, log: crate::hooks::LogFn) -> Self {
+        self.logger = Some(crate::hooks::Logger { level, log });
         self
     }
 

@@ -21,6 +21,7 @@ mod datetime;
 mod decode;
 mod entity;
 mod error;
+pub mod hooks;
 mod identity_map;
 mod operations;
 pub mod pending;

@@ -146,14 +146,20 @@ impl Session {
             apply_committed(&mut inner.lock());
             return Ok(());
         };
-        // Before sending: a timed-out batch may still have been applied.
-        inner
-            .writes
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let outcome = inner
-            .transport
-            .post(&body, Idempotence::Writes)
-            .and_then(|reply| check_commit_reply(&reply, inner.key()).map(|()| reply));
+        let hooks = inner.transport.hooks();
+        let total = expects.len() as u64;
+        let outcome = if hooks.progress("commit", 0, Some(total)) {
+            // Before sending: a timed-out batch may still have been applied.
+            inner
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            inner
+                .transport
+                .post(&body, Idempotence::Writes)
+                .and_then(|reply| check_commit_reply(&reply, inner.key()).map(|()| reply))
+        } else {
+            Err(Error::Cancelled { sent: false })
+        };
         let reply = match outcome {
             Ok(reply) => reply,
             Err(e) => {
@@ -167,8 +173,8 @@ impl Session {
                 return Err(e);
             }
         };
-        let mut st = inner.lock();
-        let st = &mut *st;
+        let mut guard = inner.lock();
+        let st = &mut *guard;
         // The server applied the batch: sent values become server values, then the
         // server's answer is merged over them (its values win).
         apply_committed(st);
@@ -178,6 +184,8 @@ impl Session {
         if let Some(p) = &inner.persistent {
             p.save(&st.schema, &mut st.map);
         }
+        drop(guard);
+        hooks.progress("commit", total, Some(total));
         Ok(())
     }
 

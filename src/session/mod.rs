@@ -176,6 +176,29 @@ impl Session {
         made
     }
 
+    /// Sends this session's log lines of `level` and more severe to `log`, or
+    /// stops logging with `None` (see [`crate::hooks`]).
+    pub fn set_logger(&self, logger: Option<(crate::hooks::LogLevel, crate::hooks::LogFn)>) {
+        self.inner
+            .transport
+            .hooks()
+            .set_logger(logger.map(|(level, log)| crate::hooks::Logger { level, log }));
+    }
+
+    /// Reports progress of long operations to `progress` (or stops with `None`);
+    /// the callback returns `false` to cancel the operation (see [`crate::hooks`]).
+    pub fn set_progress(&self, progress: Option<crate::hooks::ProgressFn>) {
+        self.inner.transport.hooks().set_progress(progress);
+    }
+
+    /// Cancels every call of this session in flight now, from any thread: each
+    /// returns [`Error::Cancelled`] within about
+    /// [`crate::hooks::CANCEL_CHECK_INTERVAL`] (see [`crate::hooks`] for the
+    /// connect phase). Calls started afterwards are not affected.
+    pub fn cancel(&self) {
+        self.inner.transport.hooks().cancel();
+    }
+
     /// The options this session was created with (`Debug` hides the API key).
     pub fn options(&self) -> &SessionOptions {
         &self.inner.options

@@ -191,10 +191,27 @@ impl Inner {
         let page = (self.options.page_size.max(1) as u64)
             .min(limit.unwrap_or(u64::MAX))
             .max(1);
+        let hooks = self.transport.hooks().clone();
+        let token = hooks.token();
+        token.during(|| self.query_pages_in(base, offset, limit, page, &hooks, &token))
+    }
+
+    fn query_pages_in(
+        self: &Arc<Self>,
+        base: &str,
+        offset: u64,
+        limit: Option<u64>,
+        page: u64,
+        hooks: &crate::hooks::Hooks,
+        token: &crate::hooks::CallToken,
+    ) -> Result<Vec<Entity>> {
         let mut out: Vec<Entity> = Vec::new();
         let mut seen: crate::schema::FastMap<u32, ()> = Default::default();
         let mut off = offset;
         loop {
+            if token.cancelled() {
+                return Err(Error::Cancelled { sent: false });
+            }
             let (slots, next) =
                 self.query_once_slots(&format!("{base} offset {off} limit {page}"))?;
             let got = slots.len() as u64;
@@ -215,6 +232,9 @@ impl Inner {
                 });
             }
             out.extend(slots.into_iter().map(|s| self.entity_from(s)));
+            if !hooks.progress("query", out.len() as u64, None) {
+                return Err(Error::Cancelled { sent: false });
+            }
             if let Some(l) = limit
                 && out.len() as u64 >= l
             {

@@ -61,7 +61,8 @@ impl Session {
         let server_url = creds.server_url.clone();
         let shown_url = config::redact_url(&server_url);
         let api_key = creds.api_key.clone();
-        let transport = Transport::new(&options, creds)?;
+        let hooks = crate::hooks::Hooks::new(options.logger.clone(), &api_key);
+        let transport = Transport::new(&options, creds, hooks)?;
         // Files on disk are keyed by, and store, the URL without userinfo.
         let cache_url = config::without_userinfo(&server_url);
         let cache_path = config::schema_cache_dir(&options.schema_cache)
