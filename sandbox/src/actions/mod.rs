@@ -10,7 +10,7 @@ use crate::query::load;
 use crate::schema::Schema;
 use rusqlite::Connection;
 use serde_json::{Value, json};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 /// What a batch runs against.
 pub struct Context<'a> {
@@ -25,6 +25,8 @@ pub struct Context<'a> {
     pub denormalize: bool,
     /// `version` reported by `query_server_information`.
     pub version: &'a str,
+    /// Bytes the batch's answers have taken so far.
+    pub answered: Cell<usize>,
 }
 
 /// One operation's answer.
@@ -87,10 +89,21 @@ pub fn execute_batch(
             actor: RefCell::new(actor.clone()),
             denormalize,
             version,
+            answered: Cell::new(0),
         };
         for (i, op) in batch.iter().enumerate() {
             let name = op.get("action").and_then(Value::as_str).unwrap_or("");
-            match ctx.operation(op) {
+            let answer = ctx.operation(op).and_then(|a| {
+                let size = match &a {
+                    Answer::Encoded(bytes) => bytes.len(),
+                    Answer::Value(v) => serde_json::to_vec(v).map_or(0, |b| b.len()),
+                };
+                let total = ctx.answered.get().saturating_add(size + 1);
+                load::Budget::new(total).bytes(0)?;
+                ctx.answered.set(total);
+                Ok(a)
+            });
+            match answer {
                 Ok(v) => out.push(v),
                 Err(e) => {
                     return Err(ApiError::new(
@@ -125,6 +138,7 @@ impl Context<'_> {
                 visible.as_deref(),
                 field(op, "expression")?,
                 self.denormalize,
+                self.answered.get(),
             )
             .map(Answer::Encoded);
         }
