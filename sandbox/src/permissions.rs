@@ -289,6 +289,15 @@ impl Actor {
         }
     }
 
+    /// Whether the project exists and this actor may see it.
+    pub fn sees_project(&self, conn: &Connection, project_id: &str) -> Result<bool, ApiError> {
+        let private: Option<bool> = conn
+            .prepare_cached("SELECT COALESCE(is_private, 0) FROM \"Project\" WHERE id = ?1")?
+            .query_row([project_id], |r| r.get(0))
+            .optional()?;
+        Ok(private.is_some_and(|p| self.roles.iter().any(|r| r.covers(project_id, p))))
+    }
+
     /// Ids of the projects this actor may see, or None when it sees all.
     pub fn visible_projects(&self, conn: &Connection) -> Result<Option<Vec<String>>, ApiError> {
         if self.roles.iter().any(|r| r.all_projects) {
