@@ -95,6 +95,9 @@ pub struct Limits {
     /// A connection with no request under way is closed after this long
     /// (a fresh one, or one kept alive after an answer).
     pub idle_timeout: Duration,
+    /// Time one write of an answer may block (a client that stops reading);
+    /// past it the connection is closed.
+    pub write_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -108,6 +111,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -201,7 +201,6 @@ fn error_body(e: &ApiError) -> Vec<u8> {
 /// the client still sends is read and dropped (at most 1 MiB, 1 s), so the
 /// answer reaches it even when its request was not read to the end.
 fn answer_and_close(stream: &mut TcpStream, status: u16, body: &[u8], extra: &[(&str, &str)]) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
     if write_response_with(stream, status, body, false, extra).is_err() {
         return;
     }
@@ -228,10 +227,12 @@ fn answer_and_close(stream: &mut TcpStream, status: u16, body: &[u8], extra: &[(
 fn serve(shared: &Shared, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let limits = &shared.limits;
+    // A client that stops reading its answers cannot hold the worker.
+    let _ = stream.set_write_timeout(Some(limits.write_timeout));
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
-    let limits = &shared.limits;
     let stop = || shared.stopping.load(Ordering::SeqCst);
     let deadlines = Deadlines {
         idle: limits.idle_timeout,

@@ -317,3 +317,37 @@ fn slow_clients_are_cut_off_by_the_head_deadline() {
     }
     still_serving(&sb);
 }
+
+/// A client that sends requests but never reads the answers blocks the
+/// server's writes; past the write deadline its connection is closed and
+/// the worker serves the next connection.
+#[test]
+fn a_client_that_stops_reading_is_cut_off() {
+    let sb = Sandbox::start(SandboxConfig {
+        seed: ftrack_sandbox::Seed::Data(ftrack_sandbox::SeedData::synthetic(2000)),
+        record_requests: false,
+        limits: Limits {
+            workers: 1,
+            queue: 4,
+            write_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        },
+        ..SandboxConfig::demo()
+    })
+    .expect("start sandbox");
+    // About 300 KB per answer, 100 answers: far more than socket buffers hold.
+    let body = json!([{"action": "query", "expression": "select username, first_name, last_name, email from User"}]).to_string();
+    let one = format!(
+        "{}{body}",
+        head(
+            "admin",
+            "demo-key-admin",
+            &format!("Content-Length: {}\r\n", body.len())
+        )
+    );
+    let mut stalled = connect(&addr(&sb));
+    stalled.write_all(one.repeat(100).as_bytes()).unwrap();
+    // Served by the single worker once the stalled connection is given up.
+    still_serving(&sb);
+    drop(stalled);
+}
