@@ -254,13 +254,13 @@ fn serve(shared: &Shared, stream: TcpStream) {
         };
         // A body larger than the unauthenticated limit (or of unknown size)
         // is read only for credentials that check out.
-        let small =
-            matches!(head.framing, Framing::Length(n) if n <= limits.max_unauthenticated_body);
+        let small_limit = limits.max_unauthenticated_body.min(limits.max_body);
+        let small = matches!(head.framing, Framing::Length(n) if n <= small_limit);
         let authenticated = !small && shared.head_authenticated(&head);
         let limit = if authenticated {
             limits.max_body
         } else {
-            limits.max_unauthenticated_body
+            small_limit
         };
         let (req, keep_alive) = match conn.read_body(&head, limit) {
             Ok(body) => {
@@ -368,11 +368,17 @@ fn refuse_busy(mut stream: TcpStream, limits: &Limits) {
         "The sandbox is busy: {} connections are being served and {} are waiting, the limits; try again shortly",
         limits.workers, limits.queue
     ));
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    // Read what already arrived, so closing does not reset the answer away.
+    // Read (without waiting) what already arrived, so closing does not
+    // reset the answer away; the acceptor must not block on this client.
     let mut buf = [0u8; 16 * 1024];
-    let _ = stream.read(&mut buf);
+    let drain = |stream: &mut TcpStream, buf: &mut [u8]| {
+        if stream.set_nonblocking(true).is_ok() {
+            let _ = stream.read(buf);
+            let _ = stream.set_nonblocking(false);
+        }
+    };
+    drain(&mut stream, &mut buf);
     let _ = write_response_with(
         &mut stream,
         503,
@@ -381,7 +387,7 @@ fn refuse_busy(mut stream: TcpStream, limits: &Limits) {
         &[("Retry-After", "1")],
     );
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.read(&mut buf);
+    drain(&mut stream, &mut buf);
 }
 
 /// Accepts connections until `shared.stopping` is set and hands them to at

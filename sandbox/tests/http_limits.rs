@@ -351,3 +351,36 @@ fn a_client_that_stops_reading_is_cut_off() {
     still_serving(&sb);
     drop(stalled);
 }
+
+/// A `max_body` below the unauthenticated limit still holds for everyone.
+#[test]
+fn max_body_holds_below_the_unauthenticated_limit() {
+    let sb = with_limits(Limits {
+        max_body: 1000,
+        ..Limits::default()
+    });
+    let name = "x".repeat(2000);
+    let body =
+        json!([{"action": "query", "expression": format!("User where username is \"{name}\"")}])
+            .to_string();
+    let mut s = connect(&addr(&sb));
+    let req = format!(
+        "{}{body}",
+        head(
+            "admin",
+            "demo-key-admin",
+            &format!("Content-Length: {}\r\n", body.len())
+        )
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let (status, reply) = response(&mut s);
+    assert_eq!(status, 413, "{reply}");
+    assert!(
+        reply["content"]
+            .as_str()
+            .unwrap()
+            .contains("larger than the limit of 1000 bytes"),
+        "{reply}"
+    );
+    still_serving(&sb);
+}
