@@ -98,6 +98,9 @@ pub struct Limits {
     /// Time one write of an answer may block (a client that stops reading);
     /// past it the connection is closed.
     pub write_timeout: Duration,
+    /// Time one batch may run (it holds a database connection meanwhile);
+    /// past it the batch is interrupted and rolled back.
+    pub batch_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -112,6 +115,7 @@ impl Default for Limits {
             body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(60),
+            batch_timeout: Duration::from_secs(60),
         }
     }
 }

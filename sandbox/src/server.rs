@@ -2,7 +2,7 @@
 //! request handler.
 
 use crate::Limits;
-use crate::actions::{encode_answers, execute_batch};
+use crate::actions::{Deadline, encode_answers, execute_batch};
 use crate::error::ApiError;
 use crate::http::{Conn, Deadlines, Framing, Head, ReadError, Request, write_response_with};
 use crate::permissions::{authenticate, credentials_valid};
@@ -161,7 +161,16 @@ impl Shared {
         let ops = batch.as_array().ok_or_else(|| {
             ApiError::parse("The request body must be a JSON array of operations")
         })?;
-        let out = execute_batch(&mut conn, &self.schema, &actor, ops, denormalize, VERSION)?;
+        let deadline = Deadline::after(self.limits.batch_timeout);
+        let out = execute_batch(
+            &mut conn,
+            &self.schema,
+            &actor,
+            ops,
+            denormalize,
+            VERSION,
+            deadline,
+        )?;
         Ok(encode_answers(&out))
     }
 

@@ -221,3 +221,56 @@ fn long_or_chains_run() {
     );
     assert_eq!(r[0]["data"][0]["username"], "pm", "{r}");
 }
+
+/// A batch holds a database connection while it runs, so it runs under a
+/// deadline (`Limits::batch_timeout`): past it the batch is interrupted,
+/// rolled back, and answered with a ValidationError naming the limit.
+#[test]
+fn batches_run_under_a_deadline() {
+    use ftrack_sandbox::{Limits, Sandbox, SandboxConfig};
+    use std::time::Duration;
+    let start = |limit: Duration| {
+        Sandbox::start(SandboxConfig {
+            record_requests: false,
+            limits: Limits {
+                batch_timeout: limit,
+                ..Limits::default()
+            },
+            ..SandboxConfig::demo()
+        })
+        .expect("start sandbox")
+    };
+    // A deadline already passed when the batch starts: refused before any
+    // operation, in both modes.
+    let none = start(Duration::ZERO);
+    for strict in ["false", "true"] {
+        let (status, body) = post_with(
+            &none.url(),
+            "admin",
+            "demo-key-admin",
+            &[("ftrack-strict-api", strict)],
+            &json!([{"action": "query_server_information"}]),
+        );
+        assert_eq!(status, if strict == "true" { 400 } else { 200 });
+        let (exception, content) = error(&body);
+        assert_eq!(exception, "ValidationError");
+        assert!(
+            content.contains("The batch ran longer than 0 ms (the limit)"),
+            "{content}"
+        );
+    }
+    // 50,000 creates take seconds; with a 100 ms deadline the batch stops
+    // early and applies nothing, and the server goes on serving.
+    let sb = start(Duration::from_millis(100));
+    let creates: Vec<_> = (0..50_000)
+        .map(|i| json!({"action": "create", "entity_type": "User", "entity_data": {"username": format!("bulk{i:05}")}}))
+        .collect();
+    let (exception, content) = error(&call(&sb, json!(creates)));
+    assert_eq!(exception, "ValidationError", "{content}");
+    assert!(
+        content.contains("longer than 100 ms (the limit) and was rolled back"),
+        "{content}"
+    );
+    assert_eq!(data(&sb, "select id from User").len(), 5);
+    still_serving(&sb);
+}
