@@ -274,3 +274,35 @@ fn batches_run_under_a_deadline() {
     assert_eq!(data(&sb, "select id from User").len(), 5);
     still_serving(&sb);
 }
+
+/// An `in` list binds one SQL value per item: 30,000 run, and past 32,000
+/// the query is refused by name instead of failing inside SQLite ("too many
+/// SQL variables", which came back as a ServerError).
+#[test]
+fn in_lists_are_bounded_by_the_sql_value_limit() {
+    let sb = demo();
+    let list = |n: usize| {
+        (0..n)
+            .map(|i| format!("u{i}"))
+            .chain(["pm".to_string()])
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let r = call_as(
+        &sb,
+        "restricted",
+        json!([{"action": "query", "expression": format!("select username from User where username in ({})", list(30_000))}]),
+    );
+    assert_eq!(r[0]["data"][0]["username"], "pm", "{r}");
+    let (exception, content) = error(&call_as(
+        &sb,
+        "restricted",
+        json!([{"action": "query", "expression": format!("User where username in ({})", list(40_000))}]),
+    ));
+    assert_eq!(exception, "ValidationError", "{content}");
+    assert!(
+        content.contains("needs 40001 values in one SQL statement; at most 32000"),
+        "{content}"
+    );
+    still_serving(&sb);
+}
