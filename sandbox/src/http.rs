@@ -21,6 +21,8 @@ pub struct Head {
     pub method: String,
     /// Request target without the query string.
     pub path: String,
+    /// The query string (after `?`, undecoded; empty when none).
+    pub query: String,
     /// Headers with lower-case names.
     pub headers: Vec<(String, String)>,
     /// Whether the connection stays open after the response.
@@ -217,6 +219,12 @@ impl<'a, S: Read + Write> Conn<'a, S> {
         self.deadlines = deadlines;
         self.max_head = max_head;
         self
+    }
+
+    /// Takes the bytes read past the last request head or body (what a
+    /// client sent after an upgrade request, for the WebSocket).
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
     }
 
     /// The wrapped stream.
@@ -437,7 +445,8 @@ fn head_from(req: &httparse::Request<'_, '_>) -> Result<Head, ReadError> {
         })
         .collect();
     let target = req.path.unwrap_or("/");
-    let path = target.split('?').next().unwrap_or("/").to_string();
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let (path, query) = (path.to_string(), query.to_string());
     let method = req.method.unwrap_or("").to_string();
     let http10 = req.version == Some(0);
     let get = |n: &str| {
@@ -479,6 +488,7 @@ fn head_from(req: &httparse::Request<'_, '_>) -> Result<Head, ReadError> {
     Ok(Head {
         method,
         path,
+        query,
         headers,
         keep_alive,
         framing,

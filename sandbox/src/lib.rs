@@ -11,6 +11,7 @@
 pub mod actions;
 pub mod datetime;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod permissions;
 pub mod pyjson;
@@ -101,6 +102,8 @@ pub struct Limits {
     /// Time one batch may run (it holds a database connection meanwhile);
     /// past it the batch is interrupted and rolled back.
     pub batch_timeout: Duration,
+    /// Bounds of the event hub.
+    pub events: events::EventLimits,
 }
 
 impl Default for Limits {
@@ -116,6 +119,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(60),
             batch_timeout: Duration::from_secs(60),
+            events: events::EventLimits::default(),
         }
     }
 }
@@ -191,6 +195,7 @@ impl Sandbox {
             seed.load(&mut conn)?;
         }
         seed::load_locations(&conn)?;
+        events::update::install_triggers(&conn, &schema)?;
         let (admin_user, admin_key) = seed.admin_credentials().unwrap_or_default();
         let readers = (0..READERS)
             .map(|_| store::open_reader(&location).map(Mutex::new))
@@ -206,6 +211,7 @@ impl Sandbox {
             received: config.record_requests.then(|| Mutex::new(Vec::new())),
             log: config.log,
             stopping: AtomicBool::new(false),
+            hub: events::Hub::new(config.limits.events.clone()),
             limits: config.limits,
         });
         let s = Arc::clone(&shared);
@@ -269,6 +275,7 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.hub.close_all();
         // Wake the blocking accept() so the loop sees the flag; if that is
         // impossible, leave the thread detached rather than hang the caller.
         let woke = TcpStream::connect_timeout(&self.connect_addr(), Duration::from_secs(2)).is_ok();

@@ -298,6 +298,24 @@ impl Actor {
         Ok(private.is_some_and(|p| self.roles.iter().any(|r| r.covers(project_id, p))))
     }
 
+    /// Whether a role of this actor covers the project (private or not).
+    pub fn covers_project(&self, project_id: &str, is_private: bool) -> bool {
+        self.roles.iter().any(|r| r.covers(project_id, is_private))
+    }
+
+    /// The actor with its roles read again (a user's roles may have changed
+    /// since it authenticated); a global key's actor is returned as it is.
+    pub fn refreshed(&self, conn: &Connection) -> Result<Actor, ApiError> {
+        if self.roles.iter().any(|r| r.user_security_role_id.is_none()) {
+            return Ok(self.clone());
+        }
+        Ok(Actor {
+            user_id: self.user_id.clone(),
+            username: self.username.clone(),
+            roles: user_roles(conn, &self.user_id)?,
+        })
+    }
+
     /// Ids of the projects this actor may see, or None when it sees all.
     pub fn visible_projects(&self, conn: &Connection) -> Result<Option<Vec<String>>, ApiError> {
         if self.roles.iter().any(|r| r.all_projects) {

@@ -45,6 +45,8 @@ pub struct Shared {
     pub stopping: AtomicBool,
     /// Bounds on connections and requests.
     pub limits: Limits,
+    /// The event hub (`/socket.io/1/`).
+    pub hub: crate::events::Hub,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -171,7 +173,42 @@ impl Shared {
             VERSION,
             deadline,
         )?;
+        if !read_only {
+            self.publish_update(&conn, &actor, req);
+        }
         Ok(encode_answers(&out))
+    }
+
+    /// After a committed write batch: one `ftrack.update` to the hub's
+    /// subscribers (each sees only the projects it may see); a failure is
+    /// logged, never fails the batch that has committed.
+    fn publish_update(&self, conn: &Connection, actor: &crate::permissions::Actor, req: &Request) {
+        use crate::events::update::{Update, take_changes};
+        let built = take_changes(conn).and_then(|raw| {
+            if raw.is_empty() || !self.hub.has_subscribers() {
+                return Ok(None);
+            }
+            Update::build(
+                conn,
+                &self.schema,
+                raw,
+                actor,
+                req.header("ftrack-clienttoken"),
+                req.header("ftrack-pushtoken"),
+            )
+        });
+        match built {
+            Ok(Some(update)) => self.hub.publish_filtered(&mut |subscriber| {
+                let fresh = subscriber.refreshed(conn).ok()?;
+                update.for_actor(&fresh)
+            }),
+            Ok(None) => {}
+            Err(e) => {
+                if self.log {
+                    eprintln!("event hub: ftrack.update not published: {}", e.message);
+                }
+            }
+        }
     }
 
     /// Whether the head carries credentials that check out (a cheap test
@@ -186,7 +223,7 @@ impl Shared {
 
     /// A free read-only connection, or (all busy) the next one in turn; the
     /// writer when there are none.
-    fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
         let n = self.readers.len();
         if n == 0 {
             return lock(&self.conn);
@@ -261,6 +298,10 @@ fn serve(shared: &Shared, stream: TcpStream) {
             Ok(None) => return,
             Err(e) => return refuse(&mut writer, &e),
         };
+        if head.path.starts_with("/socket.io/") {
+            let buffered = conn.take_buffered();
+            return crate::events::serve(shared, &head, buffered, writer);
+        }
         // A body larger than the unauthenticated limit (or of unknown size)
         // is read only for credentials that check out.
         let small_limit = limits.max_unauthenticated_body.min(limits.max_body);
