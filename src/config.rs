@@ -46,6 +46,9 @@ pub struct SessionOptions {
     pub(crate) request_deadline: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) logger: Option<crate::hooks::Logger>,
+    pub(crate) auto_connect_event_hub: bool,
+    pub(crate) event_hub: crate::event::EventHubOptions,
+    pub(crate) plugins: Vec<(String, crate::event::Plugin)>,
 }
 
 impl Default for SessionOptions {
@@ -72,6 +75,9 @@ impl Default for SessionOptions {
             request_deadline: Duration::from_secs(600),
             connect_timeout: Duration::from_secs(10),
             logger: None,
+            auto_connect_event_hub: false,
+            event_hub: crate::event::EventHubOptions::default(),
+            plugins: Vec::new(),
         }
     }
 }
@@ -106,6 +112,12 @@ impl fmt::Debug for SessionOptions {
             .field("request_deadline", &self.request_deadline)
             .field("connect_timeout", &self.connect_timeout)
             .field("logger", &self.logger)
+            .field("auto_connect_event_hub", &self.auto_connect_event_hub)
+            .field("event_hub", &self.event_hub)
+            .field(
+                "plugins",
+                &self.plugins.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -237,6 +249,28 @@ impl SessionOptions {
     /// [`crate::hooks`]): requests, retries and warnings, from session start-up on.
     pub fn logger(mut self, level: crate::hooks::LogLevel, log: crate::hooks::LogFn) -> Self {
         self.logger = Some(crate::hooks::Logger { level, log });
+        self
+    }
+
+    /// Connects the session's event hub when the session starts (in the
+    /// background: the session does not wait for it; see [`crate::event`]).
+    pub fn auto_connect_event_hub(mut self, on: bool) -> Self {
+        self.auto_connect_event_hub = on;
+        self
+    }
+
+    /// Reconnection, queue and threading settings of the event hub.
+    pub fn event_hub_options(mut self, options: crate::event::EventHubOptions) -> Self {
+        self.event_hub = options;
+        self
+    }
+
+    /// Registers a plugin: `register` runs when the session has started,
+    /// before `ftrack.api.session.ready` is published locally, so it can
+    /// subscribe to that event. A plugin returning `Err` (or panicking) is
+    /// logged and skipped.
+    pub fn plugin(mut self, name: impl Into<String>, register: crate::event::Plugin) -> Self {
+        self.plugins.push((name.into(), register));
         self
     }
 

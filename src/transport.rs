@@ -165,6 +165,16 @@ impl Transport {
         &self.creds.api_key
     }
 
+    /// The server URL (as configured, without `/api`).
+    pub(crate) fn server_url(&self) -> &str {
+        &self.creds.server_url
+    }
+
+    /// The API user.
+    pub(crate) fn api_user(&self) -> &str {
+        &self.creds.api_user
+    }
+
     /// The hooks (logger, progress, cancellation) this transport reports to.
     pub(crate) fn hooks(&self) -> &Arc<Hooks> {
         &self.hooks

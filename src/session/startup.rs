@@ -143,7 +143,7 @@ impl Session {
             .persistent_cache
             .as_ref()
             .map(|p| crate::persistent_cache::PersistentCache::open(p, &server_url, &schema));
-        Ok(Session {
+        let session = Session {
             inner: Arc::new(Inner {
                 transport,
                 options,
@@ -162,6 +162,8 @@ impl Session {
                 commit_lock: Mutex::new(()),
                 extensions: Mutex::new(Vec::new()),
             }),
-        })
+        };
+        crate::event::session_started(&session);
+        Ok(session)
     }
 }

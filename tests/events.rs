@@ -1,0 +1,446 @@
+//! The event hub client against the sandbox's hub, over 127.0.0.1: updates
+//! from commits, publish and reply, priorities, targets, failing handlers,
+//! the disconnected queue, local events and plugins, reconnection after a
+//! server restart, and the heartbeat timeout.
+
+mod support;
+
+use ftrack::event::{ConnectionState, Handler, HandlerResult};
+use ftrack::hooks::LogLevel;
+use ftrack::{Event, EventHubOptions, Session};
+use ftrack_sandbox::{Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::{admin, admin_options, options_as, sandbox, session_as};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn fast() -> EventHubOptions {
+    EventHubOptions {
+        backoff_min: Duration::from_millis(50),
+        backoff_max: Duration::from_millis(400),
+        ..EventHubOptions::default()
+    }
+}
+
+/// A handler that records the events it sees and returns `reply`.
+fn recorder(seen: &Arc<Mutex<Vec<Event>>>, reply: Option<Value>) -> Handler {
+    let seen = Arc::clone(seen);
+    Arc::new(move |e: &Event| -> HandlerResult {
+        seen.lock().unwrap().push(e.clone());
+        Ok(reply.clone())
+    })
+}
+
+/// Dispatches on this thread until `done` holds or WAIT passes.
+fn dispatch_until(session: &Session, done: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + WAIT;
+    while Instant::now() < until {
+        if done() {
+            return true;
+        }
+        session.event_hub().dispatch(Duration::from_millis(100));
+    }
+    done()
+}
+
+fn project_id(s: &Session, name: &str) -> String {
+    let r = s
+        .call(&json!([{"action": "query", "expression": format!("select id from Project where name is \"{name}\"")}]))
+        .unwrap();
+    r[0]["data"][0]["id"].as_str().unwrap().to_string()
+}
+
+fn rename(s: &Session, project: &str, full_name: &str) {
+    s.call(&json!([{"action": "update", "entity_type": "Project", "entity_key": [project], "entity_data": {"full_name": full_name}}]))
+        .expect("update");
+}
+
+#[test]
+fn a_commit_reaches_a_subscriber_as_ftrack_update_on_the_dispatching_thread() {
+    let sb = sandbox();
+    let watcher = admin(&sb);
+    let hub = watcher.event_hub();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let thread = Arc::new(Mutex::new(None));
+    let t = Arc::clone(&thread);
+    let s2 = Arc::clone(&seen);
+    hub.subscribe(
+        "topic=ftrack.update and data.user.name=admin",
+        Arc::new(move |e: &Event| {
+            *t.lock().unwrap() = Some(std::thread::current().id());
+            s2.lock().unwrap().push(e.clone());
+            Ok(None)
+        }),
+        None,
+        100,
+    )
+    .unwrap();
+    hub.subscribe("topic=ftrack.update", recorder(&seen, None), None, 100)
+        .unwrap();
+    hub.connect(WAIT).expect("connects");
+    assert!(hub.connected());
+    let writer = admin(&sb);
+    let alpha = project_id(&writer, "alpha");
+    rename(&writer, &alpha, "Alpha renamed");
+    // Nothing runs until the host dispatches.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(seen.lock().unwrap().is_empty());
+    assert!(dispatch_until(&watcher, || !seen
+        .lock()
+        .unwrap()
+        .is_empty()));
+    let e = seen.lock().unwrap()[0].clone();
+    assert_eq!(e.topic, "ftrack.update");
+    let ent = &e.data["entities"][0];
+    assert_eq!(ent["entityId"], alpha.as_str());
+    assert_eq!(ent["changes"]["fullname"]["new"], "Alpha renamed");
+    assert_eq!(*thread.lock().unwrap(), Some(std::thread::current().id()));
+}
+
+#[test]
+fn publish_and_wait_gets_the_reply_a_handler_returns() {
+    let sb = sandbox();
+    let responder = admin(&sb);
+    let rhub = responder.event_hub();
+    rhub.set_options(EventHubOptions {
+        dispatch_thread: true,
+        ..fast()
+    });
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    rhub.subscribe(
+        "topic=studio.ping",
+        recorder(&seen, Some(json!({"pong": 1}))),
+        Some(json!({"id": "responder", "app": "farm"})),
+        100,
+    )
+    .unwrap();
+    rhub.connect(WAIT).unwrap();
+    let asker = session_as(&sb, "artist");
+    let ahub = asker.event_hub();
+    ahub.connect(WAIT).unwrap();
+    // The subscription reaches the server shortly after connecting; retry
+    // the question until it is answered.
+    let until = Instant::now() + WAIT;
+    let reply = loop {
+        match ahub.publish_and_wait(
+            Event::new("studio.ping", json!({"n": 1})),
+            Duration::from_secs(1),
+        ) {
+            Ok(r) => break r,
+            Err(e) if Instant::now() < until => assert_eq!(e.kind(), ftrack::ErrorKind::Timeout),
+            Err(e) => panic!("no reply: {e}"),
+        }
+    };
+    assert_eq!(reply.topic, "ftrack.meta.reply");
+    assert_eq!(reply.data, json!({"pong": 1}));
+    assert_eq!(reply.source["id"], "responder");
+    let got = seen.lock().unwrap()[0].clone();
+    assert_eq!(got.source["user"]["username"], "artist");
+    // A question nobody answers times out with a message saying what to check.
+    let err = ahub
+        .publish_and_wait(
+            Event::new("studio.nobody", json!({})),
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+    assert_eq!(err.kind(), ftrack::ErrorKind::Timeout);
+    assert!(err.to_string().contains("subscriber"), "{err}");
+}
+
+#[test]
+fn priorities_targets_and_failing_handlers_locally() {
+    let sb = sandbox();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let l2 = Arc::clone(&lines);
+    let s = Session::with_options(admin_options(&sb).logger(
+        LogLevel::Warn,
+        Arc::new(move |_, line: &str| l2.lock().unwrap().push(line.to_string())),
+    ))
+    .unwrap();
+    let hub = s.event_hub();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let add = |name: &'static str, priority: i32, result: HandlerResult, meta: Value| {
+        let o = Arc::clone(&order);
+        hub.subscribe(
+            "topic=local.* and data.x>=2",
+            Arc::new(move |_e: &Event| {
+                o.lock().unwrap().push(name);
+                if name == "panics" {
+                    panic!("handler bug");
+                }
+                result.clone()
+            }),
+            Some(meta),
+            priority,
+        )
+        .unwrap()
+    };
+    add("late", 200, Ok(Some(json!("late"))), json!({"app": "a"}));
+    add("fails", 50, Err("no database".into()), json!({"app": "b"}));
+    add("panics", 60, Ok(None), json!({"app": "b"}));
+    add("early", 10, Ok(Some(json!("early"))), json!({"app": "a"}));
+    let results = hub.publish_local(Event::new("local.test", json!({"x": 3})));
+    assert_eq!(*order.lock().unwrap(), ["early", "fails", "panics", "late"]);
+    assert_eq!(results, [json!("early"), json!("late")]);
+    let log = lines.lock().unwrap().join("\n");
+    assert!(
+        log.contains("failed") && log.contains("no database"),
+        "{log}"
+    );
+    assert!(
+        log.contains("panicked") && log.contains("handler bug"),
+        "{log}"
+    );
+    // Not matching the expression: nobody runs.
+    order.lock().unwrap().clear();
+    hub.publish_local(Event::new("local.test", json!({"x": 1})));
+    hub.publish_local(Event::new("other", json!({"x": 5})));
+    assert!(order.lock().unwrap().is_empty());
+    // A target picks subscribers by their metadata.
+    hub.publish_local(Event::new("local.test", json!({"x": 2})).with_target("app=a"));
+    assert_eq!(*order.lock().unwrap(), ["early", "late"]);
+    // Unsubscribe.
+    let subs = hub.subscriptions();
+    assert_eq!(subs.len(), 4);
+    for (id, _) in subs {
+        assert!(hub.unsubscribe(&id));
+    }
+    order.lock().unwrap().clear();
+    hub.publish_local(Event::new("local.test", json!({"x": 2})));
+    assert!(order.lock().unwrap().is_empty());
+    // Bad expressions are refused with a message saying where.
+    let err = hub
+        .subscribe("topic=(", recorder(&Arc::default(), None), None, 1)
+        .unwrap_err();
+    assert_eq!(err.kind(), ftrack::ErrorKind::InvalidArgument);
+    assert!(err.to_string().contains("byte"), "{err}");
+}
+
+#[test]
+fn remote_target_reaches_only_the_matching_subscriber() {
+    let sb = sandbox();
+    let a = admin(&sb);
+    let b = admin(&sb);
+    let (seen_a, seen_b) = (
+        Arc::new(Mutex::new(Vec::new())),
+        Arc::new(Mutex::new(Vec::new())),
+    );
+    a.event_hub()
+        .subscribe(
+            "topic=studio.job",
+            recorder(&seen_a, None),
+            Some(json!({"id": "a", "app": "maya"})),
+            100,
+        )
+        .unwrap();
+    b.event_hub()
+        .subscribe(
+            "topic=studio.job",
+            recorder(&seen_b, None),
+            Some(json!({"id": "b", "app": "nuke"})),
+            100,
+        )
+        .unwrap();
+    a.event_hub().connect(WAIT).unwrap();
+    b.event_hub().connect(WAIT).unwrap();
+    let publisher = admin(&sb);
+    let p = publisher.event_hub();
+    p.connect(WAIT).unwrap();
+    // Publish until a receives one (subscriptions reach the server asynchronously).
+    let until = Instant::now() + WAIT;
+    while seen_a.lock().unwrap().is_empty() && Instant::now() < until {
+        p.publish(Event::new("studio.job", json!({})).with_target("app=maya"))
+            .unwrap();
+        a.event_hub().dispatch(Duration::from_millis(200));
+    }
+    assert!(!seen_a.lock().unwrap().is_empty());
+    b.event_hub().dispatch(Duration::from_millis(300));
+    assert!(seen_b.lock().unwrap().is_empty(), "b is not the target");
+}
+
+#[test]
+fn events_published_while_disconnected_are_queued_up_to_the_bound() {
+    // A port with nothing listening.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let sb = sandbox();
+    let s = admin(&sb);
+    let hub = ftrack::event::EventHub::detached(
+        &format!("http://127.0.0.1:{port}"),
+        "admin",
+        "demo-key-admin",
+        EventHubOptions {
+            max_queued: 3,
+            ..fast()
+        },
+    );
+    drop(s);
+    let err = hub.publish(Event::new("x", json!({}))).unwrap_err();
+    assert_eq!(
+        err.kind(),
+        ftrack::ErrorKind::Connection,
+        "not connected yet: {err}"
+    );
+    assert!(hub.connect(Duration::from_secs(5)).is_err());
+    assert_eq!(hub.connection_state(), ConnectionState::Connecting);
+    for i in 0..3 {
+        hub.publish(Event::new("x", json!({"i": i})))
+            .expect("queued");
+    }
+    let err = hub.publish(Event::new("x", json!({"i": 3}))).unwrap_err();
+    assert_eq!(err.kind(), ftrack::ErrorKind::Connection);
+    assert!(err.to_string().contains("3 events"), "{err}");
+    hub.disconnect();
+}
+
+#[test]
+fn a_plugin_receives_session_ready_without_any_server_connection() {
+    let sb = sandbox();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = Arc::clone(&seen);
+    let options = options_as(&sb, "artist")
+        .plugin(
+            "ready-watcher",
+            Arc::new(move |session: &Session| {
+                session
+                    .event_hub()
+                    .subscribe(
+                        "topic=ftrack.api.session.ready",
+                        recorder(&s2, None),
+                        None,
+                        100,
+                    )
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }),
+        )
+        .plugin(
+            "broken",
+            Arc::new(|_s: &Session| Err("missing dependency".into())),
+        );
+    let s = Session::with_options(options).unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(seen.lock().unwrap()[0].topic, "ftrack.api.session.ready");
+    assert!(!s.event_hub().connected());
+}
+
+#[test]
+fn after_a_server_restart_the_subscriber_gets_new_events_without_doing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("studio.db");
+    let config = |port| SandboxConfig {
+        port,
+        db: Some(db.clone()),
+        ..SandboxConfig::demo()
+    };
+    let sb = Sandbox::start(config(0)).unwrap();
+    let port = sb.port();
+    let watcher = Session::with_options(
+        admin_options(&sb)
+            .auto_connect_event_hub(true)
+            .event_hub_options(fast()),
+    )
+    .unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    watcher
+        .event_hub()
+        .subscribe("topic=ftrack.update", recorder(&seen, None), None, 100)
+        .unwrap();
+    let hub = watcher.event_hub();
+    let until = Instant::now() + WAIT;
+    while !hub.connected() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(hub.connected(), "auto-connect: {:?}", hub.last_error());
+    let alpha = project_id(&admin(&sb), "alpha");
+    rename(&admin(&sb), &alpha, "before restart");
+    assert!(dispatch_until(&watcher, || seen.lock().unwrap().len() == 1));
+
+    drop(sb);
+    let sb = {
+        let until = Instant::now() + WAIT;
+        loop {
+            match Sandbox::start(config(port)) {
+                Ok(sb) => break sb,
+                Err(e) if Instant::now() < until => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(50))
+                }
+                Err(e) => panic!("restart on port {port}: {e}"),
+            }
+        }
+    };
+    // Keep committing until one arrives: the hub reconnects on its own.
+    let writer = admin(&sb);
+    let until = Instant::now() + WAIT;
+    let mut n = 0;
+    while seen.lock().unwrap().len() < 2 && Instant::now() < until {
+        n += 1;
+        rename(&writer, &alpha, &format!("after restart {n}"));
+        watcher.event_hub().dispatch(Duration::from_millis(200));
+    }
+    let seen = seen.lock().unwrap();
+    assert!(seen.len() >= 2, "no event after the restart");
+    let name = seen[1].data["entities"][0]["changes"]["fullname"]["new"].clone();
+    assert!(
+        name.as_str().unwrap().starts_with("after restart"),
+        "{name}"
+    );
+}
+
+#[test]
+fn a_silent_server_is_detected_by_the_heartbeat_timeout_and_reconnected() {
+    // A hub that completes the handshake and the WebSocket, then says nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upgrades = Arc::new(Mutex::new(0));
+    let u2 = Arc::clone(&upgrades);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let u3 = Arc::clone(&u2);
+            std::thread::spawn(move || {
+                let mut peek = [0u8; 64];
+                let n = conn.peek(&mut peek).unwrap_or(0);
+                if String::from_utf8_lossy(&peek[..n]).starts_with("GET /socket.io/1/ ") {
+                    let mut c = conn;
+                    let mut buf = [0u8; 4096];
+                    let _ = std::io::Read::read(&mut c, &mut buf);
+                    let body = "sid1:60:60:websocket";
+                    let _ = std::io::Write::write_all(
+                        &mut c,
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes(),
+                    );
+                    return;
+                }
+                if let Ok(mut ws) = tungstenite::accept(conn) {
+                    *u3.lock().unwrap() += 1;
+                    let _ = ws.send(tungstenite::Message::text("1::"));
+                    std::thread::sleep(Duration::from_secs(30));
+                }
+            });
+        }
+    });
+    let hub = ftrack::event::EventHub::detached(
+        &url,
+        "admin",
+        "demo-key-admin",
+        EventHubOptions {
+            heartbeat_timeout: Duration::from_millis(500),
+            ..fast()
+        },
+    );
+    hub.connect(WAIT).expect("first connection");
+    let until = Instant::now() + WAIT;
+    while *upgrades.lock().unwrap() < 2 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        *upgrades.lock().unwrap() >= 2,
+        "the hub must give up on the silent connection and reconnect"
+    );
+    hub.disconnect();
+}
