@@ -290,6 +290,15 @@ typedef struct ftrack_entity ftrack_entity;
 typedef struct ftrack_entity_list ftrack_entity_list;
 
 /**
+ * An event: its topic, id, data (JSON), source (JSON) and target.
+ *
+ * A callback receives one that is valid only during the call (do not
+ * destroy it); `ftrack_event_hub_publish_and_wait` returns one the caller
+ * frees with `ftrack_event_destroy`.
+ */
+typedef struct ftrack_event ftrack_event;
+
+/**
  * A connection to an ftrack server with its own entity cache (identity map) and
  * pending operations.
  *
@@ -313,6 +322,20 @@ typedef struct ftrack_session ftrack_session;
  * Every string is copied. Internally locked: safe to use from several threads.
  */
 typedef struct ftrack_session_options ftrack_session_options;
+
+/**
+ * A subscriber's callback.
+ *
+ * `user_data` is the pointer given to `ftrack_event_hub_subscribe`; `event`
+ * is valid only during the call. To reply, call `ftrack_event_set_reply`
+ * on `event` before returning. Return 0 when handled, non-zero for a
+ * failure (it is logged through the session's logger and the next
+ * subscriber runs). It runs on the thread that calls
+ * `ftrack_event_hub_dispatch` (or the library's dispatch thread, see
+ * `ftrack_session_options_set_event_dispatch_thread`), and must not unwind
+ * (throw or `longjmp`) through the library.
+ */
+typedef int (*ftrack_event_callback_fn)(void *user_data, ftrack_event *event);
 
 /**
  * A log callback.
@@ -792,6 +815,348 @@ FTRACK_API
 ftrack_status ftrack_last_error_message(char *buffer,
                                         size_t buffer_len,
                                         size_t *out_len);
+
+/**
+ * Connects the session's event hub when the session starts (in the
+ * background; the session does not wait for it).
+ *
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `options` must be NULL or a live options handle.
+ */
+FTRACK_API
+ftrack_status ftrack_session_options_set_auto_connect_event_hub(ftrack_session_options *options,
+                                                                bool on);
+
+/**
+ * Runs subscriber callbacks on a library thread instead of in
+ * `ftrack_event_hub_dispatch` (off by default: callbacks run on the host's
+ * thread when it dispatches).
+ *
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `options` must be NULL or a live options handle.
+ */
+FTRACK_API
+ftrack_status ftrack_session_options_set_event_dispatch_thread(ftrack_session_options *options,
+                                                               bool on);
+
+/**
+ * Adds a directory searched recursively for plugin libraries (files
+ * ending in `.so`, `.dylib` or `.dll` that export
+ * `ftrack_event_plugin_register`). Without any, the directories of
+ * `FTRACK_EVENT_PLUGIN_PATH` (separated by `:`) are searched. The string is copied.
+ *
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
+ *         `FTRACK_STATUS_INVALID_UTF8` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `options` must be NULL or a live options handle; `path` NULL or NUL-terminated.
+ */
+FTRACK_API
+ftrack_status ftrack_session_options_add_plugin_path(ftrack_session_options *options,
+                                                     const char *path);
+
+/**
+ * Sets the arguments handed to every plugin, a JSON object (default `{}`).
+ * The string is copied.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` when it is
+ *         not a JSON object; `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `options` must be NULL or a live options handle; `json` NULL or NUL-terminated.
+ */
+FTRACK_API
+ftrack_status ftrack_session_options_set_plugin_arguments(ftrack_session_options *options,
+                                                          const char *json);
+
+/**
+ * Connects the session's event hub and waits up to `timeout_ms` for the
+ * connection (0: return at once and connect in the background). The hub
+ * then stays connected, reconnecting with backoff after failures, until
+ * `ftrack_event_hub_disconnect`.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the first
+ *         attempt failed (the hub keeps retrying); `FTRACK_STATUS_TIMEOUT`;
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session.
+ */
+FTRACK_API ftrack_status ftrack_event_hub_connect(ftrack_session *session, uint64_t timeout_ms);
+
+/**
+ * Disconnects the event hub and stops reconnecting; subscriptions are kept
+ * for the next `ftrack_event_hub_connect`.
+ *
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session.
+ */
+FTRACK_API ftrack_status ftrack_event_hub_disconnect(ftrack_session *session);
+
+/**
+ * Sets `*out` to whether the event hub is connected now.
+ *
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `out` NULL or writable.
+ */
+FTRACK_API ftrack_status ftrack_event_hub_is_connected(ftrack_session *session, bool *out);
+
+/**
+ * Subscribes `callback` to events matching `subscription` (e.g.
+ * `"topic=ftrack.update and data.user.name=jane"`; `and`, `or`, `not`,
+ * parentheses, dotted keys, `= != > < >= <=`, trailing `*`).
+ * `subscriber_json` is NULL or a JSON object of metadata other hubs can
+ * target (its `id` is generated when absent); lower `priority` runs first
+ * (100 is the usual default). The subscriber id is written to
+ * `(buffer, buffer_len, out_len)` (`buffer` may be NULL when not wanted
+ * and `buffer_len` is 0). The subscription is sent to the server now when
+ * connected, else at the next connection.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for a bad
+ *         expression (the message says where), metadata that is not an
+ *         object, or a subscriber id already in use; `FTRACK_STATUS_BUFFER_TOO_SMALL`
+ *         (the subscription was made; `*out_len` is the size needed);
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+ *         `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe. `user_data` must stay valid until the subscriber is removed
+ * or the session destroyed; see `ftrack_event_callback_fn` for the thread
+ * the callback runs on.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; strings NULL or
+ * NUL-terminated; `callback` a valid function; `buffer` NULL or
+ * `buffer_len` writable bytes; `out_len` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_event_hub_subscribe(ftrack_session *session,
+                                         const char *subscription,
+                                         const char *subscriber_json,
+                                         int32_t priority,
+                                         ftrack_event_callback_fn callback,
+                                         void *user_data,
+                                         char *buffer,
+                                         size_t buffer_len,
+                                         size_t *out_len);
+
+/**
+ * Removes the subscriber with this id.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` when no subscriber
+ *         has that id; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+ *         `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `subscriber_id` NULL or NUL-terminated.
+ */
+FTRACK_API
+ftrack_status ftrack_event_hub_unsubscribe(ftrack_session *session,
+                                           const char *subscriber_id);
+
+/**
+ * Publishes an event: `topic`, `data_json` (NULL: `{}`) and `target` (NULL
+ * or empty: every subscriber; else an expression over subscriber metadata,
+ * e.g. `"id=<subscriber id>"`). Local-only topics (`ftrack.api.session.*`,
+ * `ftrack.meta.connected`, ...) are handled locally. While the hub is
+ * reconnecting the event is queued (at most 1000 by default) and sent after.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the hub was
+ *         never connected or the queue is full; `FTRACK_STATUS_INVALID_ARGUMENT`
+ *         (empty topic, bad JSON); `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe; may be called from a subscriber callback.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; strings NULL or NUL-terminated.
+ */
+FTRACK_API
+ftrack_status ftrack_event_hub_publish(ftrack_session *session,
+                                       const char *topic,
+                                       const char *data_json,
+                                       const char *target);
+
+/**
+ * Publishes an event (as `ftrack_event_hub_publish`) and waits up to
+ * `timeout_ms` for the first reply, returned in `*out_reply` (free it with
+ * `ftrack_event_destroy`; its data is the replying handler's result).
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_TIMEOUT` when no reply came;
+ *         the statuses of `ftrack_event_hub_publish`.
+ *
+ * Thread-safe. Do not call it from a subscriber callback running in
+ * `ftrack_event_hub_dispatch` when the reply is to come from a callback of
+ * the same session (dispatch would be blocked): use the dispatch thread.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; strings NULL or NUL-terminated;
+ * `out_reply` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_event_hub_publish_and_wait(ftrack_session *session,
+                                                const char *topic,
+                                                const char *data_json,
+                                                const char *target,
+                                                uint64_t timeout_ms,
+                                                ftrack_event **out_reply);
+
+/**
+ * Runs the callbacks of the events that arrived, on this thread, waiting
+ * up to `timeout_ms` for the first; `*out_handled` (may be NULL) is the
+ * number of events handled. Call it regularly from the thread that should
+ * run callbacks (a UI loop, a timer). Events wait at most 10000 deep; past
+ * that the oldest are dropped with a warning in the log.
+ *
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe; a second thread dispatching at the same time handles nothing.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `out_handled` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_event_hub_dispatch(ftrack_session *session,
+                                        uint64_t timeout_ms,
+                                        size_t *out_handled);
+
+/**
+ * Copies the event's topic into `(buffer, buffer_len, out_len)`.
+ *
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len`
+ *         is the size needed), `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `event` must be NULL or a live event; `buffer` NULL or `buffer_len`
+ * writable bytes; `out_len` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_event_topic(const ftrack_event *event,
+                                 char *buffer,
+                                 size_t buffer_len,
+                                 size_t *out_len);
+
+/**
+ * Copies the event's id (as `ftrack_event_topic`).
+ *
+ * @return as `ftrack_event_topic`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * As `ftrack_event_topic`.
+ */
+FTRACK_API
+ftrack_status ftrack_event_id(const ftrack_event *event,
+                              char *buffer,
+                              size_t buffer_len,
+                              size_t *out_len);
+
+/**
+ * Copies the event's data as JSON (as `ftrack_event_topic`).
+ *
+ * @return as `ftrack_event_topic`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * As `ftrack_event_topic`.
+ */
+FTRACK_API
+ftrack_status ftrack_event_data_json(const ftrack_event *event,
+                                     char *buffer,
+                                     size_t buffer_len,
+                                     size_t *out_len);
+
+/**
+ * Copies the event's source as JSON (`id` of the publishing hub,
+ * `user.username`, `applicationId`), as `ftrack_event_topic`.
+ *
+ * @return as `ftrack_event_topic`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * As `ftrack_event_topic`.
+ */
+FTRACK_API
+ftrack_status ftrack_event_source_json(const ftrack_event *event,
+                                       char *buffer,
+                                       size_t buffer_len,
+                                       size_t *out_len);
+
+/**
+ * Copies one value of the event's data, found by a JSON pointer (RFC
+ * 6901, e.g. `"/entities/0/changes/roleid/new"`; `""` is all of it): a
+ * string without its quotes, anything else as JSON (`null`, `3`, `{...}`).
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` when nothing is at
+ *         that pointer; `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len` is the
+ *         size needed); `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * As `ftrack_event_topic`; `pointer` NULL or NUL-terminated.
+ */
+FTRACK_API
+ftrack_status ftrack_event_data_get(const ftrack_event *event,
+                                    const char *pointer,
+                                    char *buffer,
+                                    size_t buffer_len,
+                                    size_t *out_len);
+
+/**
+ * Sets the reply a callback sends back to the publisher: `data_json` is
+ * any JSON value (copied). Call it on the event a callback received,
+ * before the callback returns; the last call wins.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` (not JSON);
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+ *         `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `event` must be NULL or a live event; `data_json` NULL or NUL-terminated.
+ */
+FTRACK_API ftrack_status ftrack_event_set_reply(ftrack_event *event, const char *data_json);
+
+/**
+ * Frees an event returned by `ftrack_event_hub_publish_and_wait`.
+ * NULL is a no-op. Never destroy the event a callback receives.
+ *
+ * # Safety
+ * `event` must be NULL or a live event the caller owns.
+ */
+FTRACK_API void ftrack_event_destroy(ftrack_event *event);
 
 /**
  * Sends the log lines of sessions created from `options` to `callback`, from

@@ -49,6 +49,8 @@ pub struct SessionOptions {
     pub(crate) auto_connect_event_hub: bool,
     pub(crate) event_hub: crate::event::EventHubOptions,
     pub(crate) plugins: Vec<(String, crate::event::Plugin)>,
+    pub(crate) plugin_paths: Option<Vec<PathBuf>>,
+    pub(crate) plugin_arguments: serde_json::Value,
 }
 
 impl Default for SessionOptions {
@@ -78,6 +80,8 @@ impl Default for SessionOptions {
             auto_connect_event_hub: false,
             event_hub: crate::event::EventHubOptions::default(),
             plugins: Vec::new(),
+            plugin_paths: None,
+            plugin_arguments: serde_json::Value::Object(Default::default()),
         }
     }
 }
@@ -118,7 +122,8 @@ impl fmt::Debug for SessionOptions {
                 "plugins",
                 &self.plugins.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
-            .finish()
+            .field("plugin_paths", &self.plugin_paths)
+            .finish_non_exhaustive()
     }
 }
 
@@ -272,6 +277,51 @@ impl SessionOptions {
     pub fn plugin(mut self, name: impl Into<String>, register: crate::event::Plugin) -> Self {
         self.plugins.push((name.into(), register));
         self
+    }
+
+    /// Directories searched (recursively) for plugins by the layers that
+    /// load them (the C ABI loads shared libraries; see the README). When
+    /// never set, `FTRACK_EVENT_PLUGIN_PATH` is used (see
+    /// [`SessionOptions::plugin_search_paths`]).
+    pub fn plugin_paths(mut self, paths: Vec<PathBuf>) -> Self {
+        self.plugin_paths = Some(paths);
+        self
+    }
+
+    /// Arguments handed to every plugin when it registers (a JSON object).
+    pub fn plugin_arguments(mut self, arguments: serde_json::Value) -> Self {
+        self.plugin_arguments = arguments;
+        self
+    }
+
+    /// The plugin directories: those given to [`SessionOptions::plugin_paths`],
+    /// else the entries of `FTRACK_EVENT_PLUGIN_PATH` (separated by `:`, `;` on Windows).
+    pub fn plugin_search_paths(&self) -> Vec<PathBuf> {
+        match &self.plugin_paths {
+            Some(p) => p.clone(),
+            None => std::env::var_os("FTRACK_EVENT_PLUGIN_PATH")
+                .map(|v| {
+                    std::env::split_paths(&v)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The plugin directories given to [`SessionOptions::plugin_paths`], if any.
+    pub fn plugin_search_paths_given(&self) -> Option<Vec<PathBuf>> {
+        self.plugin_paths.clone()
+    }
+
+    /// The arguments for plugins (see [`SessionOptions::plugin_arguments`]).
+    pub fn plugin_arguments_json(&self) -> &serde_json::Value {
+        &self.plugin_arguments
+    }
+
+    /// Whether the event hub connects when the session starts.
+    pub fn auto_connects_event_hub(&self) -> bool {
+        self.auto_connect_event_hub
     }
 
     /// Whether role changes skip no-ops by default (see

@@ -74,6 +74,7 @@ pub mod boundary;
 pub mod entity;
 pub mod entity_list;
 pub mod error;
+pub mod events;
 pub mod handle;
 pub mod hooks;
 pub mod options;

@@ -108,6 +108,7 @@ pub unsafe extern "C" fn ftrack_session_create(
         }
         let session = Session::new(server_url, api_key, api_user)?;
         *out = new_session(session, secret);
+        unsafe { super::events::session_created(*out) };
         Ok(())
     })
 }
@@ -138,6 +139,7 @@ pub unsafe extern "C" fn ftrack_session_create_with_options(
         }
         let session = Session::with_options(options)?;
         *out = new_session(session, secret);
+        unsafe { super::events::session_created(*out) };
         Ok(())
     })
 }

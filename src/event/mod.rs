@@ -312,6 +312,12 @@ impl EventHub {
         lock(&self.inner.options).clone()
     }
 
+    /// Sends a line to the session's logger, prefixed `event hub:` (for
+    /// layers above the core, such as the C ABI's plugin loader).
+    pub fn log_line(&self, level: LogLevel, line: &str) {
+        self.log(level, || line.to_string());
+    }
+
     pub(crate) fn log(&self, level: LogLevel, line: impl FnOnce() -> String) {
         self.inner
             .hooks
@@ -795,15 +801,26 @@ impl crate::Session {
     }
 }
 
-/// Called at the end of session start-up: runs the plugins, publishes
-/// `ftrack.api.session.ready` locally, and connects when asked to.
+/// Called at the end of session start-up: connects when asked to, runs the
+/// Rust plugins and then, when there are any, publishes
+/// `ftrack.api.session.ready` locally (layers that load plugins of their
+/// own, like the C ABI, publish it after loading theirs).
 pub(crate) fn session_started(session: &crate::Session) {
     let options = &session.inner.options;
     if options.plugins.is_empty() && !options.auto_connect_event_hub {
-        // Nothing can be subscribed yet: no event hub is needed.
         return;
     }
     let hub = session.event_hub();
+    if options.auto_connect_event_hub
+        && let Err(e) = hub.connect(Duration::ZERO)
+    {
+        hub.log(LogLevel::Error, || {
+            format!("automatic connection failed: {e}")
+        });
+    }
+    if options.plugins.is_empty() {
+        return;
+    }
     for (name, plugin) in &options.plugins {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plugin(session)));
         let failure = match outcome {
@@ -817,14 +834,15 @@ pub(crate) fn session_started(session: &crate::Session) {
             });
         }
     }
-    if options.auto_connect_event_hub
-        && let Err(e) = hub.connect(Duration::ZERO)
-    {
-        hub.log(LogLevel::Error, || {
-            format!("automatic connection failed: {e}")
-        });
+    hub.publish_ready();
+}
+
+impl EventHub {
+    /// Publishes `ftrack.api.session.ready` locally (to this process's
+    /// subscribers only), as a session does once its plugins registered.
+    pub fn publish_ready(&self) -> Vec<Value> {
+        self.publish_local(Event::new("ftrack.api.session.ready", json!({})))
     }
-    hub.publish_local(Event::new("ftrack.api.session.ready", json!({})));
 }
 
 /// A plugin run when a session starts: its name (for the log) and its

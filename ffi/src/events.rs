@@ -1,0 +1,787 @@
+//! The event hub and plugins in the C ABI: connect, subscribe with a C
+//! callback, unsubscribe, publish, publish and wait for a reply, dispatch,
+//! the event handle callbacks receive, and loading of plugins (shared
+//! libraries exporting `ftrack_event_plugin_register`). Glue over
+//! `ftrack::event`.
+//!
+//! Callback threading: a subscriber's callback runs on the thread that calls
+//! `ftrack_event_hub_dispatch` (the default), or on the library's dispatch
+//! thread when `ftrack_session_options_set_event_dispatch_thread` was set. It
+//! may call any libftrack function, including publishing, but not
+//! `ftrack_event_hub_dispatch` (a nested call returns at once, handling
+//! nothing).
+
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ftrack::event::{Event, EventHubOptions, Handler, HandlerResult};
+use serde_json::Value;
+
+use super::error::{FfiError, FfiResult};
+use super::handle::{
+    Handle, HandleHeader, borrow, destroy_handle, into_handle, out_handle, out_value,
+};
+use super::options::{ftrack_session_options, update};
+use super::session::{ftrack_session, session_arg};
+use super::status::ftrack_status;
+use super::strings::{json_arg, opt_str_arg, out_buffer, str_arg};
+
+/// An event: its topic, id, data (JSON), source (JSON) and target.
+///
+/// A callback receives one that is valid only during the call (do not
+/// destroy it); `ftrack_event_hub_publish_and_wait` returns one the caller
+/// frees with `ftrack_event_destroy`.
+pub struct ftrack_event {
+    header: HandleHeader,
+    event: Event,
+    reply: Mutex<Option<Value>>,
+}
+
+impl Handle for ftrack_event {
+    const WHAT: &'static str = "event";
+    fn header(&self) -> &HandleHeader {
+        &self.header
+    }
+}
+
+/// A subscriber's callback.
+///
+/// `user_data` is the pointer given to `ftrack_event_hub_subscribe`; `event`
+/// is valid only during the call. To reply, call `ftrack_event_set_reply`
+/// on `event` before returning. Return 0 when handled, non-zero for a
+/// failure (it is logged through the session's logger and the next
+/// subscriber runs). It runs on the thread that calls
+/// `ftrack_event_hub_dispatch` (or the library's dispatch thread, see
+/// `ftrack_session_options_set_event_dispatch_thread`), and must not unwind
+/// (throw or `longjmp`) through the library.
+pub type ftrack_event_callback_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, event: *mut ftrack_event) -> c_int>;
+
+/// The entry point a plugin library exports, named
+/// `ftrack_event_plugin_register`: called once per session with the
+/// session and the plugin arguments as a JSON object (NUL-terminated, valid
+/// during the call). Return 0 when registered; non-zero is logged and the
+/// plugin skipped. The session handle stays valid until the host destroys it.
+pub type ftrack_event_plugin_register_fn = Option<
+    unsafe extern "C" fn(
+        session: *mut ftrack_session,
+        plugin_arguments_json: *const c_char,
+    ) -> c_int,
+>;
+
+/// The host's `user_data` for a subscriber callback (see the callback type
+/// for the thread it is used on).
+#[derive(Clone, Copy)]
+struct UserData(*mut c_void);
+// SAFETY: only handed back to the host's callback, on the dispatching thread
+// the host chose; ftrack_event_hub_subscribe documents it.
+unsafe impl Send for UserData {}
+unsafe impl Sync for UserData {}
+
+fn new_event(event: Event) -> *mut ftrack_event {
+    into_handle(ftrack_event {
+        header: HandleHeader::new(None),
+        event,
+        reply: Mutex::new(None),
+    })
+}
+
+fn c_handler(
+    callback: unsafe extern "C" fn(*mut c_void, *mut ftrack_event) -> c_int,
+    data: UserData,
+) -> Handler {
+    Arc::new(move |event: &Event| -> HandlerResult {
+        let data = data;
+        let handle = new_event(event.clone());
+        // SAFETY: the host registered this callback for this user_data; the
+        // handle is live until destroyed below.
+        let code = unsafe { callback(data.0, handle) };
+        // SAFETY: created above, not exposed past the call.
+        let boxed = unsafe { Box::from_raw(handle) };
+        let reply = boxed.reply.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if code != 0 {
+            return Err(format!("the C callback returned {code}"));
+        }
+        Ok(reply)
+    })
+}
+
+fn ms(milliseconds: u64) -> Duration {
+    Duration::from_millis(milliseconds)
+}
+
+/// Connects the session's event hub when the session starts (in the
+/// background; the session does not wait for it).
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_auto_connect_event_hub(
+    options: *mut ftrack_session_options,
+    on: bool,
+) -> ftrack_status {
+    ffi_boundary!({ unsafe { update(options, |o| o.auto_connect_event_hub(on)) } })
+}
+
+/// Runs subscriber callbacks on a library thread instead of in
+/// `ftrack_event_hub_dispatch` (off by default: callbacks run on the host's
+/// thread when it dispatches).
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_event_dispatch_thread(
+    options: *mut ftrack_session_options,
+    on: bool,
+) -> ftrack_status {
+    ffi_boundary!({
+        unsafe {
+            update(options, |o| {
+                let hub = EventHubOptions {
+                    dispatch_thread: on,
+                    ..EventHubOptions::default()
+                };
+                o.event_hub_options(hub)
+            })
+        }
+    })
+}
+
+/// Adds a directory searched recursively for plugin libraries (files
+/// ending in `.so`, `.dylib` or `.dll` that export
+/// `ftrack_event_plugin_register`). Without any, the directories of
+/// `FTRACK_EVENT_PLUGIN_PATH` (separated by `:`) are searched. The string is copied.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
+///         `FTRACK_STATUS_INVALID_UTF8` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle; `path` NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_add_plugin_path(
+    options: *mut ftrack_session_options,
+    path: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let path = PathBuf::from(unsafe { str_arg(path, "path")? });
+        unsafe {
+            update(options, |o| {
+                let mut paths = o.plugin_search_paths_given().unwrap_or_default();
+                paths.push(path);
+                o.plugin_paths(paths)
+            })
+        }
+    })
+}
+
+/// Sets the arguments handed to every plugin, a JSON object (default `{}`).
+/// The string is copied.
+///
+/// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` when it is
+///         not a JSON object; `FTRACK_STATUS_NULL_POINTER`;
+///         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `options` must be NULL or a live options handle; `json` NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_plugin_arguments(
+    options: *mut ftrack_session_options,
+    json: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let value = unsafe { json_arg(json, "json")? };
+        if !value.is_object() {
+            return Err(FfiError::invalid(
+                "argument `json` must be a JSON object, e.g. {\"project\": \"alpha\"}",
+            ));
+        }
+        unsafe { update(options, |o| o.plugin_arguments(value)) }
+    })
+}
+
+/// Connects the session's event hub and waits up to `timeout_ms` for the
+/// connection (0: return at once and connect in the background). The hub
+/// then stays connected, reconnecting with backoff after failures, until
+/// `ftrack_event_hub_disconnect`.
+///
+/// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the first
+///         attempt failed (the hub keeps retrying); `FTRACK_STATUS_TIMEOUT`;
+///         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `session` must be NULL or a live session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_hub_connect(
+    session: *mut ftrack_session,
+    timeout_ms: u64,
+) -> ftrack_status {
+    ffi_boundary!({
+        let session = unsafe { session_arg(session)? };
+        session.event_hub().connect(ms(timeout_ms))?;
+        Ok(())
+    })
+}
+
+/// Disconnects the event hub and stops reconnecting; subscriptions are kept
+/// for the next `ftrack_event_hub_connect`.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `session` must be NULL or a live session.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_hub_disconnect(
+    session: *mut ftrack_session,
+) -> ftrack_status {
+    ffi_boundary!({
+        unsafe { session_arg(session)? }.event_hub().disconnect();
+        Ok(())
+    })
+}
+
+/// Sets `*out` to whether the event hub is connected now.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `session` must be NULL or a live session; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_hub_is_connected(
+    session: *mut ftrack_session,
+    out: *mut bool,
+) -> ftrack_status {
+    ffi_boundary!({
+        let out = unsafe { out_value(out, "out")? };
+        *out = unsafe { session_arg(session)? }.event_hub().connected();
+        Ok(())
+    })
+}
+
+/// Subscribes `callback` to events matching `subscription` (e.g.
+/// `"topic=ftrack.update and data.user.name=jane"`; `and`, `or`, `not`,
+/// parentheses, dotted keys, `= != > < >= <=`, trailing `*`).
+/// `subscriber_json` is NULL or a JSON object of metadata other hubs can
+/// target (its `id` is generated when absent); lower `priority` runs first
+/// (100 is the usual default). The subscriber id is written to
+/// `(buffer, buffer_len, out_len)` (`buffer` may be NULL when not wanted
+/// and `buffer_len` is 0). The subscription is sent to the server now when
+/// connected, else at the next connection.
+///
+/// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for a bad
+///         expression (the message says where), metadata that is not an
+///         object, or a subscriber id already in use; `FTRACK_STATUS_BUFFER_TOO_SMALL`
+///         (the subscription was made; `*out_len` is the size needed);
+///         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+///         `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe. `user_data` must stay valid until the subscriber is removed
+/// or the session destroyed; see `ftrack_event_callback_fn` for the thread
+/// the callback runs on.
+///
+/// # Safety
+/// `session` must be NULL or a live session; strings NULL or
+/// NUL-terminated; `callback` a valid function; `buffer` NULL or
+/// `buffer_len` writable bytes; `out_len` NULL or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ftrack_event_hub_subscribe(
+    session: *mut ftrack_session,
+    subscription: *const c_char,
+    subscriber_json: *const c_char,
+    priority: i32,
+    callback: ftrack_event_callback_fn,
+    user_data: *mut c_void,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    out_len: *mut usize,
+) -> ftrack_status {
+    ffi_boundary!({
+        let out = unsafe { out_buffer(buffer, buffer_len, out_len)? };
+        let session = unsafe { session_arg(session)? };
+        let subscription = unsafe { str_arg(subscription, "subscription")? };
+        let subscriber = match unsafe { opt_str_arg(subscriber_json, "subscriber_json")? } {
+            Some(text) => Some(serde_json::from_str::<Value>(text).map_err(|e| {
+                FfiError::invalid(format!("argument `subscriber_json` is not valid JSON: {e}"))
+            })?),
+            None => None,
+        };
+        let Some(callback) = callback else {
+            return Err(FfiError::null("callback"));
+        };
+        let id = session.event_hub().subscribe(
+            subscription,
+            c_handler(callback, UserData(user_data)),
+            subscriber,
+            priority,
+        )?;
+        if buffer.is_null() && buffer_len == 0 {
+            // The id is not wanted; its size still is when asked for.
+            if !out_len.is_null() {
+                // SAFETY: non-NULL and writable per the contract.
+                unsafe { *out_len = id.len() + 1 };
+            }
+            return Ok(());
+        }
+        out.write(&id)
+    })
+}
+
+/// Removes the subscriber with this id.
+///
+/// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` when no subscriber
+///         has that id; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+///         `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `session` must be NULL or a live session; `subscriber_id` NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_hub_unsubscribe(
+    session: *mut ftrack_session,
+    subscriber_id: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let session = unsafe { session_arg(session)? };
+        let id = unsafe { str_arg(subscriber_id, "subscriber_id")? };
+        if session.event_hub().unsubscribe(id) {
+            Ok(())
+        } else {
+            Err(FfiError::new(
+                ftrack_status::NotFound,
+                format!(
+                    "no subscriber with id {id}; pass an id ftrack_event_hub_subscribe returned"
+                ),
+            ))
+        }
+    })
+}
+
+unsafe fn event_args(
+    topic: *const c_char,
+    data_json: *const c_char,
+    target: *const c_char,
+) -> FfiResult<Event> {
+    let topic = unsafe { str_arg(topic, "topic")? };
+    if topic.is_empty() {
+        return Err(FfiError::invalid(
+            "argument `topic` is empty; pass a topic such as my-studio.render-done",
+        ));
+    }
+    let data = match unsafe { opt_str_arg(data_json, "data_json")? } {
+        Some(text) => serde_json::from_str::<Value>(text).map_err(|e| {
+            FfiError::invalid(format!("argument `data_json` is not valid JSON: {e}"))
+        })?,
+        None => Value::Object(Default::default()),
+    };
+    let target = unsafe { opt_str_arg(target, "target")? }.unwrap_or("");
+    Ok(Event::new(topic, data).with_target(target))
+}
+
+/// Publishes an event: `topic`, `data_json` (NULL: `{}`) and `target` (NULL
+/// or empty: every subscriber; else an expression over subscriber metadata,
+/// e.g. `"id=<subscriber id>"`). Local-only topics (`ftrack.api.session.*`,
+/// `ftrack.meta.connected`, ...) are handled locally. While the hub is
+/// reconnecting the event is queued (at most 1000 by default) and sent after.
+///
+/// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the hub was
+///         never connected or the queue is full; `FTRACK_STATUS_INVALID_ARGUMENT`
+///         (empty topic, bad JSON); `FTRACK_STATUS_NULL_POINTER`;
+///         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe; may be called from a subscriber callback.
+///
+/// # Safety
+/// `session` must be NULL or a live session; strings NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_hub_publish(
+    session: *mut ftrack_session,
+    topic: *const c_char,
+    data_json: *const c_char,
+    target: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let session = unsafe { session_arg(session)? };
+        let event = unsafe { event_args(topic, data_json, target)? };
+        session.event_hub().publish(event)?;
+        Ok(())
+    })
+}
+
+/// Publishes an event (as `ftrack_event_hub_publish`) and waits up to
+/// `timeout_ms` for the first reply, returned in `*out_reply` (free it with
+/// `ftrack_event_destroy`; its data is the replying handler's result).
+///
+/// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_TIMEOUT` when no reply came;
+///         the statuses of `ftrack_event_hub_publish`.
+///
+/// Thread-safe. Do not call it from a subscriber callback running in
+/// `ftrack_event_hub_dispatch` when the reply is to come from a callback of
+/// the same session (dispatch would be blocked): use the dispatch thread.
+///
+/// # Safety
+/// `session` must be NULL or a live session; strings NULL or NUL-terminated;
+/// `out_reply` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_hub_publish_and_wait(
+    session: *mut ftrack_session,
+    topic: *const c_char,
+    data_json: *const c_char,
+    target: *const c_char,
+    timeout_ms: u64,
+    out_reply: *mut *mut ftrack_event,
+) -> ftrack_status {
+    ffi_boundary!({
+        let out = unsafe { out_handle(out_reply, "out_reply")? };
+        let session = unsafe { session_arg(session)? };
+        let event = unsafe { event_args(topic, data_json, target)? };
+        let reply = session
+            .event_hub()
+            .publish_and_wait(event, ms(timeout_ms))?;
+        *out = new_event(reply);
+        Ok(())
+    })
+}
+
+/// Runs the callbacks of the events that arrived, on this thread, waiting
+/// up to `timeout_ms` for the first; `*out_handled` (may be NULL) is the
+/// number of events handled. Call it regularly from the thread that should
+/// run callbacks (a UI loop, a timer). Events wait at most 10000 deep; past
+/// that the oldest are dropped with a warning in the log.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe; a second thread dispatching at the same time handles nothing.
+///
+/// # Safety
+/// `session` must be NULL or a live session; `out_handled` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_hub_dispatch(
+    session: *mut ftrack_session,
+    timeout_ms: u64,
+    out_handled: *mut usize,
+) -> ftrack_status {
+    ffi_boundary!({
+        let session = unsafe { session_arg(session)? };
+        let n = session.event_hub().dispatch(ms(timeout_ms));
+        if !out_handled.is_null() {
+            // SAFETY: non-NULL and writable per the contract.
+            unsafe { *out_handled = n };
+        }
+        Ok(())
+    })
+}
+
+fn event_field(
+    event: *const ftrack_event,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    out_len: *mut usize,
+    get: impl FnOnce(&Event) -> String,
+) -> FfiResult<()> {
+    let out = unsafe { out_buffer(buffer, buffer_len, out_len)? };
+    let event = unsafe { borrow(event, "event")? };
+    out.write(&get(&event.event))
+}
+
+/// Copies the event's topic into `(buffer, buffer_len, out_len)`.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len`
+///         is the size needed), `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `event` must be NULL or a live event; `buffer` NULL or `buffer_len`
+/// writable bytes; `out_len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_topic(
+    event: *const ftrack_event,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    out_len: *mut usize,
+) -> ftrack_status {
+    ffi_boundary!({ event_field(event, buffer, buffer_len, out_len, |e| e.topic.clone()) })
+}
+
+/// Copies the event's id (as `ftrack_event_topic`).
+///
+/// @return as `ftrack_event_topic`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// As `ftrack_event_topic`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_id(
+    event: *const ftrack_event,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    out_len: *mut usize,
+) -> ftrack_status {
+    ffi_boundary!({ event_field(event, buffer, buffer_len, out_len, |e| e.id.clone()) })
+}
+
+/// Copies the event's data as JSON (as `ftrack_event_topic`).
+///
+/// @return as `ftrack_event_topic`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// As `ftrack_event_topic`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_data_json(
+    event: *const ftrack_event,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    out_len: *mut usize,
+) -> ftrack_status {
+    ffi_boundary!({ event_field(event, buffer, buffer_len, out_len, |e| e.data.to_string()) })
+}
+
+/// Copies the event's source as JSON (`id` of the publishing hub,
+/// `user.username`, `applicationId`), as `ftrack_event_topic`.
+///
+/// @return as `ftrack_event_topic`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// As `ftrack_event_topic`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_source_json(
+    event: *const ftrack_event,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    out_len: *mut usize,
+) -> ftrack_status {
+    ffi_boundary!({ event_field(event, buffer, buffer_len, out_len, |e| e.source.to_string()) })
+}
+
+/// Copies one value of the event's data, found by a JSON pointer (RFC
+/// 6901, e.g. `"/entities/0/changes/roleid/new"`; `""` is all of it): a
+/// string without its quotes, anything else as JSON (`null`, `3`, `{...}`).
+///
+/// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` when nothing is at
+///         that pointer; `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len` is the
+///         size needed); `FTRACK_STATUS_NULL_POINTER`;
+///         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// As `ftrack_event_topic`; `pointer` NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_data_get(
+    event: *const ftrack_event,
+    pointer: *const c_char,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    out_len: *mut usize,
+) -> ftrack_status {
+    ffi_boundary!({
+        let out = unsafe { out_buffer(buffer, buffer_len, out_len)? };
+        let event = unsafe { borrow(event, "event")? };
+        let pointer = unsafe { str_arg(pointer, "pointer")? };
+        let value = event.event.data.pointer(pointer).ok_or_else(|| {
+            FfiError::new(
+                ftrack_status::NotFound,
+                format!("the event's data has nothing at {pointer:?}"),
+            )
+        })?;
+        match value {
+            Value::String(s) => out.write(s),
+            other => out.write(&other.to_string()),
+        }
+    })
+}
+
+/// Sets the reply a callback sends back to the publisher: `data_json` is
+/// any JSON value (copied). Call it on the event a callback received,
+/// before the callback returns; the last call wins.
+///
+/// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` (not JSON);
+///         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+///         `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `event` must be NULL or a live event; `data_json` NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_set_reply(
+    event: *mut ftrack_event,
+    data_json: *const c_char,
+) -> ftrack_status {
+    ffi_boundary!({
+        let event = unsafe { borrow(event.cast_const(), "event")? };
+        let value = unsafe { json_arg(data_json, "data_json")? };
+        *event.reply.lock().unwrap_or_else(|e| e.into_inner()) = Some(value);
+        Ok(())
+    })
+}
+
+/// Frees an event returned by `ftrack_event_hub_publish_and_wait`.
+/// NULL is a no-op. Never destroy the event a callback receives.
+///
+/// # Safety
+/// `event` must be NULL or a live event the caller owns.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_destroy(event: *mut ftrack_event) {
+    ffi_boundary!(value: (), { unsafe { destroy_handle(event) } })
+}
+
+/// The file name endings of plugin libraries.
+const PLUGIN_SUFFIXES: &[&str] = &[".so", ".dylib", ".dll"];
+/// Most files looked at per plugin directory tree, and deepest nesting.
+const MAX_PLUGIN_FILES: usize = 10_000;
+const MAX_PLUGIN_DEPTH: usize = 16;
+
+fn find_plugins(dir: &Path, depth: usize, seen: &mut usize, out: &mut Vec<PathBuf>) {
+    if depth > MAX_PLUGIN_DEPTH {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in entries {
+        *seen += 1;
+        if *seen > MAX_PLUGIN_FILES {
+            return;
+        }
+        if path.is_dir() {
+            find_plugins(&path, depth + 1, seen, out);
+        } else if let Some(name) = path.file_name().and_then(|n| n.to_str())
+            && PLUGIN_SUFFIXES.iter().any(|s| name.ends_with(s))
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// Loads one plugin library and calls its entry point; Err says why not.
+#[cfg(unix)]
+fn load_plugin(
+    path: &Path,
+    session: *mut ftrack_session,
+    arguments: &CString,
+) -> Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| "its path holds a NUL byte".to_string())?;
+    // SAFETY: a NUL-terminated path; the library stays loaded for the
+    // process's lifetime (callbacks it registers point into it).
+    let lib = unsafe { libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+    if lib.is_null() {
+        // SAFETY: dlerror returns NULL or a NUL-terminated message.
+        let why = unsafe { libc::dlerror() };
+        let why = if why.is_null() {
+            "unknown error".to_string()
+        } else {
+            unsafe { std::ffi::CStr::from_ptr(why) }
+                .to_string_lossy()
+                .into_owned()
+        };
+        return Err(format!("it could not be loaded: {why}"));
+    }
+    // SAFETY: a valid handle and a NUL-terminated symbol name.
+    let sym = unsafe { libc::dlsym(lib, c"ftrack_event_plugin_register".as_ptr()) };
+    if sym.is_null() {
+        // Not a plugin: unload it again.
+        // SAFETY: the handle from dlopen above, nothing from it is in use.
+        unsafe { libc::dlclose(lib) };
+        return Err("it does not export ftrack_event_plugin_register".into());
+    }
+    // SAFETY: the documented entry point signature.
+    let register: unsafe extern "C" fn(*mut ftrack_session, *const c_char) -> c_int =
+        unsafe { std::mem::transmute(sym) };
+    // SAFETY: a live session handle and NUL-terminated arguments.
+    let code = unsafe { register(session, arguments.as_ptr()) };
+    if code != 0 {
+        return Err(format!("ftrack_event_plugin_register returned {code}"));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn load_plugin(
+    _path: &Path,
+    _session: *mut ftrack_session,
+    _arguments: &CString,
+) -> Result<(), String> {
+    Err("plugin libraries are only loaded on Unix-like systems in this build".into())
+}
+
+/// After a session handle was created: loads the plugins of its options
+/// (each failure logged and skipped) and, when any registered, publishes
+/// `ftrack.api.session.ready` locally. Returns the number registered.
+///
+/// # Safety
+/// `handle` must be a live session handle.
+pub(crate) unsafe fn session_created(handle: *mut ftrack_session) -> usize {
+    let Ok(session) = (unsafe { session_arg(handle) }) else {
+        return 0;
+    };
+    let session = session.clone();
+    let options = session.options();
+    let dirs = options.plugin_search_paths();
+    if dirs.is_empty() {
+        return 0;
+    }
+    let arguments = CString::new(
+        options
+            .plugin_arguments_json()
+            .to_string()
+            .replace('\0', ""),
+    )
+    .unwrap_or_default();
+    let mut files = Vec::new();
+    for dir in &dirs {
+        let mut seen = 0;
+        find_plugins(dir, 0, &mut seen, &mut files);
+    }
+    let hub = session.event_hub();
+    let mut registered = 0;
+    for file in files {
+        match load_plugin(&file, handle, &arguments) {
+            Ok(()) => {
+                registered += 1;
+                hub.log_line(
+                    ftrack::hooks::LogLevel::Info,
+                    &format!("plugin {} registered", file.display()),
+                );
+            }
+            Err(why) => hub.log_line(
+                ftrack::hooks::LogLevel::Warn,
+                &format!("plugin {} skipped: {why}", file.display()),
+            ),
+        }
+    }
+    if registered > 0 {
+        hub.publish_ready();
+    }
+    registered
+}
