@@ -18,6 +18,10 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -479,6 +483,130 @@ private:
 
 /// The library version (compare with FTRACK_VERSION_STRING).
 inline std::string version() { return ftrack_version_string(); }
+
+// ---- event hub and plugins (see ftrack_event_hub_* in ftrack.h) ----
+//
+// Handlers run on the thread that calls event_hub_dispatch (or the library's
+// dispatch thread when SessionOptions asked for it). A handler returns 0 when
+// it handled the event; it may call Event::set_reply. It must not throw: an
+// exception is caught, logged through the session's logger as a failure.
+
+/// The event a handler receives (valid only during the call), or a reply
+/// returned by event_hub_publish_and_wait (owned).
+class Event {
+public:
+    explicit Event(ftrack_event *raw, bool owned = false) : raw_(raw), owned_(owned) {}
+    Event(const Event &) = delete;
+    Event &operator=(const Event &) = delete;
+    Event(Event &&other) noexcept : raw_(other.raw_), owned_(other.owned_) { other.raw_ = nullptr; }
+    ~Event() {
+        if (owned_) ftrack_event_destroy(raw_);
+    }
+    std::string topic() const {
+        return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_topic(raw_, b, n, o); });
+    }
+    std::string id() const {
+        return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_id(raw_, b, n, o); });
+    }
+    std::string data_json() const {
+        return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_data_json(raw_, b, n, o); });
+    }
+    std::string source_json() const {
+        return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_source_json(raw_, b, n, o); });
+    }
+    /// One value of the data by JSON pointer (strings unquoted); throws NOT_FOUND.
+    std::string get(const std::string &pointer) const {
+        return detail::read_string([&](char *b, size_t n, size_t *o) {
+            return ftrack_event_data_get(raw_, pointer.c_str(), b, n, o);
+        });
+    }
+    void set_reply(const std::string &json) { detail::check(ftrack_event_set_reply(raw_, json.c_str())); }
+
+private:
+    ftrack_event *raw_;
+    bool owned_;
+};
+
+/// A subscriber's handler: return 0 when handled.
+using EventHandler = std::function<int(Event &)>;
+
+namespace detail {
+inline std::mutex &handlers_mutex() {
+    static std::mutex m;
+    return m;
+}
+inline std::map<std::string, std::unique_ptr<EventHandler>> &handlers() {
+    static std::map<std::string, std::unique_ptr<EventHandler>> h;
+    return h;
+}
+inline int event_trampoline(void *user_data, ftrack_event *raw) {
+    try {
+        Event event(raw);
+        return (*static_cast<EventHandler *>(user_data))(event);
+    } catch (...) {
+        return -1;
+    }
+}
+} // namespace detail
+
+inline void set_auto_connect_event_hub(SessionOptions &o, bool on) {
+    detail::check(ftrack_session_options_set_auto_connect_event_hub(const_cast<ftrack_session_options *>(o.raw()), on));
+}
+inline void set_event_dispatch_thread(SessionOptions &o, bool on) {
+    detail::check(ftrack_session_options_set_event_dispatch_thread(const_cast<ftrack_session_options *>(o.raw()), on));
+}
+inline void add_plugin_path(SessionOptions &o, const std::string &path) {
+    detail::check(ftrack_session_options_add_plugin_path(const_cast<ftrack_session_options *>(o.raw()), path.c_str()));
+}
+inline void set_plugin_arguments(SessionOptions &o, const std::string &json) {
+    detail::check(ftrack_session_options_set_plugin_arguments(const_cast<ftrack_session_options *>(o.raw()), json.c_str()));
+}
+inline void event_hub_connect(Session &s, uint64_t timeout_ms) { detail::check(ftrack_event_hub_connect(s.raw(), timeout_ms)); }
+inline void event_hub_disconnect(Session &s) { detail::check(ftrack_event_hub_disconnect(s.raw())); }
+inline bool event_hub_is_connected(Session &s) {
+    bool out = false;
+    detail::check(ftrack_event_hub_is_connected(s.raw(), &out));
+    return out;
+}
+/// Subscribes `handler`; returns the subscriber id (keep it to unsubscribe).
+inline std::string event_hub_subscribe(Session &s, const std::string &subscription, EventHandler handler,
+                                       const std::optional<std::string> &subscriber_json = std::nullopt,
+                                       int32_t priority = 100) {
+    auto owned = std::make_unique<EventHandler>(std::move(handler));
+    EventHandler *ptr = owned.get();
+    std::string id = detail::read_string([&](char *b, size_t n, size_t *o) {
+        return ftrack_event_hub_subscribe(s.raw(), subscription.c_str(),
+                                          subscriber_json ? subscriber_json->c_str() : nullptr, priority,
+                                          detail::event_trampoline, ptr, b, n, o);
+    });
+    // read_string's 256-byte first buffer holds any subscriber id, so the
+    // subscription is made by exactly one call.
+    std::lock_guard<std::mutex> lock(detail::handlers_mutex());
+    detail::handlers()[id] = std::move(owned);
+    return id;
+}
+inline void event_hub_unsubscribe(Session &s, const std::string &subscriber_id) {
+    detail::check(ftrack_event_hub_unsubscribe(s.raw(), subscriber_id.c_str()));
+    std::lock_guard<std::mutex> lock(detail::handlers_mutex());
+    detail::handlers().erase(subscriber_id);
+}
+inline void event_hub_publish(Session &s, const std::string &topic, const std::string &data_json = "{}",
+                              const std::string &target = "") {
+    detail::check(ftrack_event_hub_publish(s.raw(), topic.c_str(), data_json.c_str(), target.c_str()));
+}
+inline Event event_hub_publish_and_wait(Session &s, const std::string &topic, const std::string &data_json,
+                                        uint64_t timeout_ms, const std::string &target = "") {
+    ftrack_event *out = nullptr;
+    detail::check(ftrack_event_hub_publish_and_wait(s.raw(), topic.c_str(), data_json.c_str(), target.c_str(),
+                                                    timeout_ms, &out));
+    return Event(out, true);
+}
+/// Runs handlers of arrived events on this thread; returns how many were handled.
+inline size_t event_hub_dispatch(Session &s, uint64_t timeout_ms) {
+    size_t handled = 0;
+    detail::check(ftrack_event_hub_dispatch(s.raw(), timeout_ms, &handled));
+    return handled;
+}
 
 } // namespace ftrack
 

@@ -429,4 +429,97 @@ namespace Ftrack
         public static string Version => Marshal.PtrToStringAnsi(Native.ftrack_version_string());
         public static uint VersionNumber => Native.ftrack_version_number();
     }
+
+    // ---- event hub and plugins (see ftrack_event_hub_* in ftrack.h) ----
+
+    /// <summary>The event a handler receives (valid only during the call), or an owned reply.</summary>
+    public sealed class FtrackEvent : IDisposable
+    {
+        private IntPtr raw;
+        private readonly bool owned;
+        internal FtrackEvent(IntPtr raw, bool owned) { this.raw = raw; this.owned = owned; }
+        public string Topic => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_topic(raw, b, n, out o));
+        public string Id => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_id(raw, b, n, out o));
+        public string DataJson => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_data_json(raw, b, n, out o));
+        public string SourceJson => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_source_json(raw, b, n, out o));
+        /// <summary>One value of the data by JSON pointer (strings unquoted).</summary>
+        public string Get(string pointer) => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_data_get(raw, Native.Utf8(pointer), b, n, out o));
+        public void SetReply(string json) => Native.Check(EventNative.ftrack_event_set_reply(raw, Native.Utf8(json)));
+        public void Dispose()
+        {
+            if (owned && raw != IntPtr.Zero) EventNative.ftrack_event_destroy(raw);
+            raw = IntPtr.Zero;
+        }
+    }
+
+    public static class EventNative
+    {
+        private const string Lib = "ftrack";
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+        public delegate int Callback(IntPtr userData, IntPtr evt);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_auto_connect_event_hub(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool on);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_event_dispatch_thread(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool on);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_add_plugin_path(OptionsHandle o, byte[] path);
+        [DllImport(Lib)] public static extern Status ftrack_session_options_set_plugin_arguments(OptionsHandle o, byte[] json);
+        [DllImport(Lib)] public static extern Status ftrack_event_hub_connect(SessionHandle s, ulong timeoutMs);
+        [DllImport(Lib)] public static extern Status ftrack_event_hub_disconnect(SessionHandle s);
+        [DllImport(Lib)] public static extern Status ftrack_event_hub_is_connected(SessionHandle s, [MarshalAs(UnmanagedType.I1)] out bool connected);
+        [DllImport(Lib)] public static extern Status ftrack_event_hub_subscribe(SessionHandle s, byte[] subscription, byte[] subscriberJson, int priority, Callback callback, IntPtr userData, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_event_hub_unsubscribe(SessionHandle s, byte[] subscriberId);
+        [DllImport(Lib)] public static extern Status ftrack_event_hub_publish(SessionHandle s, byte[] topic, byte[] dataJson, byte[] target);
+        [DllImport(Lib)] public static extern Status ftrack_event_hub_publish_and_wait(SessionHandle s, byte[] topic, byte[] dataJson, byte[] target, ulong timeoutMs, out IntPtr reply);
+        [DllImport(Lib)] public static extern Status ftrack_event_hub_dispatch(SessionHandle s, ulong timeoutMs, out UIntPtr handled);
+        [DllImport(Lib)] public static extern Status ftrack_event_topic(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_event_id(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_event_data_json(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_event_source_json(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_event_data_get(IntPtr e, byte[] pointer, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib)] public static extern Status ftrack_event_set_reply(IntPtr e, byte[] json);
+        [DllImport(Lib)] public static extern void ftrack_event_destroy(IntPtr e);
+    }
+
+    /// <summary>
+    /// The session's event hub. Handlers run on the thread that calls Dispatch
+    /// (or the library's dispatch thread when the options asked for it); a
+    /// handler returns 0 when it handled the event and must not throw (an
+    /// exception is reported as a failure and logged).
+    /// </summary>
+    public sealed class EventHub
+    {
+        private readonly Session session;
+        // Delegates must stay reachable while the library may call them.
+        private static readonly Dictionary<string, EventNative.Callback> Handlers = new Dictionary<string, EventNative.Callback>();
+        public EventHub(Session session) { this.session = session; }
+        public static void SetAutoConnect(SessionOptions o, bool on) => Native.Check(EventNative.ftrack_session_options_set_auto_connect_event_hub(o.Handle, on));
+        public static void SetDispatchThread(SessionOptions o, bool on) => Native.Check(EventNative.ftrack_session_options_set_event_dispatch_thread(o.Handle, on));
+        public static void AddPluginPath(SessionOptions o, string path) => Native.Check(EventNative.ftrack_session_options_add_plugin_path(o.Handle, Native.Utf8(path)));
+        public static void SetPluginArguments(SessionOptions o, string json) => Native.Check(EventNative.ftrack_session_options_set_plugin_arguments(o.Handle, Native.Utf8(json)));
+        public void Connect(ulong timeoutMs) => Native.Check(EventNative.ftrack_event_hub_connect(session.Handle, timeoutMs));
+        public void Disconnect() => Native.Check(EventNative.ftrack_event_hub_disconnect(session.Handle));
+        public bool IsConnected { get { Native.Check(EventNative.ftrack_event_hub_is_connected(session.Handle, out bool c)); return c; } }
+        /// <summary>Subscribes; returns the subscriber id.</summary>
+        public string Subscribe(string subscription, Func<FtrackEvent, int> handler, string subscriberJson = null, int priority = 100)
+        {
+            EventNative.Callback cb = (IntPtr _, IntPtr e) =>
+            {
+                try { return handler(new FtrackEvent(e, false)); } catch (Exception) { return -1; }
+            };
+            string id = Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_hub_subscribe(session.Handle, Native.Utf8(subscription), Native.Utf8(subscriberJson), priority, cb, IntPtr.Zero, b, n, out o));
+            lock (Handlers) Handlers[id] = cb;
+            return id;
+        }
+        public void Unsubscribe(string subscriberId)
+        {
+            Native.Check(EventNative.ftrack_event_hub_unsubscribe(session.Handle, Native.Utf8(subscriberId)));
+            lock (Handlers) Handlers.Remove(subscriberId);
+        }
+        public void Publish(string topic, string dataJson = "{}", string target = null) => Native.Check(EventNative.ftrack_event_hub_publish(session.Handle, Native.Utf8(topic), Native.Utf8(dataJson), Native.Utf8(target)));
+        public FtrackEvent PublishAndWait(string topic, string dataJson, ulong timeoutMs, string target = null)
+        {
+            Native.Check(EventNative.ftrack_event_hub_publish_and_wait(session.Handle, Native.Utf8(topic), Native.Utf8(dataJson), Native.Utf8(target), timeoutMs, out IntPtr reply));
+            return new FtrackEvent(reply, true);
+        }
+        /// <summary>Runs handlers of arrived events on this thread; returns how many were handled.</summary>
+        public ulong Dispatch(ulong timeoutMs) { Native.Check(EventNative.ftrack_event_hub_dispatch(session.Handle, timeoutMs, out UIntPtr n)); return n.ToUInt64(); }
+    }
 }
