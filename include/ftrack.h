@@ -1323,6 +1323,31 @@ ftrack_status ftrack_user_find(ftrack_session *session,
                                ftrack_entity **out);
 
 /**
+ * Lists the users matching `criteria` (a query condition such as
+ * `username like "a%"`, or every user when NULL), sorted by username, with their
+ * roles and scopes loaded by one paged query (one request per 500 users). Their
+ * role state is kept for validation: role changes to any of them then cost no
+ * request until this session commits. Use it before changing many users' roles.
+ *
+ * On success `*out` owns a new list freed with `ftrack_entity_list_destroy`; on
+ * failure NULL.
+ *
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_QUERY_SYNTAX` (bad
+ *         criteria); `FTRACK_STATUS_POISONED`; or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `criteria` NULL or NUL-terminated;
+ * `out` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_users(ftrack_session *session,
+                           const char *criteria,
+                           ftrack_entity_list **out);
+
+/**
  * Finds the project whose short `name` (e.g. `"gamma"`) or `full_name` (e.g.
  * `"Project Gamma"`) is `name`, preferring the short name; `id`, `name` and
  * `full_name` are loaded. Projects the API user may not see are not found.

@@ -13,3 +13,4 @@ mod hooks;
 mod roles_c_example;
 mod secrets;
 mod threads;
+mod users;
