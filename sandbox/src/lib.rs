@@ -101,6 +101,11 @@ pub struct Limits {
     /// Time one batch may run (it holds a database connection meanwhile);
     /// past it the batch is interrupted and rolled back.
     pub batch_timeout: Duration,
+    /// Bytes that bodies over `max_unauthenticated_body` may take together
+    /// while they are received and handled (each counted at its declared
+    /// size, a chunked one at `max_body`); a body that does not fit is
+    /// answered 503.
+    pub max_bodies_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -116,6 +121,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(30),
             write_timeout: Duration::from_secs(60),
             batch_timeout: Duration::from_secs(60),
+            max_bodies_in_flight: 512 * 1024 * 1024,
         }
     }
 }
@@ -207,6 +213,7 @@ impl Sandbox {
             log: config.log,
             stopping: AtomicBool::new(false),
             limits: config.limits,
+            bodies_in_flight: AtomicUsize::new(0),
         });
         let s = Arc::clone(&shared);
         let acceptor = std::thread::Builder::new()
