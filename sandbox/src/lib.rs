@@ -64,6 +64,66 @@ pub struct SandboxConfig {
     /// every request, so only tests should turn it on: on in
     /// [`SandboxConfig::demo`], off in the `ftrack-sandbox` binary.
     pub record_requests: bool,
+    /// Bounds on connections and requests ([`Limits::default`] in
+    /// [`SandboxConfig::demo`]).
+    pub limits: Limits,
+}
+
+/// Bounds on connections and requests; the README's "Limits" section lists
+/// them with the errors they answer with. Limits on the query language
+/// itself are constants: [`query::parser::MAX_PATH_SEGMENTS`],
+/// [`query::parser::MAX_DEPTH`], [`query::sql::MAX_SUBQUERY_DEPTH`],
+/// [`query::sql::MAX_SQL_PARAMS`], [`query::load::MAX_DENORMALIZED_ENTITIES`]
+/// and [`query::load::MAX_ANSWER_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections served at once, one worker thread each (started as needed).
+    pub workers: usize,
+    /// Accepted connections that may wait for a free worker; one more is
+    /// answered 503.
+    pub queue: usize,
+    /// Largest request head (request line and headers), in bytes.
+    pub max_head: usize,
+    /// Largest request body once the credentials check out, in bytes.
+    pub max_body: usize,
+    /// Largest request body read before the credentials check out, in bytes.
+    pub max_unauthenticated_body: usize,
+    /// Time a request head may take from its first byte.
+    pub header_timeout: Duration,
+    /// Time a request body may take from the end of its head.
+    pub body_timeout: Duration,
+    /// A connection with no request under way is closed after this long
+    /// (a fresh one, or one kept alive after an answer).
+    pub idle_timeout: Duration,
+    /// Time one write of an answer may block (a client that stops reading);
+    /// past it the connection is closed.
+    pub write_timeout: Duration,
+    /// Time one batch may run (it holds a database connection meanwhile);
+    /// past it the batch is interrupted and rolled back.
+    pub batch_timeout: Duration,
+    /// Bytes that bodies over `max_unauthenticated_body` may take together
+    /// while they are received and handled (each counted at its declared
+    /// size, a chunked one at `max_body`); a body that does not fit is
+    /// answered 503.
+    pub max_bodies_in_flight: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            workers: 128,
+            queue: 128,
+            max_head: http::MAX_HEAD,
+            max_body: http::MAX_BODY,
+            max_unauthenticated_body: 64 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(60),
+            batch_timeout: Duration::from_secs(60),
+            max_bodies_in_flight: 512 * 1024 * 1024,
+        }
+    }
 }
 
 impl SandboxConfig {
@@ -77,6 +137,7 @@ impl SandboxConfig {
             seed: Seed::Demo,
             log: false,
             record_requests: true,
+            limits: Limits::default(),
         }
     }
 }
@@ -151,6 +212,8 @@ impl Sandbox {
             received: config.record_requests.then(|| Mutex::new(Vec::new())),
             log: config.log,
             stopping: AtomicBool::new(false),
+            limits: config.limits,
+            bodies_in_flight: AtomicUsize::new(0),
         });
         let s = Arc::clone(&shared);
         let acceptor = std::thread::Builder::new()

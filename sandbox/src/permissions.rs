@@ -3,7 +3,9 @@
 
 use crate::error::ApiError;
 use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
 use std::collections::HashSet;
+use subtle::ConstantTimeEq;
 
 /// Global (system-wide) permissions, as ftrack lists them.
 pub const GLOBAL_PERMISSIONS: &[&str] = &[
@@ -114,6 +116,56 @@ fn role_permissions(conn: &Connection, role_id: &str) -> Result<HashSet<String>,
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// SHA-256 of an API key: what the `api_key` table stores instead of the key.
+pub fn key_digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// What a key is for: its owner (a personal key) or its role (a global key).
+type KeyGrant = (Option<String>, Option<String>);
+
+/// The user id and active flag of `username`, and what `key` grants when it
+/// is that user's personal key or a global key. The key's digest is
+/// compared in constant time with every candidate digest, none skipped.
+fn check_key(
+    conn: &Connection,
+    username: &str,
+    key: &str,
+) -> Result<Option<(String, bool, KeyGrant)>, ApiError> {
+    let user: Option<(String, bool)> = conn
+        .prepare_cached("SELECT id, COALESCE(is_active, 0) FROM \"User\" WHERE username = ?1")?
+        .query_row([username], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((user_id, active)) = user else {
+        return Ok(None);
+    };
+    let digest = key_digest(key);
+    let mut stmt = conn.prepare_cached(
+        "SELECT key_hash, user_id, role_id FROM api_key WHERE user_id = ?1
+         UNION ALL SELECT key_hash, user_id, role_id FROM api_key WHERE user_id IS NULL",
+    )?;
+    let candidates: Vec<(Vec<u8>, Option<String>, Option<String>)> = stmt
+        .query_map([&user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut grant = None;
+    for (stored, owner, role) in candidates {
+        let same: bool = stored.len() == digest.len() && bool::from(stored.ct_eq(&digest));
+        if same && grant.is_none() {
+            grant = Some((owner, role));
+        }
+    }
+    Ok(grant.map(|g| (user_id, active, g)))
+}
+
+/// Whether `username` is an active user and `key` their personal key or a
+/// global key (what [`authenticate`] accepts), without loading any role.
+pub fn credentials_valid(conn: &Connection, username: &str, key: &str) -> Result<bool, ApiError> {
+    if username.is_empty() || key.is_empty() {
+        return Ok(false);
+    }
+    Ok(check_key(conn, username, key)?.is_some_and(|(_, active, _)| active))
+}
+
 /// Checks `ftrack-user` / `ftrack-api-key` and builds the actor. Unknown
 /// user, wrong key and inactive user are authentication errors.
 pub fn authenticate(conn: &Connection, username: &str, key: &str) -> Result<Actor, ApiError> {
@@ -123,26 +175,12 @@ pub fn authenticate(conn: &Connection, username: &str, key: &str) -> Result<Acto
             "Missing credentials: send the ftrack-user and ftrack-api-key headers.",
         ));
     }
-    let user: Option<(String, bool)> = conn
-        .query_row(
-            "SELECT id, COALESCE(is_active, 0) FROM \"User\" WHERE username = ?1",
-            [username],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((user_id, active)) = user else {
+    let Some((user_id, active, grant)) = check_key(conn, username, key)? else {
         return Err(invalid());
     };
-    let key_row: Option<(Option<String>, Option<String>)> = conn
-        .query_row(
-            "SELECT user_id, role_id FROM api_key WHERE key = ?1",
-            [key],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let roles = match key_row {
-        Some((Some(owner), _)) if owner == user_id => user_roles(conn, &user_id)?,
-        Some((None, Some(role_id))) => {
+    let roles = match grant {
+        (Some(_), _) => user_roles(conn, &user_id)?,
+        (None, Some(role_id)) => {
             let name: String = conn.query_row(
                 "SELECT name FROM \"SecurityRole\" WHERE id = ?1",
                 [&role_id],
@@ -157,7 +195,7 @@ pub fn authenticate(conn: &Connection, username: &str, key: &str) -> Result<Acto
                 projects: HashSet::new(),
             }]
         }
-        _ => return Err(invalid()),
+        (None, None) => return Err(invalid()),
     };
     if !active {
         return Err(ApiError::auth(format!("User '{username}' is not active.")));
@@ -249,6 +287,15 @@ impl Actor {
                 self.username
             )))
         }
+    }
+
+    /// Whether the project exists and this actor may see it.
+    pub fn sees_project(&self, conn: &Connection, project_id: &str) -> Result<bool, ApiError> {
+        let private: Option<bool> = conn
+            .prepare_cached("SELECT COALESCE(is_private, 0) FROM \"Project\" WHERE id = ?1")?
+            .query_row([project_id], |r| r.get(0))
+            .optional()?;
+        Ok(private.is_some_and(|p| self.roles.iter().any(|r| r.covers(project_id, p))))
     }
 
     /// Ids of the projects this actor may see, or None when it sees all.

@@ -2,7 +2,7 @@
 //! studio of any size, and loading them into an empty database.
 
 use crate::error::ApiError;
-use crate::permissions::{ADMINISTRATOR_ROLE, GLOBAL_PERMISSIONS, PROJECT_PERMISSIONS};
+use crate::permissions::{ADMINISTRATOR_ROLE, GLOBAL_PERMISSIONS, PROJECT_PERMISSIONS, key_digest};
 use crate::pyjson::md5_hex;
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
@@ -325,8 +325,8 @@ impl SeedData {
             )?;
             if let Some(key) = &u.api_key {
                 tx.execute(
-                    "INSERT INTO api_key (key, user_id) VALUES (?1, ?2)",
-                    params![key, id],
+                    "INSERT INTO api_key (key_hash, user_id) VALUES (?1, ?2)",
+                    params![key_digest(key).as_slice(), id],
                 )?;
             }
         }
@@ -376,8 +376,8 @@ impl SeedData {
                 return Err(missing("role", &k.role));
             }
             tx.execute(
-                "INSERT INTO api_key (key, role_id) VALUES (?1, ?2)",
-                params![k.key, stable_id("role", &k.role)],
+                "INSERT INTO api_key (key_hash, role_id) VALUES (?1, ?2)",
+                params![key_digest(&k.key).as_slice(), stable_id("role", &k.role)],
             )?;
         }
         tx.commit()?;

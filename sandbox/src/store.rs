@@ -88,6 +88,7 @@ pub fn open_at(location: &Location, schema: &Schema) -> Result<Connection, ApiEr
         && !conn
             .prepare("SELECT 1 FROM sqlite_master WHERE name = 'role_all_projects'")?
             .exists([])?;
+    hash_plain_api_keys(&conn)?;
     let mut ddl = String::new();
     for t in schema.types() {
         ddl.push_str(&table_ddl(t));
@@ -99,7 +100,7 @@ pub fn open_at(location: &Location, schema: &Schema) -> Result<Connection, ApiEr
          CREATE TABLE IF NOT EXISTS role_all_projects (
             role_id TEXT PRIMARY KEY REFERENCES \"SecurityRole\"(id) ON DELETE CASCADE);
          CREATE TABLE IF NOT EXISTS api_key (
-            key TEXT PRIMARY KEY,
+            key_hash BLOB PRIMARY KEY,
             user_id TEXT REFERENCES \"User\"(id) ON DELETE CASCADE,
             role_id TEXT REFERENCES \"SecurityRole\"(id) ON DELETE CASCADE);
          CREATE INDEX IF NOT EXISTS api_key_user ON api_key(user_id);
@@ -115,6 +116,49 @@ pub fn open_at(location: &Location, schema: &Schema) -> Result<Connection, ApiEr
         )?;
     }
     Ok(conn)
+}
+
+/// Databases written before keys were stored hashed keep them in clear in
+/// `api_key.key`: replace that table by one holding SHA-256 digests, once.
+fn hash_plain_api_keys(conn: &Connection) -> Result<(), ApiError> {
+    let plain = conn
+        .prepare("SELECT 1 FROM pragma_table_info('api_key') WHERE name = 'key'")?
+        .exists([])?;
+    if !plain {
+        return Ok(());
+    }
+    let rows: Vec<(String, Option<String>, Option<String>)> = conn
+        .prepare("SELECT key, user_id, role_id FROM api_key")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    // Overwrite the freed pages, so the keys do not linger in the file.
+    conn.execute_batch("PRAGMA secure_delete = ON;")?;
+    conn.execute_batch(
+        "BEGIN; DROP INDEX IF EXISTS api_key_user; ALTER TABLE api_key RENAME TO api_key_plain;
+         CREATE TABLE api_key (
+            key_hash BLOB PRIMARY KEY,
+            user_id TEXT REFERENCES \"User\"(id) ON DELETE CASCADE,
+            role_id TEXT REFERENCES \"SecurityRole\"(id) ON DELETE CASCADE);",
+    )?;
+    let copied = (|| -> Result<(), ApiError> {
+        let mut insert = conn.prepare(
+            "INSERT OR IGNORE INTO api_key (key_hash, user_id, role_id) VALUES (?1, ?2, ?3)",
+        )?;
+        for (key, user, role) in &rows {
+            insert.execute(rusqlite::params![
+                crate::permissions::key_digest(key).as_slice(),
+                user,
+                role
+            ])?;
+        }
+        conn.execute_batch("DROP TABLE api_key_plain; COMMIT;")?;
+        Ok(())
+    })();
+    if copied.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    conn.execute_batch("PRAGMA secure_delete = OFF;")?;
+    copied
 }
 
 fn table_ddl(t: &EntityType) -> String {

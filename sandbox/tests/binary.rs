@@ -149,3 +149,66 @@ fn seed_file_and_persistent_db() {
     assert_eq!(bad.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With no file descriptor left, `accept` fails with EMFILE: the server logs
+/// it once, backs off instead of spinning, and serves again as soon as
+/// descriptors are free.
+#[test]
+fn accept_failures_back_off_and_recover() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ftrack-sandbox"));
+    cmd.args(["--demo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit is async-signal-safe; it only lowers the child's own limit.
+    unsafe {
+        cmd.pre_exec(|| {
+            let limit = libc::rlimit {
+                rlim_cur: 24,
+                rlim_max: 24,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn ftrack-sandbox");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("first line");
+    let url = line
+        .trim()
+        .strip_prefix("FTRACK_SERVER=")
+        .expect("url")
+        .to_string();
+    let addr = url.trim_start_matches("http://").to_string();
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let wait_for = |needle: &str| loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no log line containing {needle:?}"));
+        if line.contains(needle) {
+            return line;
+        }
+    };
+    // Idle connections hold descriptors until the server has none left.
+    let held: Vec<std::net::TcpStream> = (0..40).map(|_| common::connect(&addr)).collect();
+    let failed = wait_for("accept failed");
+    assert!(failed.contains("Too many open files"), "{failed}");
+    drop(held);
+    wait_for("accepting connections again");
+    let (status, body) = post_with(&url, "admin", "demo-key-admin", &[], &json!([]));
+    assert_eq!((status, body), (200, json!([])));
+    // SAFETY: kill(2) on the pid of our own, not yet reaped, child.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    assert!(child.wait().expect("wait").success());
+}

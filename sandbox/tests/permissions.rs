@@ -159,6 +159,23 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// Whether `who` sees the project (or, for "UserSecurityRoleProject", the
+/// grant on beta the matrix deletes).
+fn sees(who: &str, project: &str) -> bool {
+    let project = if project == "UserSecurityRoleProject" {
+        "beta"
+    } else {
+        project
+    };
+    match who {
+        "admin" => true,
+        "pm" => ["alpha", "gamma"].contains(&project),
+        "artist" | "global" => ["alpha", "beta"].contains(&project),
+        "restricted" => project == "beta",
+        _ => false,
+    }
+}
+
 /// Everything the actions above could change, as admin sees it.
 fn snapshot(sb: &Sandbox) -> Value {
     json!([
@@ -199,7 +216,15 @@ fn permission_matrix() {
             }
             if !allowed {
                 let (exception, message) = error(&reply);
-                if exception != "PermissionError" || !message.contains(case.permission) {
+                // A project outside the identity's scope answers as a missing one.
+                let hidden = ["alpha", "beta", "gamma", "UserSecurityRoleProject"]
+                    .iter()
+                    .any(|p| case.name.contains(p) && !sees(who, p));
+                if hidden {
+                    if exception != "NotFoundError" || !message.contains("No ") {
+                        wrong.push(format!("{} as {who}: not hidden {reply}", case.name));
+                    }
+                } else if exception != "PermissionError" || !message.contains(case.permission) {
                     wrong.push(format!("{} as {who}: bad denial {reply}", case.name));
                 }
                 if snapshot(&sb) != before {
@@ -419,5 +444,67 @@ fn the_creator_of_a_project_can_see_and_manage_it() {
     assert_eq!(
         data(&sb, "UserSecurityRoleProject where project.name is epsilon").len(),
         0
+    );
+}
+
+/// A user who cannot see a project cannot learn whether it exists: every
+/// action naming the private project `gamma` answers exactly as for an id
+/// that does not exist (once the id itself is masked in the message).
+#[test]
+fn a_hidden_project_answers_like_a_missing_one() {
+    let sb = demo();
+    let gamma = project_id(&sb, "gamma");
+    let missing = "0f0e0d0c-0b0a-4909-8807-060504030201".to_string();
+    let gamma_grant = id_of(&sb, "UserSecurityRoleProject where project.name is gamma");
+    let pm = user_id(&sb, "pm");
+    let pm_role = role_id(&sb, "Project Manager");
+    let usr = id_of(
+        &sb,
+        "UserSecurityRole where user.username is pm and security_role.name is \"Project Manager\"",
+    );
+    let ops = |id: &str| -> Vec<Value> {
+        vec![
+            json!({"action": "query", "expression": format!("Project where id is \"{id}\"")}),
+            json!({"action": "query", "expression": format!("select id from UserSecurityRoleProject where project_id is \"{id}\"")}),
+            json!({"action": "query", "expression": format!("User where user_security_roles.user_security_role_projects any (project_id is \"{id}\")")}),
+            json!({"action": "update", "entity_type": "Project", "entity_key": [id], "entity_data": {"full_name": "Probe"}}),
+            json!({"action": "update", "entity_type": "Project", "entity_key": id, "entity_data": {}}),
+            json!({"action": "delete", "entity_type": "Project", "entity_key": [id]}),
+            json!({"action": "create", "entity_type": "UserSecurityRoleProject", "entity_data": {"user_security_role_id": usr, "project_id": id}}),
+            json!({"action": "grant_user_security_role_project", "user_id": pm, "role_id": pm_role, "project_id": id}),
+            json!({"action": "revoke_user_security_role_project", "user_id": pm, "role_id": pm_role, "project_id": id}),
+        ]
+    };
+    let mut compared = 0;
+    for who in ["restricted", "artist", "global"] {
+        for (probe, absent) in ops(&gamma).into_iter().zip(ops(&missing)) {
+            let a = send(&sb, who, json!([probe]))
+                .to_string()
+                .replace(&gamma, "<id>");
+            let b = send(&sb, who, json!([absent]))
+                .to_string()
+                .replace(&missing, "<id>");
+            assert_eq!(a, b, "{who}: {probe}");
+            compared += 1;
+        }
+        // The grant on gamma (a project-scoped row) is hidden the same way.
+        for action in ["update", "delete"] {
+            let op = |id: &str| json!({"action": action, "entity_type": "UserSecurityRoleProject", "entity_key": [id], "entity_data": {}});
+            let a = send(&sb, who, json!([op(&gamma_grant)]))
+                .to_string()
+                .replace(&gamma_grant, "<id>");
+            let b = send(&sb, who, json!([op(&missing)]))
+                .to_string()
+                .replace(&missing, "<id>");
+            assert_eq!(a, b, "{who}: {action} the grant on gamma");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 3 * 11);
+    // And nothing changed: gamma and its grant are still there for admin.
+    assert_eq!(data(&sb, "Project where name is gamma").len(), 1);
+    assert_eq!(
+        data(&sb, "UserSecurityRoleProject where project.name is gamma").len(),
+        1
     );
 }

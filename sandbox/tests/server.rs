@@ -549,3 +549,125 @@ fn reads_run_beside_a_long_write_batch() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// API keys are stored as SHA-256 digests: no key appears anywhere in the
+/// database files, and authentication still works after a restart.
+#[test]
+fn api_keys_are_stored_hashed() {
+    let dir = std::env::temp_dir().join(format!("ftrack-sandbox-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("keys.db");
+    let config = SandboxConfig {
+        db: Some(db.clone()),
+        ..SandboxConfig::demo()
+    };
+    drop(Sandbox::start(config.clone()).unwrap());
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("restricted"), "the file holds the seed");
+    for key in ["demo-key-admin", "demo-key-restricted", "demo-global-key"] {
+        assert!(!text.contains(key), "{key} stored in clear");
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let digests: Vec<Vec<u8>> = conn
+        .prepare("SELECT key_hash FROM api_key")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(digests.len(), 6);
+    assert!(digests.iter().all(|d| d.len() == 32));
+    assert!(digests.contains(&ftrack_sandbox::permissions::key_digest("demo-key-admin").to_vec()));
+    drop(conn);
+    let sb = Sandbox::start(config).unwrap();
+    assert!(call_as(&sb, "pm", json!([])).is_array());
+    assert!(
+        post_with(&sb.url(), "pm", "demo-global-key", &[], &json!([]))
+            .1
+            .is_array()
+    );
+    let wrong = post_with(&sb.url(), "pm", "demo-key-pm-", &[], &json!([])).1;
+    assert_eq!(wrong["exception"], "InvalidCredentialsError");
+    drop(sb);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A database written when keys were stored in clear is converted once:
+/// the keys keep working and the clear column is gone.
+#[test]
+fn clear_keys_of_older_databases_are_hashed_on_open() {
+    let dir = std::env::temp_dir().join(format!("ftrack-sandbox-oldkeys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("old.db");
+    let _ = std::fs::remove_file(&db);
+    let config = SandboxConfig {
+        db: Some(db.clone()),
+        ..SandboxConfig::demo()
+    };
+    drop(Sandbox::start(config.clone()).unwrap());
+    // What an older sandbox left behind: the keys themselves.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "DROP TABLE api_key;
+         CREATE TABLE api_key (key TEXT PRIMARY KEY, user_id TEXT, role_id TEXT);",
+    )
+    .unwrap();
+    let pm: String = conn
+        .query_row("SELECT id FROM \"User\" WHERE username = 'pm'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let api: String = conn
+        .query_row(
+            "SELECT id FROM \"SecurityRole\" WHERE name = 'API'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute(
+        "INSERT INTO api_key (key, user_id) VALUES ('old-pm-key', ?1)",
+        [&pm],
+    )
+    .unwrap();
+    conn.execute(
+        "INSERT INTO api_key (key, role_id) VALUES ('old-global-key', ?1)",
+        [&api],
+    )
+    .unwrap();
+    drop(conn);
+    let sb = Sandbox::start(config).unwrap();
+    assert!(
+        post_with(&sb.url(), "pm", "old-pm-key", &[], &json!([]))
+            .1
+            .is_array()
+    );
+    assert!(
+        post_with(&sb.url(), "artist", "old-global-key", &[], &json!([]))
+            .1
+            .is_array()
+    );
+    let refused = post_with(&sb.url(), "artist", "old-pm-key", &[], &json!([])).1;
+    assert_eq!(refused["exception"], "InvalidCredentialsError");
+    drop(sb);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let clear: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('api_key') WHERE name = 'key'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(clear, 0);
+    drop(conn);
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains("old-pm-key") && !text.contains("old-global-key"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

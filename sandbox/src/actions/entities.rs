@@ -71,8 +71,31 @@ impl Context<'_> {
             .is_some())
     }
 
+    /// Whether the row exists and the actor may see it. A Project the
+    /// actor cannot see, or a UserSecurityRoleProject granting one, answers
+    /// exactly as an id that does not exist: whether it exists stays private.
+    pub(super) fn visible(&self, t: &str, id: &str) -> Result<bool, ApiError> {
+        let project = match t {
+            "Project" => Some(id.to_string()),
+            "UserSecurityRoleProject" => self
+                .conn
+                .query_row(
+                    "SELECT project_id FROM \"UserSecurityRoleProject\" WHERE id = ?1",
+                    [id],
+                    |r| r.get::<_, Option<String>>(0),
+                )
+                .optional()?
+                .flatten(),
+            _ => return self.exists(t, id),
+        };
+        match project {
+            Some(p) => self.actor.borrow().sees_project(self.conn, &p),
+            None => self.exists(t, id),
+        }
+    }
+
     fn require_exists(&self, t: &str, id: &str) -> Result<(), ApiError> {
-        if self.exists(t, id)? {
+        if self.visible(t, id)? {
             Ok(())
         } else {
             Err(ApiError::not_found(format!("No {t} with id {id}")))
@@ -133,7 +156,7 @@ impl Context<'_> {
                 AttrKind::Scalar { ty, column, .. } => {
                     let v = json_to_sql(ty, key, value)?;
                     if let (Some(target), Sql::Text(id)) = (fk_target(t, column), &v)
-                        && !self.exists(target, id)?
+                        && !self.visible(target, id)?
                     {
                         return Err(ApiError::validation(format!(
                             "No {target} with id {id} for '{key}'"
@@ -148,7 +171,7 @@ impl Context<'_> {
                             let id = reference_id(v).ok_or_else(|| {
                                 ApiError::validation(format!("Invalid reference for '{key}': {v}"))
                             })?;
-                            if !self.exists(target, &id)? {
+                            if !self.visible(target, &id)? {
                                 return Err(ApiError::validation(format!(
                                     "No {target} with id {id} for '{key}'"
                                 )));

@@ -5,12 +5,14 @@ mod entities;
 mod roles;
 
 use crate::error::ApiError;
+use crate::error::ErrorKind;
 use crate::permissions::Actor;
 use crate::query::load;
 use crate::schema::Schema;
 use rusqlite::Connection;
 use serde_json::{Value, json};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
 
 /// What a batch runs against.
 pub struct Context<'a> {
@@ -25,6 +27,8 @@ pub struct Context<'a> {
     pub denormalize: bool,
     /// `version` reported by `query_server_information`.
     pub version: &'a str,
+    /// Bytes the batch's answers have taken so far.
+    pub answered: Cell<usize>,
 }
 
 /// One operation's answer.
@@ -69,7 +73,40 @@ pub fn encode_answers(answers: &[Answer]) -> Vec<u8> {
     out
 }
 
-/// Runs `batch` in one transaction; on failure nothing is applied.
+/// How long a batch may run, and since when.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    /// When the batch must be done.
+    pub at: Instant,
+    /// The limit, for the error message.
+    pub limit: Duration,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now.
+    pub fn after(limit: Duration) -> Self {
+        Deadline {
+            at: Instant::now() + limit,
+            limit,
+        }
+    }
+
+    /// Whether it has passed.
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.at
+    }
+
+    /// The error a batch that ran past it fails with.
+    pub fn error(&self) -> ApiError {
+        ApiError::validation(format!(
+            "The batch ran longer than {} ms (the limit) and was rolled back; split it into smaller batches or narrow its queries",
+            self.limit.as_millis()
+        ))
+    }
+}
+
+/// Runs `batch` in one transaction; on failure nothing is applied. Past
+/// `deadline` the running SQL statement is interrupted and the batch fails.
 pub fn execute_batch(
     conn: &mut Connection,
     schema: &Schema,
@@ -77,6 +114,31 @@ pub fn execute_batch(
     batch: &[Value],
     denormalize: bool,
     version: &str,
+    deadline: Deadline,
+) -> Result<Vec<Answer>, ApiError> {
+    let at = deadline.at;
+    // Called every 1000 virtual-machine steps of a statement: interrupts it
+    // (SQLITE_INTERRUPT) once the deadline has passed.
+    conn.progress_handler(1000, Some(move || Instant::now() >= at));
+    let result = run_batch(conn, schema, actor, batch, denormalize, version, deadline);
+    conn.progress_handler(0, None::<fn() -> bool>);
+    result.map_err(|e| {
+        if e.kind == ErrorKind::Server && deadline.passed() {
+            deadline.error()
+        } else {
+            e
+        }
+    })
+}
+
+fn run_batch(
+    conn: &mut Connection,
+    schema: &Schema,
+    actor: &Actor,
+    batch: &[Value],
+    denormalize: bool,
+    version: &str,
+    deadline: Deadline,
 ) -> Result<Vec<Answer>, ApiError> {
     let tx = conn.transaction()?;
     let mut out = Vec::with_capacity(batch.len());
@@ -87,10 +149,24 @@ pub fn execute_batch(
             actor: RefCell::new(actor.clone()),
             denormalize,
             version,
+            answered: Cell::new(0),
         };
         for (i, op) in batch.iter().enumerate() {
             let name = op.get("action").and_then(Value::as_str).unwrap_or("");
-            match ctx.operation(op) {
+            if deadline.passed() {
+                return Err(deadline.error());
+            }
+            let answer = ctx.operation(op).and_then(|a| {
+                let size = match &a {
+                    Answer::Encoded(bytes) => bytes.len(),
+                    Answer::Value(v) => serde_json::to_vec(v).map_or(0, |b| b.len()),
+                };
+                let total = ctx.answered.get().saturating_add(size + 1);
+                load::Budget::new(total).bytes(0)?;
+                ctx.answered.set(total);
+                Ok(a)
+            });
+            match answer {
                 Ok(v) => out.push(v),
                 Err(e) => {
                     return Err(ApiError::new(
@@ -125,6 +201,7 @@ impl Context<'_> {
                 visible.as_deref(),
                 field(op, "expression")?,
                 self.denormalize,
+                self.answered.get(),
             )
             .map(Answer::Encoded);
         }

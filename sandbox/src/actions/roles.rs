@@ -145,6 +145,11 @@ impl Context<'_> {
                     return Ok(json!({"action": action, "data": usr_entity(&id)?}));
                 }
                 let project_id = field(op, "project_id")?;
+                let missing = || ApiError::not_found(format!("No Project with id {project_id}"));
+                // A project the acting user cannot see answers as a missing one.
+                if !self.visible("Project", project_id)? {
+                    return Err(missing());
+                }
                 let project: String = self
                     .conn
                     .query_row(
@@ -153,9 +158,7 @@ impl Context<'_> {
                         |r| r.get(0),
                     )
                     .optional()?
-                    .ok_or_else(|| {
-                        ApiError::not_found(format!("No Project with id {project_id}"))
-                    })?;
+                    .ok_or_else(missing)?;
                 let grant_id: Option<String> = self
                     .conn
                     .query_row(

@@ -201,6 +201,13 @@ impl<'s> Loader<'s> {
         params: &[Sql],
     ) -> Result<Vec<usize>, ApiError> {
         self.statements += 1;
+        if params.len() > super::sql::MAX_SQL_PARAMS {
+            return Err(ApiError::validation(format!(
+                "The query needs {} values in one SQL statement; at most {} are allowed (split long 'in' lists)",
+                params.len(),
+                super::sql::MAX_SQL_PARAMS
+            )));
+        }
         let mut stmt = self.conn.prepare_cached(sql)?;
         let ncols = t.columns().len();
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
@@ -401,16 +408,13 @@ impl<'s> Loader<'s> {
         Some((attr.name, ty, self.column_value(idx, column)?))
     }
 
-    /// Writes the members of an encoded record in the order a
-    /// `serde_json::Map` (sorted by key, the last value of a repeated key
-    /// winning) would serialise them; `value` writes one member's value.
-    fn write_members<'f>(
+    /// The members of a record in the order a `serde_json::Map` (sorted by
+    /// key, the last value of a repeated key winning) would serialise them.
+    fn members<'f>(
         &'f self,
         idx: usize,
         mut fields: Vec<(&'f str, Field<'f>)>,
-        out: &mut Vec<u8>,
-        value: &mut dyn FnMut(&Field<'f>, &mut Vec<u8>),
-    ) {
+    ) -> Vec<(&'f str, Field<'f>)> {
         let r = &self.records[idx];
         fields.splice(
             0..0,
@@ -423,95 +427,155 @@ impl<'s> Loader<'s> {
         // Stable: among equal keys the last pushed (first after reversing) stays first.
         fields.sort_by(|a, b| a.0.cmp(b.0));
         fields.dedup_by(|later, first| later.0 == first.0);
-        out.push(b'{');
-        for (i, (name, field)) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_str(out, name);
-            out.push(b':');
-            value(field, out);
-        }
-        out.push(b'}');
+        fields
     }
 
-    /// Writes a record fully the first time and as a bare reference after
-    /// (`seen` spans one response), with every attribute loaded for it.
-    pub fn write_normalized(&self, idx: usize, seen: &mut Vec<bool>, out: &mut Vec<u8>) {
+    /// The members of one occurrence of a record: normalised, fully the
+    /// first time (`seen` spans one response) with every attribute loaded
+    /// for it and as a bare reference after; denormalised, exactly the
+    /// projections of the given tree.
+    fn fields<'f>(
+        &'f self,
+        idx: usize,
+        mode: Mode<'f>,
+        seen: &mut Vec<bool>,
+    ) -> Vec<(&'f str, Field<'f>)> {
         let r = &self.records[idx];
         let mut fields = Vec::new();
-        if seen.len() <= idx {
-            seen.resize(self.records.len().max(idx + 1), false);
-        }
-        if !std::mem::replace(&mut seen[idx], true) {
-            fields.reserve(r.t.system_projections.len() + r.projected.len() + r.rels.len() + 2);
-            for name in
-                r.t.system_projections
-                    .iter()
-                    .copied()
-                    .chain(r.projected.iter().map(|(n, _)| n))
-            {
-                if let Some((name, ty, v)) = self.scalar(idx, name) {
-                    fields.push((name, Field::Scalar(ty, v)));
+        match mode {
+            Mode::Normalized => {
+                if seen.len() <= idx {
+                    seen.resize(self.records.len().max(idx + 1), false);
                 }
-            }
-            for (name, rel) in r.rels.iter() {
-                fields.push((name, Field::Rel(rel)));
-            }
-        }
-        self.write_members(idx, fields, out, &mut |field, out| match field {
-            Field::Rel(Rel::One(None)) => out.extend_from_slice(b"null"),
-            Field::Rel(Rel::One(Some(i))) => self.write_normalized(*i, seen, out),
-            Field::Rel(Rel::Many(items)) => {
-                out.push(b'[');
-                for (n, i) in items.iter().enumerate() {
-                    if n > 0 {
-                        out.push(b',');
+                if !std::mem::replace(&mut seen[idx], true) {
+                    fields.reserve(
+                        r.t.system_projections.len() + r.projected.len() + r.rels.len() + 2,
+                    );
+                    for name in
+                        r.t.system_projections
+                            .iter()
+                            .copied()
+                            .chain(r.projected.iter().map(|(n, _)| n))
+                    {
+                        if let Some((name, ty, v)) = self.scalar(idx, name) {
+                            fields.push((name, Field::Scalar(ty, v)));
+                        }
                     }
-                    self.write_normalized(*i, seen, out);
+                    for (name, rel) in r.rels.iter() {
+                        fields.push((name, Field::Rel(rel)));
+                    }
                 }
-                out.push(b']');
             }
-            other => other.write(out),
-        });
+            Mode::Denormalized(proj) => {
+                fields.reserve(
+                    r.t.system_projections.len() + proj.scalars.len() + proj.relations.len() + 2,
+                );
+                for name in
+                    r.t.system_projections
+                        .iter()
+                        .copied()
+                        .chain(proj.scalars.iter().copied())
+                {
+                    if let Some((name, ty, v)) = self.scalar(idx, name) {
+                        fields.push((name, Field::Scalar(ty, v)));
+                    }
+                }
+                for (name, child) in &proj.relations {
+                    fields.push((name, Field::Child(r.rels.get(name), child)));
+                }
+            }
+        }
+        self.members(idx, fields)
     }
 
-    /// Writes a record with exactly the projections of `proj`, repeating
-    /// entities wherever they occur (`denormalize:1`); the JSON of
-    /// [`Loader::encode_denormalized`] without building it.
-    pub fn write_denormalized(&self, idx: usize, proj: &Projection, out: &mut Vec<u8>) {
-        let r = &self.records[idx];
-        let mut fields = Vec::with_capacity(
-            r.t.system_projections.len() + proj.scalars.len() + proj.relations.len() + 2,
-        );
-        for name in
-            r.t.system_projections
-                .iter()
-                .copied()
-                .chain(proj.scalars.iter().copied())
-        {
-            if let Some((name, ty, v)) = self.scalar(idx, name) {
-                fields.push((name, Field::Scalar(ty, v)));
-            }
+    /// Writes one root record of a query answer and everything below it.
+    ///
+    /// The walk keeps its own stack instead of recursing, so no answer can
+    /// exhaust a thread's stack, and counts the entity objects it writes
+    /// against `budget`: `denormalize:1` repeats an entity wherever it
+    /// occurs, so its output can grow exponentially with the path length.
+    pub fn write_record(
+        &self,
+        root: usize,
+        mode: Mode<'_>,
+        seen: &mut Vec<bool>,
+        budget: &mut Budget,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ApiError> {
+        enum Frame<'f> {
+            Object(std::vec::IntoIter<(&'f str, Field<'f>)>, bool),
+            Array(&'f [usize], usize, Mode<'f>),
         }
-        for (name, child) in &proj.relations {
-            fields.push((name, Field::Child(r.rels.get(name), child)));
+        enum Step<'f> {
+            Open(usize, Mode<'f>),
+            OpenArray(&'f [usize], Mode<'f>),
+            Close(u8),
+            Next,
+            Done,
         }
-        self.write_members(idx, fields, out, &mut |field, out| match field {
-            Field::Child(Some(Rel::One(Some(i))), child) => self.write_denormalized(*i, child, out),
-            Field::Child(Some(Rel::Many(items)), child) => {
-                out.push(b'[');
-                for (n, i) in items.iter().enumerate() {
-                    if n > 0 {
-                        out.push(b',');
-                    }
-                    self.write_denormalized(*i, child, out);
+        let mut stack: Vec<Frame<'_>> = Vec::new();
+        let mut step = Step::Open(root, mode);
+        loop {
+            match step {
+                Step::Open(idx, mode) => {
+                    budget.entity(mode, out.len())?;
+                    out.push(b'{');
+                    stack.push(Frame::Object(
+                        self.fields(idx, mode, seen).into_iter(),
+                        false,
+                    ));
                 }
-                out.push(b']');
+                Step::OpenArray(items, mode) => {
+                    out.push(b'[');
+                    stack.push(Frame::Array(items, 0, mode));
+                }
+                Step::Close(c) => {
+                    out.push(c);
+                    stack.pop();
+                }
+                Step::Next => {}
+                Step::Done => return Ok(()),
             }
-            Field::Child(..) => out.extend_from_slice(b"null"),
-            other => other.write(out),
-        });
+            step = match stack.last_mut() {
+                None => Step::Done,
+                Some(Frame::Array(items, next, mode)) => match items.get(*next) {
+                    None => Step::Close(b']'),
+                    Some(&i) => {
+                        if *next > 0 {
+                            out.push(b',');
+                        }
+                        *next += 1;
+                        Step::Open(i, *mode)
+                    }
+                },
+                Some(Frame::Object(fields, started)) => match fields.next() {
+                    None => Step::Close(b'}'),
+                    Some((name, field)) => {
+                        if std::mem::replace(started, true) {
+                            out.push(b',');
+                        }
+                        write_str(out, name);
+                        out.push(b':');
+                        match field {
+                            Field::Rel(Rel::One(Some(i))) => Step::Open(*i, Mode::Normalized),
+                            Field::Rel(Rel::Many(items)) => {
+                                Step::OpenArray(items, Mode::Normalized)
+                            }
+                            Field::Child(Some(Rel::One(Some(i))), child) => {
+                                Step::Open(*i, Mode::Denormalized(child))
+                            }
+                            Field::Child(Some(Rel::Many(items)), child) => {
+                                Step::OpenArray(items, Mode::Denormalized(child))
+                            }
+                            other => {
+                                other.write(out);
+                                Step::Next
+                            }
+                        }
+                    }
+                },
+            };
+        }
     }
 
     /// Encodes a record with exactly the projections of `proj`, repeating
@@ -541,6 +605,66 @@ impl<'s> Loader<'s> {
             o.insert((*name).to_string(), v);
         }
         Value::Object(o)
+    }
+}
+
+/// How a record is encoded in a query answer.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode<'p> {
+    /// Fully the first time, as a bare reference after.
+    Normalized,
+    /// Exactly these projections, wherever the record occurs (`denormalize:1`).
+    Denormalized(&'p Projection),
+}
+
+/// Most entity objects one query answer may hold with `denormalize:1`.
+pub const MAX_DENORMALIZED_ENTITIES: usize = 100_000;
+
+/// Most bytes the answers of one batch may take together.
+pub const MAX_ANSWER_BYTES: usize = 256 * 1024 * 1024;
+
+/// What a batch's answers may still take: entity objects written with
+/// `denormalize:1` by the current query, and bytes of the whole batch.
+#[derive(Debug)]
+pub struct Budget {
+    /// Bytes of answers already complete in this batch.
+    pub bytes_before: usize,
+    /// Denormalised entity objects written by the current query.
+    pub denormalized: usize,
+}
+
+impl Budget {
+    /// A budget for a batch whose earlier answers took `bytes_before` bytes.
+    pub fn new(bytes_before: usize) -> Self {
+        Budget {
+            bytes_before,
+            denormalized: 0,
+        }
+    }
+
+    /// Accounts for one more entity object, the current answer being
+    /// `written` bytes long; fails once a limit is passed.
+    fn entity(&mut self, mode: Mode<'_>, written: usize) -> Result<(), ApiError> {
+        if let Mode::Denormalized(_) = mode {
+            self.denormalized += 1;
+            if self.denormalized > MAX_DENORMALIZED_ENTITIES {
+                return Err(ApiError::validation(format!(
+                    "The denormalized answer would hold more than {MAX_DENORMALIZED_ENTITIES} entities (the limit): every occurrence is repeated in full; select shorter paths, add a limit or drop denormalize:1"
+                )));
+            }
+        }
+        self.bytes(written)
+    }
+
+    /// Fails when the batch's answers would pass [`MAX_ANSWER_BYTES`] with
+    /// `written` more bytes.
+    pub fn bytes(&self, written: usize) -> Result<(), ApiError> {
+        if self.bytes_before.saturating_add(written) > MAX_ANSWER_BYTES {
+            return Err(ApiError::validation(format!(
+                "The answer to this batch would be larger than {MAX_ANSWER_BYTES} bytes (the limit); query fewer rows or projections per batch"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -584,13 +708,15 @@ fn write_value(out: &mut Vec<u8>, v: &(impl serde::Serialize + ?Sized)) {
     serde_json::to_writer(out, v).expect("serialising to a Vec cannot fail");
 }
 
-/// Answers a `query` operation with its encoded JSON.
+/// Answers a `query` operation with its encoded JSON; `bytes_before` is the
+/// size of the batch's earlier answers (see [`MAX_ANSWER_BYTES`]).
 pub fn run(
     conn: &Connection,
     schema: &Schema,
     visible: Option<&[String]>,
     expression: &str,
     denormalize: bool,
+    bytes_before: usize,
 ) -> Result<Vec<u8>, ApiError> {
     let q = super::parse(expression)?;
     let t = entity_type(schema, &q.entity)?;
@@ -611,15 +737,17 @@ pub fn run(
     let mut out = Vec::with_capacity(64 + rows.len() * 256);
     out.extend_from_slice(br#"{"action":"query","data":["#);
     let mut seen = vec![false; loader.records.len()];
+    let mut budget = Budget::new(bytes_before);
+    let mode = if denormalize {
+        Mode::Denormalized(&proj)
+    } else {
+        Mode::Normalized
+    };
     for (n, r) in rows.iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
-        if denormalize {
-            loader.write_denormalized(*r, &proj, &mut out);
-        } else {
-            loader.write_normalized(*r, &mut seen, &mut out);
-        }
+        loader.write_record(*r, mode, &mut seen, &mut budget, &mut out)?;
     }
     out.extend_from_slice(br#"],"metadata":{"next":{"offset":"#);
     if more {

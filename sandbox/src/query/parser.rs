@@ -18,7 +18,11 @@ pub fn parse(input: &str) -> Result<Query, ApiError> {
 }
 
 /// Deepest nesting of parentheses, `not`, `has`, `any` and subqueries accepted.
-const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 64;
+
+/// Most segments one dotted attribute path may have (`a.b.c` has three).
+/// Every segment is one level of projection loading or one SQL subquery.
+pub const MAX_PATH_SEGMENTS: usize = 32;
 
 struct Parser {
     tokens: Vec<Token>,
@@ -58,6 +62,13 @@ impl Parser {
             "Query parse error at position {}: expected {expected}, found {}",
             t.pos,
             describe(&t.tok)
+        ))
+    }
+
+    fn too_deep(&self) -> ApiError {
+        ApiError::parse(format!(
+            "Query parse error at position {}: more than {MAX_DEPTH} levels of nesting (parentheses, not, has, any and subqueries)",
+            self.peek().pos
         ))
     }
 
@@ -102,6 +113,13 @@ impl Parser {
     fn path(&mut self) -> Result<Vec<String>, ApiError> {
         match &self.peek().tok {
             Tok::Word(w) if is_path(w) => {
+                let segments = w.split('.').count();
+                if segments > MAX_PATH_SEGMENTS {
+                    return Err(ApiError::parse(format!(
+                        "Query parse error at position {}: the attribute path has {segments} segments; at most {MAX_PATH_SEGMENTS} are allowed",
+                        self.peek().pos
+                    )));
+                }
                 let parts = w.split('.').map(str::to_string).collect();
                 self.next();
                 Ok(parts)
@@ -185,7 +203,7 @@ impl Parser {
     fn or_expr(&mut self) -> Result<Expr, ApiError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.error(&format!("at most {MAX_DEPTH} levels of nesting")));
+            return Err(self.too_deep());
         }
         let result = self.or_terms();
         self.depth -= 1;
@@ -220,7 +238,7 @@ impl Parser {
         if self.eat_keyword("not") {
             self.depth += 1;
             if self.depth > MAX_DEPTH {
-                return Err(self.error(&format!("at most {MAX_DEPTH} levels of nesting")));
+                return Err(self.too_deep());
             }
             let inner = self.unary();
             self.depth -= 1;

@@ -19,7 +19,20 @@ pub struct SqlBuilder<'a> {
     /// Parameters in the order their `?` placeholders appear.
     pub params: Vec<Sql>,
     aliases: usize,
+    /// Subqueries open around the fragment being built.
+    depth: usize,
 }
+
+/// Most SQL subqueries one criterion or sort key may nest (every step along
+/// a dotted path, `has`, `any` and `in (select ...)` opens one). SQLite
+/// refuses an expression tree deeper than 1000, which these subqueries
+/// reach at about 23 levels; 20 leaves a margin for `not`, parentheses and
+/// `and`/`or` around them.
+pub const MAX_SUBQUERY_DEPTH: usize = 20;
+
+/// Most values (`?` parameters) one SQL statement may bind; SQLite's own
+/// limit is 32766.
+pub const MAX_SQL_PARAMS: usize = 32_000;
 
 /// Looks up an attribute or fails with a validation error naming the type.
 pub fn attribute<'s>(t: &'s EntityType, name: &str) -> Result<&'s Attribute, ApiError> {
@@ -46,6 +59,7 @@ impl<'a> SqlBuilder<'a> {
             visible,
             params: Vec::new(),
             aliases: 0,
+            depth: 0,
         }
     }
 
@@ -69,6 +83,16 @@ impl<'a> SqlBuilder<'a> {
                 format!("{alias}.\"{column}\" IN ({list})")
             }
         }
+    }
+
+    fn enter(&mut self) -> Result<(), ApiError> {
+        self.depth += 1;
+        if self.depth > MAX_SUBQUERY_DEPTH {
+            return Err(ApiError::validation(format!(
+                "The criteria nest more than {MAX_SUBQUERY_DEPTH} subqueries (the limit): every step of a dotted path, has, any and in (select ...) opens one"
+            )));
+        }
+        Ok(())
     }
 
     /// Adds parameters and returns `?, ?, ...` (or `NULL` for none).
@@ -119,8 +143,10 @@ impl<'a> SqlBuilder<'a> {
             (AttrKind::Reference { fk, .. }, 1) => Ok(format!("{alias}.\"{fk}\"")),
             (AttrKind::Reference { target, fk }, _) => {
                 let tt = entity_type(self.schema, target)?;
+                self.enter()?;
                 let a = self.alias();
                 let inner = self.order_key(tt, &a, &path[1..])?;
+                self.depth -= 1;
                 Ok(format!(
                     "(SELECT {inner} FROM {} {a} WHERE {a}.id = {alias}.\"{fk}\")",
                     tt.table()
@@ -196,6 +222,9 @@ impl<'a> SqlBuilder<'a> {
         })
     }
 
+    /// Joins the translated parts with `sep` as a balanced tree of
+    /// parentheses: SQLite parses `a OR b OR c ...` as a chain as deep as
+    /// it is long and refuses one deeper than its expression-depth limit.
     fn join(
         &mut self,
         t: &EntityType,
@@ -203,9 +232,20 @@ impl<'a> SqlBuilder<'a> {
         parts: &[Expr],
         sep: &str,
     ) -> Result<String, ApiError> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(parts.len());
         for p in parts {
             out.push(format!("({})", self.expr(t, alias, p)?));
+        }
+        while out.len() > 2 {
+            let mut paired = Vec::with_capacity(out.len().div_ceil(2));
+            let mut items = out.into_iter();
+            while let Some(a) = items.next() {
+                paired.push(match items.next() {
+                    Some(b) => format!("({a}{sep}{b})"),
+                    None => a,
+                });
+            }
+            out = paired;
         }
         Ok(out.join(sep))
     }
@@ -250,9 +290,11 @@ impl<'a> SqlBuilder<'a> {
         inner: &mut dyn FnMut(&mut Self, &EntityType, &str) -> Result<String, ApiError>,
     ) -> Result<String, ApiError> {
         let tt = entity_type(self.schema, target)?;
+        self.enter()?;
         let a = self.alias();
         let scope = self.scope(tt, &a);
         let inner = inner(self, tt, &a)?;
+        self.depth -= 1;
         Ok(format!(
             "({alias}.\"{column}\" IS NOT NULL AND {alias}.\"{column}\" IN (SELECT {a}.\"{remote}\" FROM {} {a} WHERE {a}.\"{remote}\" IS NOT NULL AND ({scope}) AND ({inner})))",
             tt.table()
@@ -268,12 +310,14 @@ impl<'a> SqlBuilder<'a> {
         }
         let attr = attribute(t, &q.select[0][0])?;
         let (column, _) = leaf_column(t, attr)?;
+        self.enter()?;
         let a = self.alias();
         let scope = self.scope(t, &a);
         let filter = match &q.filter {
             Some(e) => self.expr(t, &a, e)?,
             None => "1".into(),
         };
+        self.depth -= 1;
         let mut sql = format!(
             "SELECT {a}.\"{column}\" FROM {} {a} WHERE ({scope}) AND ({filter})",
             t.table()
