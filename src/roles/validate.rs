@@ -156,10 +156,9 @@ impl StoreState {
         if mark.removals != self.mark.removals {
             self.per_user.clear();
             self.by_usr.clear();
-            self.mark = PendingMark {
-                removals: mark.removals,
-                last_seq: 0,
-            };
+            // Everything up to `mark` is in the batch read next (and anything
+            // recorded in between raises last_seq as it is ingested).
+            self.mark = mark;
             let all = session.recorded_operations();
             self.ingest(&all);
         } else if mark.last_seq != self.mark.last_seq {
