@@ -315,6 +315,14 @@ typedef struct ftrack_session ftrack_session;
 typedef struct ftrack_session_options ftrack_session_options;
 
 /**
+ * An immutable NUL-terminated UTF-8 string owned by the library, returned by the
+ * `..._string` functions and freed with `ftrack_string_destroy`. Read it with
+ * `ftrack_string_data` and `ftrack_string_len`. Safe to read from several
+ * threads.
+ */
+typedef struct ftrack_string ftrack_string;
+
+/**
  * A log callback.
  *
  * `user_data` is the pointer given when the callback was registered; `message`
@@ -1809,6 +1817,106 @@ FTRACK_API ftrack_status ftrack_last_call_reply(char *buffer, size_t buffer_len,
  * and does not touch the last error.
  */
 FTRACK_API const char *ftrack_status_name(uint32_t status);
+
+/**
+ * Returns the text of `string` (NUL-terminated UTF-8), valid until the string is
+ * destroyed; NULL when `string` is NULL or poisoned. Never fails; does not touch
+ * the last error.
+ *
+ * @param string the string (may be NULL).
+ * @return the text, or NULL.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `string` must be NULL or a live string handle.
+ */
+FTRACK_API const char *ftrack_string_data(const ftrack_string *string);
+
+/**
+ * Returns the length of `string` in bytes, without the NUL; 0 when `string` is
+ * NULL or poisoned. Never fails; does not touch the last error.
+ *
+ * @param string the string (may be NULL).
+ * @return its length in bytes.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `string` must be NULL or a live string handle.
+ */
+FTRACK_API size_t ftrack_string_len(const ftrack_string *string);
+
+/**
+ * Frees a string handle. NULL is a no-op. Destroying the same handle twice, or
+ * while another thread reads it, is forbidden.
+ *
+ * @param string the string (may be NULL).
+ *
+ * # Safety
+ * `string` must be NULL or a live string handle that no other thread is using.
+ */
+FTRACK_API void ftrack_string_destroy(ftrack_string *string);
+
+/**
+ * The batch `ftrack_session_commit` would send now, as a JSON array (a dry run),
+ * in a new library-owned string (see `ftrack_session_pending_json` for the
+ * caller-buffer form).
+ *
+ * @param session the session (not NULL).
+ * @param out     receives a new string freed with `ftrack_string_destroy`; NULL on failure.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `out` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_session_pending_json_string(ftrack_session *session,
+                                                 ftrack_string **out);
+
+/**
+ * Every user × security role × scope visible to the API user, as the JSON
+ * document `ftrack_security_role_audit_json` describes, in a new library-owned
+ * string: one paged query, never repeated for the caller's buffer.
+ *
+ * @param session the session (not NULL).
+ * @param out     receives a new string freed with `ftrack_string_destroy`; NULL on failure.
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`;
+ *         or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `out` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_security_role_audit_json_string(ftrack_session *session,
+                                                     ftrack_string **out);
+
+/**
+ * Sends a raw batch (a JSON array of operations) and returns the server's JSON
+ * answer in a new library-owned string (see `ftrack_session_call` for the
+ * caller-buffer form). Server errors are typed statuses.
+ *
+ * @param session    the session (not NULL).
+ * @param batch_json the batch, NUL-terminated UTF-8 JSON (not NULL).
+ * @param out        receives a new string freed with `ftrack_string_destroy`; NULL on failure.
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+ *         `FTRACK_STATUS_INVALID_ARGUMENT` (not a JSON array); `FTRACK_STATUS_POISONED`;
+ *         or a transport/server status.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `session` must be NULL or a live session; `batch_json` NULL or NUL-terminated;
+ * `out` NULL or writable.
+ */
+FTRACK_API
+ftrack_status ftrack_session_call_string(ftrack_session *session,
+                                         const char *batch_json,
+                                         ftrack_string **out);
 
 /**
  * Returns the library version as static NUL-terminated text, e.g. `"0.1.0"`

@@ -80,6 +80,7 @@ pub mod options;
 pub mod roles;
 pub mod session;
 pub mod status;
+pub mod string;
 pub mod strings;
 pub mod version;
 

@@ -400,14 +400,18 @@ pub unsafe extern "C" fn ftrack_security_role_audit_json(
 ) -> ftrack_status {
     ffi_boundary!({
         let out = unsafe { out_buffer(buffer, buffer_len, out_len)? };
-        let session = unsafe { session_arg(session)? };
-        let rows = Roles::new(session).audit()?;
-        let json = serde_json::to_string(&rows).map_err(|e| {
-            super::error::FfiError::new(
-                ftrack_status::Protocol,
-                format!("internal error: the audit could not be encoded as JSON ({e})"),
-            )
-        })?;
+        let json = audit_json(unsafe { session_arg(session)? })?;
         out.write(&json)
+    })
+}
+
+/// The audit as the JSON document `ftrack_security_role_audit_json` describes.
+pub(crate) fn audit_json(session: &ftrack::Session) -> super::error::FfiResult<String> {
+    let rows = Roles::new(session).audit()?;
+    serde_json::to_string(&rows).map_err(|e| {
+        super::error::FfiError::new(
+            ftrack_status::Internal,
+            format!("the audit could not be encoded as JSON ({e}); please report this"),
+        )
     })
 }
