@@ -288,6 +288,22 @@ extern "C" {
 FTRACK_API void ftrack_entity_destroy(ftrack_entity *entity);
 
 /**
+ * Returns a NEW handle to the same entity in `*out`, which the caller frees with
+ * `ftrack_entity_destroy`; NULL on failure. Both handles share the entity's data
+ * (a change through one is seen through the other) and either may be destroyed
+ * first. This is what makes an entity copyable in the C++ wrapper.
+ *
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or
+ *         `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ *
+ * # Safety
+ * `entity` must be NULL or a live entity; `out` NULL or writable.
+ */
+FTRACK_API ftrack_status ftrack_entity_clone(const ftrack_entity *entity, ftrack_entity **out);
+
+/**
  * Copies the entity type name, e.g. `"User"`. Buffer contract as
  * `ftrack_last_error_message`.
  *

@@ -67,6 +67,31 @@ pub unsafe extern "C" fn ftrack_entity_destroy(entity: *mut ftrack_entity) {
     ffi_boundary!(value: (), { unsafe { destroy_handle(entity) } })
 }
 
+/// Returns a NEW handle to the same entity in `*out`, which the caller frees with
+/// `ftrack_entity_destroy`; NULL on failure. Both handles share the entity's data
+/// (a change through one is seen through the other) and either may be destroyed
+/// first. This is what makes an entity copyable in the C++ wrapper.
+///
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or
+///         `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+///
+/// # Safety
+/// `entity` must be NULL or a live entity; `out` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_entity_clone(
+    entity: *const ftrack_entity,
+    out: *mut *mut ftrack_entity,
+) -> ftrack_status {
+    ffi_boundary!({
+        let out = unsafe { out_handle(out, "out")? };
+        let handle = unsafe { borrow(entity, "entity")? };
+        *out = new_entity(handle.entity.clone(), handle.secret());
+        Ok(())
+    })
+}
+
 /// Copies the entity type name, e.g. `"User"`. Buffer contract as
 /// `ftrack_last_error_message`.
 ///
