@@ -152,6 +152,12 @@ enum ftrack_status
      */
     FTRACK_STATUS_PROTOCOL = 203,
     /**
+     * The call was cancelled (`ftrack_session_cancel` from another thread, or a
+     * progress callback that returned non-zero). The last error message says
+     * whether the request may have reached the server; pending operations are kept.
+     */
+    FTRACK_STATUS_CANCELLED = 204,
+    /**
      * The server reported an error not covered by a more precise status.
      */
     FTRACK_STATUS_SERVER = 300,
@@ -239,6 +245,40 @@ typedef uint32_t ftrack_status;
 #endif // __cplusplus
 
 /**
+ * The severity of a log line. A logger registered for a level receives that
+ * level and every more severe one.
+ */
+enum ftrack_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+    /**
+     * A call failed.
+     */
+    FTRACK_LOG_LEVEL_ERROR = 1,
+    /**
+     * Something went wrong and was handled: a retry, an ignored cache file.
+     */
+    FTRACK_LOG_LEVEL_WARN = 2,
+    /**
+     * One line per request: its actions, sizes, HTTP status and time.
+     */
+    FTRACK_LOG_LEVEL_INFO = 3,
+    /**
+     * Details for troubleshooting.
+     */
+    FTRACK_LOG_LEVEL_DEBUG = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum ftrack_log_level ftrack_log_level;
+#else
+typedef uint32_t ftrack_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A handle to one entity in a session's cache (identity map).
  *
  * Every function that returns an entity returns a NEW handle the caller frees with
@@ -282,6 +322,31 @@ typedef struct ftrack_session ftrack_session;
  * Every string is copied. Internally locked: safe to use from several threads.
  */
 typedef struct ftrack_session_options ftrack_session_options;
+
+/**
+ * A log callback.
+ *
+ * `user_data` is the pointer given when the callback was registered; `message`
+ * is NUL-terminated UTF-8, valid only during the call, and never contains the
+ * API key. It runs on the thread of the call that logs (any thread that calls
+ * into the session), before that call returns; it must not call into the same
+ * session, and must not unwind (throw or `longjmp`) through the library.
+ */
+typedef void (*ftrack_log_fn)(void *user_data, ftrack_log_level level, const char *message);
+
+/**
+ * A progress callback for long operations.
+ *
+ * `operation` is `"query"` (rows received so far; `total` is -1, unknown) or
+ * `"commit"` (operations: 0 before the batch is sent, all once it is applied);
+ * NUL-terminated, valid only during the call. Return 0 to go on, non-zero to
+ * cancel the operation (it then fails with `FTRACK_STATUS_CANCELLED`). Same
+ * thread and re-entrancy rules as `ftrack_log_fn`.
+ */
+typedef int (*ftrack_progress_fn)(void *user_data,
+                                  const char *operation,
+                                  uint64_t done,
+                                  int64_t total);
 
 #ifdef __cplusplus
 extern "C" {
@@ -778,6 +843,142 @@ FTRACK_API
 ftrack_status ftrack_last_error_message(char *buffer,
                                         size_t buffer_len,
                                         size_t *out_len);
+
+/**
+ * @brief Sends the log lines of sessions created from `options` to `callback`, from
+ * session start-up on: lines of `level` and more severe.
+ *
+ * @param options   the options (not NULL).
+ * @param level     the most verbose level wanted, an `ftrack_log_level` value.
+ * @param callback  the callback, or NULL for no logging.
+ * @param user_data passed back to `callback` unchanged; must stay valid while a
+ *                  session created from these options lives.
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_ARGUMENT` for an unknown level;
+ *         `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe. The callback may be called from any thread that uses the session.
+ */
+FTRACK_API
+ftrack_status ftrack_session_options_set_logger(ftrack_session_options *options,
+                                                uint32_t level,
+                                                ftrack_log_fn callback,
+                                                void *user_data);
+
+/**
+ * @brief Sends this session's log lines of `level` and more severe to `callback` from
+ * now on, or stops logging when `callback` is NULL.
+ *
+ * @param session   the session (not NULL).
+ * @param level     the most verbose level wanted, an `ftrack_log_level` value.
+ * @param callback  the callback, or NULL to stop logging.
+ * @param user_data passed back to `callback`; must stay valid until the logger
+ *                  is replaced or the session destroyed.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
+ *         `FTRACK_STATUS_INVALID_ARGUMENT` (unknown level) or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_set_logger(ftrack_session *session,
+                                        uint32_t level,
+                                        ftrack_log_fn callback,
+                                        void *user_data);
+
+/**
+ * @brief Reports the progress of this session's long operations (paged queries,
+ * audits, commits) to `callback`, or stops when `callback` is NULL. The callback
+ * returns non-zero to cancel the operation.
+ *
+ * @param session   the session (not NULL).
+ * @param callback  the callback, or NULL.
+ * @param user_data passed back to `callback`; must stay valid until the callback
+ *                  is replaced or the session destroyed.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_set_progress(ftrack_session *session,
+                                          ftrack_progress_fn callback,
+                                          void *user_data);
+
+/**
+ * @brief Cancels every call of this session in flight at this moment, from any thread.
+ * Each returns `FTRACK_STATUS_CANCELLED` within about 20 ms while it sends,
+ * waits for or reads the reply, or waits to retry; a TCP connect in progress is
+ * abandoned when it completes or its connect timeout expires
+ * (`ftrack_session_options_set_connect_timeout_ms`). A cancelled commit keeps its
+ * pending operations; its last error message says whether the server may have
+ * received the batch. Calls started after this one are not affected.
+ *
+ * @param session the session (not NULL).
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe; meant to be called from another thread than the one waiting.
+ */
+FTRACK_API ftrack_status ftrack_session_cancel(ftrack_session *session);
+
+/**
+ * @brief Sets how long establishing a connection (TCP, proxy, TLS) may take, in
+ * milliseconds (default 10000, never more than the timeout).
+ *
+ * @param options      the session options handle.
+ * @param milliseconds the connect timeout in milliseconds; not 0.
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for 0;
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_options_set_connect_timeout_ms(ftrack_session_options *options,
+                                                            uint64_t milliseconds);
+
+/**
+ * @brief Sets the longest one request may take from start to end, whatever its phases,
+ * in milliseconds (default 600000).
+ *
+ * @param options      the session options handle.
+ * @param milliseconds the deadline of one request in milliseconds; not 0.
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for 0;
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_options_set_request_deadline_ms(ftrack_session_options *options,
+                                                             uint64_t milliseconds);
+
+/**
+ * @brief Sets the largest reply accepted, in bytes (default 268435456, 256 MiB); a
+ * larger reply fails with `FTRACK_STATUS_PROTOCOL` and a message that says so.
+ *
+ * @param options the session options handle.
+ * @param bytes   the largest reply in bytes; not 0.
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for 0;
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_options_set_max_reply_bytes(ftrack_session_options *options,
+                                                         uint64_t bytes);
+
+/**
+ * @brief Allows (true) plain `http://` to a host that is not this machine. Off by
+ * default, because the API key would travel in clear text: session creation
+ * then fails with `FTRACK_STATUS_INVALID_ARGUMENT`.
+ *
+ * @param options the session options handle.
+ * @param allow   true to allow plain `http://` to other hosts; false (the default)
+ *                to refuse it.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_options_set_allow_insecure_http(ftrack_session_options *options,
+                                                             bool allow);
 
 /**
  * @brief Creates default options: everything from the environment, a 60 s timeout, auto-

@@ -41,6 +41,11 @@ pub struct SessionOptions {
     pub(crate) ca_bundle: Option<PathBuf>,
     pub(crate) persistent_cache: Option<PathBuf>,
     pub(crate) idempotent_role_changes: bool,
+    pub(crate) allow_insecure_http: bool,
+    pub(crate) max_reply_bytes: u64,
+    pub(crate) request_deadline: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) logger: Option<crate::hooks::Logger>,
 }
 
 impl Default for SessionOptions {
@@ -62,6 +67,11 @@ impl Default for SessionOptions {
             ca_bundle: None,
             persistent_cache: None,
             idempotent_role_changes: false,
+            allow_insecure_http: false,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            request_deadline: Duration::from_secs(600),
+            connect_timeout: Duration::from_secs(10),
+            logger: None,
         }
     }
 }
@@ -91,6 +101,11 @@ impl fmt::Debug for SessionOptions {
             .field("ca_bundle", &self.ca_bundle)
             .field("persistent_cache", &self.persistent_cache)
             .field("idempotent_role_changes", &self.idempotent_role_changes)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("max_reply_bytes", &self.max_reply_bytes)
+            .field("request_deadline", &self.request_deadline)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("logger", &self.logger)
             .finish()
     }
 }
@@ -185,6 +200,51 @@ impl SessionOptions {
         self.idempotent_role_changes = on;
         self
     }
+
+    /// Allows `http://` to a host that is not loopback (`127.0.0.0/8`, `::1`,
+    /// `localhost`). Off by default: the API key would travel in clear text.
+    pub fn allow_insecure_http(mut self, on: bool) -> Self {
+        self.allow_insecure_http = on;
+        self
+    }
+
+    /// The largest reply accepted, in bytes (default 256 MiB); a larger one fails
+    /// with a protocol error that says so, instead of exhausting memory. Page big
+    /// queries (`page_size`) rather than raising it far.
+    pub fn max_reply_bytes(mut self, bytes: u64) -> Self {
+        self.max_reply_bytes = bytes.max(1);
+        self
+    }
+
+    /// The longest one request may take from start to end, whatever its phases
+    /// (default 600 s). `timeout` bounds each phase (connect, each read, each
+    /// write); this bounds their sum, so a server that trickles bytes cannot hold
+    /// a call forever.
+    pub fn request_deadline(mut self, deadline: Duration) -> Self {
+        self.request_deadline = deadline;
+        self
+    }
+
+    /// How long establishing a connection (TCP, proxy, TLS) may take (default
+    /// 10 s, never more than `timeout`). Separate from `timeout` so a host can fail
+    /// fast on an unreachable server yet wait long for a slow answer.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sends log lines of `level` and more severe to `log` (see
+    /// [`crate::hooks`]): requests, retries and warnings, from session start-up on.
+    pub fn logger(mut self, level: crate::hooks::LogLevel, log: crate::hooks::LogFn) -> Self {
+        self.logger = Some(crate::hooks::Logger { level, log });
+        self
+    }
+
+    /// Whether role changes skip no-ops by default (see
+    /// [`SessionOptions::idempotent_role_changes`]).
+    pub fn role_changes_are_idempotent(&self) -> bool {
+        self.idempotent_role_changes
+    }
 }
 
 /// Resolved credentials. `Debug` never shows the key.
@@ -208,6 +268,19 @@ impl fmt::Debug for Credentials {
 /// `url` as it may be shown in messages and `Debug`: a password or token in the
 /// userinfo (`https://user:secret@host`) is replaced by `<redacted>`, as is the
 /// user name with it. Every place that shows the server URL goes through this.
+/// `url` without its userinfo (`https://user:secret@host` → `https://host`): what
+/// files on disk may store and be keyed by.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    match url[start..authority_end].rfind('@') {
+        Some(at) => format!("{}{}", &url[..start], &url[start + at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
 pub(crate) fn redact_url(url: &str) -> String {
     let start = url.find("://").map_or(0, |i| i + 3);
     let authority_end = url[start..]
@@ -234,6 +307,25 @@ fn missing(argument: &'static str, variable: &'static str, extra: &str) -> Error
     }
 }
 
+/// The default of [`SessionOptions::max_reply_bytes`]: 256 MiB.
+pub const DEFAULT_MAX_REPLY_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Whether `url` (`http://host[:port]...`) names a loopback host.
+fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Resolves the three credentials from the options, then the environment.
 /// An explicitly given empty string is not replaced from the environment; it fails.
 pub(crate) fn resolve(options: &SessionOptions) -> Result<Credentials> {
@@ -249,6 +341,18 @@ pub(crate) fn resolve(options: &SessionOptions) -> Result<Credentials> {
         return Err(Error::InvalidArgument(format!(
             "server_url \"{}\" must start with http:// or https://, \
              e.g. https://studio.ftrackapp.com",
+            redact_url(&server_url)
+        )));
+    }
+    if server_url.starts_with("http://")
+        && !options.allow_insecure_http
+        && !is_loopback_url(&server_url)
+    {
+        return Err(Error::InvalidArgument(format!(
+            "server_url \"{}\" is plain http:// to a host that is not this machine: the API \
+             key would travel in clear text. Use https://, or allow it explicitly with \
+             SessionOptions::allow_insecure_http (ftrack_session_options_set_allow_insecure_http \
+             in C) on a network you trust",
             redact_url(&server_url)
         )));
     }
@@ -325,6 +429,51 @@ mod tests {
     use super::*;
 
     #[test]
+    fn loopback_urls_are_recognised() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3/api",
+            "http://localhost",
+            "http://LOCALHOST:1/x",
+            "http://[::1]:99",
+            "http://user:pw@127.0.0.1:5",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in [
+            "http://studio.example.com",
+            "http://10.0.0.1:80",
+            "http://127.0.0.1.evil.example",
+            "http://localhost.evil.example",
+            "http://[::2]",
+            "http://127.0.0.1@evil.example",
+        ] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn plain_http_to_another_host_is_refused_unless_allowed() {
+        let opts = SessionOptions::new()
+            .server_url("http://studio.example.com")
+            .api_key("k")
+            .api_user("u");
+        let e = resolve(&opts).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidArgument);
+        assert!(e.to_string().contains("clear text"), "{e}");
+        assert!(resolve(&opts.clone().allow_insecure_http(true)).is_ok());
+        assert!(
+            resolve(
+                &SessionOptions::new()
+                    .server_url("https://studio.example.com")
+                    .api_key("k")
+                    .api_user("u")
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
     fn urls_are_shown_without_userinfo() {
         assert_eq!(
             redact_url("https://user:pass@studio.ftrackapp.com/x?a=b@c"),
@@ -370,11 +519,11 @@ mod tests {
     #[test]
     fn explicit_values_resolve_without_env() {
         let o = SessionOptions::new()
-            .server_url("http://h:1/")
+            .server_url("http://127.0.0.1:1/")
             .api_key("k")
             .api_user("u");
         let c = resolve(&o).unwrap();
-        assert_eq!(c.server_url, "http://h:1");
+        assert_eq!(c.server_url, "http://127.0.0.1:1");
         let e = resolve(&o.clone().api_key("")).unwrap_err();
         assert!(matches!(
             e,

@@ -56,6 +56,10 @@ pub enum ErrorKind {
     ProjectAlreadyGranted,
     /// The project is not granted for that role (roles API).
     ProjectNotGranted,
+    /// A bug in libftrack itself (an invariant did not hold); please report it.
+    Internal,
+    /// The call was cancelled ([`crate::Session::cancel`] or a progress callback).
+    Cancelled,
 }
 
 impl ErrorKind {
@@ -84,6 +88,8 @@ impl ErrorKind {
             ErrorKind::RoleNotAssignable => "role_not_assignable",
             ErrorKind::ProjectAlreadyGranted => "project_already_granted",
             ErrorKind::ProjectNotGranted => "project_not_granted",
+            ErrorKind::Internal => "internal",
+            ErrorKind::Cancelled => "cancelled",
         }
     }
 }
@@ -172,6 +178,15 @@ pub enum Error {
     },
     /// See [`ErrorKind::IncompatibleServer`].
     IncompatibleServer(String),
+    /// See [`ErrorKind::Internal`].
+    Internal(String),
+    /// See [`ErrorKind::Cancelled`]. `sent`: the request had (perhaps partly) left
+    /// when the call was cancelled, so the server may have received it; a
+    /// cancelled commit keeps its operations pending either way.
+    Cancelled {
+        /// Whether the server may have received the request.
+        sent: bool,
+    },
     /// A roles-API failure (issue 4): `kind` is one of the `Role*`/`Project*` kinds.
     Role {
         /// One of [`ErrorKind::RoleAlreadyAssigned`], [`ErrorKind::RoleNotAssigned`],
@@ -205,6 +220,8 @@ impl Error {
             Error::Protocol { .. } => ErrorKind::Protocol,
             Error::IncompatibleServer(_) => ErrorKind::IncompatibleServer,
             Error::Role { kind, .. } => *kind,
+            Error::Internal(_) => ErrorKind::Internal,
+            Error::Cancelled { .. } => ErrorKind::Cancelled,
         }
     }
 
@@ -330,6 +347,19 @@ impl fmt::Display for Error {
             ),
             Error::Protocol { message, .. } => f.write_str(message),
             Error::Role { message, .. } => f.write_str(message),
+            Error::Cancelled { sent: false } => f.write_str(
+                "the call was cancelled before its request reached the server; nothing was \
+                 changed, and pending operations are kept",
+            ),
+            Error::Cancelled { sent: true } => f.write_str(
+                "the call was cancelled after its request was sent: the server may have \
+                 received it. Pending operations are kept; before committing again, check \
+                 whether the changes were applied (query them), and roll back if they were",
+            ),
+            Error::Internal(m) => write!(
+                f,
+                "internal error in libftrack: {m}; please report it with the steps that led here"
+            ),
         }
     }
 }

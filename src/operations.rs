@@ -3,13 +3,18 @@
 //!
 //! Operations are kept in one ordered list, so building a commit costs time
 //! proportional to the number of changes, never to the size of the cache.
-//! Non-entity actions (`record_action`, e.g. security-role actions) stay in place:
-//! the optimiser never moves, merges or drops them.
+//! Non-entity actions ([`crate::Action`]s, e.g. security-role actions) stay in
+//! place: the optimiser never moves, merges or drops them.
+//!
+//! Every recorded operation carries a sequence number, unique in its session and
+//! growing with each record, so a commit can name exactly the operations it took.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use crate::datetime::format_iso;
 use crate::identity_map::{IdentityMap, KEY_SEP};
+use crate::pending::Action;
 use crate::schema::{FastMap, Schema};
 use crate::value::Stored;
 
@@ -18,7 +23,14 @@ pub(crate) enum Op {
     Create { slot: u32, data: Vec<(u32, Stored)> },
     Update { slot: u32, data: Vec<(u32, Stored)> },
     Delete { slot: u32 },
-    Action(serde_json::Value),
+    Action(Arc<dyn Action>),
+}
+
+/// An operation as recorded: its sequence number and what it does.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded {
+    pub seq: u64,
+    pub op: Op,
 }
 
 impl Op {
@@ -44,7 +56,7 @@ pub(crate) enum Payload<'a> {
     Delete {
         slot: u32,
     },
-    Action(&'a serde_json::Value),
+    Action(&'a dyn Action),
 }
 
 impl Payload<'_> {
@@ -70,15 +82,15 @@ fn put<'a>(data: &mut Vec<(u32, &'a Stored)>, attr: u32, v: &'a Stored) {
 /// 2. last write wins: an attribute set by a later update is removed from earlier updates;
 /// 3. drop updates left empty;
 /// 4. fold an update into an immediately preceding create/update of the same entity.
-pub(crate) fn optimise(ops: &[Op]) -> Vec<Payload<'_>> {
+pub(crate) fn optimise<'a>(ops: impl Iterator<Item = &'a Op> + Clone) -> Vec<Payload<'a>> {
     let mut created: FastMap<u32, ()> = FastMap::default();
     let mut dropped: FastMap<u32, ()> = FastMap::default();
-    for op in ops {
+    for op in ops.clone() {
         if let Op::Create { slot, .. } = op {
             created.insert(*slot, ());
         }
     }
-    for op in ops {
+    for op in ops.clone() {
         if let Op::Delete { slot } = op
             && created.contains_key(slot)
         {
@@ -87,8 +99,9 @@ pub(crate) fn optimise(ops: &[Op]) -> Vec<Payload<'_>> {
     }
     // Step 2, backwards.
     let mut seen: FastMap<(u32, u32), ()> = FastMap::default();
-    let mut payloads: Vec<Option<Payload<'_>>> = Vec::with_capacity(ops.len());
-    for op in ops.iter().rev() {
+    let mut payloads: Vec<Option<Payload<'a>>> = Vec::new();
+    let ops: Vec<&'a Op> = ops.collect();
+    for op in ops.into_iter().rev() {
         if op.slot().is_some_and(|s| dropped.contains_key(&s)) {
             continue;
         }
@@ -113,13 +126,13 @@ pub(crate) fn optimise(ops: &[Op]) -> Vec<Payload<'_>> {
                 }
             }
             Op::Delete { slot } => Payload::Delete { slot: *slot },
-            Op::Action(v) => Payload::Action(v),
+            Op::Action(a) => Payload::Action(&**a),
         };
         payloads.push(Some(p));
     }
     payloads.reverse();
     // Step 4: collapse runs.
-    let mut out: Vec<Payload<'_>> = Vec::with_capacity(payloads.len());
+    let mut out: Vec<Payload<'a>> = Vec::with_capacity(payloads.len());
     for p in payloads.into_iter().flatten() {
         if let Payload::Update { slot, data } = &p
             && let Some(
@@ -239,9 +252,7 @@ pub(crate) fn encode(payloads: &[Payload<'_>], schema: &Schema, map: &IdentityMa
                 write_head(&mut out, "delete", schema, map, *slot);
                 out.push(b'}');
             }
-            Payload::Action(v) => {
-                let _ = serde_json::to_writer(&mut out, *v);
-            }
+            Payload::Action(a) => a.write_json(&mut out),
         }
     }
     out.push(b']');
@@ -304,7 +315,7 @@ mod tests {
         let id = s.attrs.intern("id");
         let email = s.attrs.intern("email");
         let first = s.attrs.intern("first_name");
-        let ops = vec![
+        let ops = [
             Op::Create {
                 slot: a,
                 data: vec![(id, Stored::Str("a".into()))],
@@ -325,9 +336,14 @@ mod tests {
                 slot: a,
                 data: vec![(first, Stored::Str("f".into()))],
             },
-            Op::Action(serde_json::json!({"action": "add_user_security_role"})),
+            Op::Action(Arc::new(
+                crate::pending::JsonAction::new(
+                    serde_json::json!({"action": "add_user_security_role"}),
+                )
+                .unwrap(),
+            )),
         ];
-        let p = optimise(&ops);
+        let p = optimise(ops.iter());
         let json: serde_json::Value = serde_json::from_slice(&encode(&p, &s, &m)).unwrap();
         assert_eq!(
             json,
@@ -347,7 +363,7 @@ mod tests {
     fn create_then_delete_vanishes() {
         let (mut s, m, a, b) = setup();
         let id = s.attrs.intern("id");
-        let ops = vec![
+        let ops = [
             Op::Create {
                 slot: a,
                 data: vec![(id, Stored::Str("a".into()))],
@@ -362,7 +378,7 @@ mod tests {
             },
             Op::Delete { slot: a },
         ];
-        let p = optimise(&ops);
+        let p = optimise(ops.iter());
         assert_eq!(p.len(), 1);
         assert!(matches!(p[0], Payload::Update { slot, .. } if slot == b));
         let enc = encode(&p, &s, &m);

@@ -17,14 +17,17 @@
 //! amortised cost proportional to the changes too.
 //!
 //! Any I/O or format problem means "no persistent cache"; it never fails a call.
-//! Two sessions sharing one file may lose each other's records on compaction.
+//! The file is private (`0600`), never read when another user owns it, and never
+//! holds the userinfo of the server URL. Sessions in several processes may share
+//! it: appends and compaction take an exclusive lock, and compaction first reads
+//! back what the others appended, so no one's records are lost.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use serde_json::{Map, Value as J};
 
+use crate::atomic_file;
 use crate::decode::{Answer, Decoded, Decoder, Expect};
 use crate::identity_map::{IdentityMap, KEY_SEP, SlotState};
 use crate::operations::stored_json;
@@ -35,8 +38,37 @@ const REMOVED: &str = "__removed__";
 
 pub(crate) struct PersistentCache {
     path: PathBuf,
+    /// The server URL without userinfo (never stored with a secret in it).
     server_url: String,
     journal: Mutex<Journal>,
+}
+
+/// The journal in the file, if it is this user's and this server's.
+fn read_journal(path: &Path, server_url: &str, schema: &Schema) -> Option<Journal> {
+    let bytes = atomic_file::read_own(path)?;
+    let mut lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty());
+    let header_ok = lines
+        .next()
+        .and_then(|l| serde_json::from_slice::<J>(l).ok())
+        .is_some_and(|h| {
+            h.get(HEADER) == Some(&J::from(1))
+                && h.get("server_url").and_then(J::as_str) == Some(server_url)
+        });
+    if !header_ok {
+        return None;
+    }
+    let mut journal = Journal {
+        table: FastMap::default(),
+        records: 0,
+        rewrite: false,
+    };
+    for line in lines {
+        journal.records += 1;
+        if let Ok(J::Object(record)) = serde_json::from_slice(line) {
+            journal.apply(schema, record);
+        }
+    }
+    Some(journal)
 }
 
 struct Journal {
@@ -81,33 +113,19 @@ impl Journal {
 
 impl PersistentCache {
     pub(crate) fn open(path: &Path, server_url: &str, schema: &Schema) -> PersistentCache {
-        let mut journal = Journal {
+        let server_url = crate::config::without_userinfo(server_url);
+        let journal = {
+            let _shared = atomic_file::lock(path);
+            read_journal(path, &server_url, schema)
+        }
+        .unwrap_or(Journal {
             table: FastMap::default(),
             records: 0,
             rewrite: true,
-        };
-        if let Ok(bytes) = std::fs::read(path) {
-            let mut lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty());
-            let header_ok = lines
-                .next()
-                .and_then(|l| serde_json::from_slice::<J>(l).ok())
-                .is_some_and(|h| {
-                    h.get(HEADER) == Some(&J::from(1))
-                        && h.get("server_url").and_then(J::as_str) == Some(server_url)
-                });
-            if header_ok {
-                journal.rewrite = false;
-                for line in lines {
-                    journal.records += 1;
-                    if let Ok(J::Object(record)) = serde_json::from_slice(line) {
-                        journal.apply(schema, record);
-                    }
-                }
-            }
-        }
+        });
         PersistentCache {
             path: path.to_owned(),
-            server_url: server_url.to_owned(),
+            server_url,
             journal: Mutex::new(journal),
         }
     }
@@ -186,14 +204,14 @@ impl PersistentCache {
             journal.records += 1;
         }
         if journal.rewrite {
-            self.compact(&mut journal);
+            self.compact(schema, &mut journal);
         } else if !out.is_empty() {
-            let appended = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&self.path)
-                .and_then(|mut f| f.write_all(&out));
+            let appended = {
+                let _exclusive = atomic_file::lock(&self.path);
+                atomic_file::append(&self.path, &out)
+            };
             if appended.is_err() {
-                self.compact(&mut journal);
+                self.compact(schema, &mut journal);
             }
         }
     }
@@ -203,12 +221,25 @@ impl PersistentCache {
         self.save(schema, map);
         let mut journal = self.lock();
         if journal.records > 2 * journal.table.len() + 16 {
-            self.compact(&mut journal);
+            self.compact(schema, &mut journal);
         }
     }
 
-    /// Rewrites the file from the table (temp file + rename).
-    fn compact(&self, journal: &mut Journal) {
+    /// Rewrites the file (temp file + rename) under the exclusive lock. What other
+    /// processes appended since this one read the file is read first and kept: the
+    /// file itself is the journal of every writer, in order.
+    fn compact(&self, schema: &Schema, journal: &mut Journal) {
+        let _exclusive = atomic_file::lock(&self.path);
+        if let Some(mut current) = read_journal(&self.path, &self.server_url, schema) {
+            if journal.rewrite {
+                // Our records never reached the file: they are the newest.
+                for (k, record) in std::mem::take(&mut journal.table) {
+                    current.table.entry(k).or_default().extend(record);
+                }
+            }
+            // Else ours are in the file already, in order with everyone else's.
+            journal.table = current.table;
+        }
         let mut out = Vec::new();
         let header = serde_json::json!({HEADER: 1, "server_url": self.server_url});
         if serde_json::to_writer(&mut out, &header).is_err() {
@@ -220,7 +251,7 @@ impl PersistentCache {
                 return;
             }
         }
-        if crate::atomic_file::write_atomic(&self.path, &out) {
+        if atomic_file::write_atomic(&self.path, &out) {
             journal.records = journal.table.len();
             journal.rewrite = false;
         }

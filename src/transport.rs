@@ -22,8 +22,11 @@ use ureq::unversioned::transport::{
     Transport as UreqTransport,
 };
 
+use std::sync::Arc;
+
 use crate::config::{Credentials, SessionOptions};
 use crate::error::{Error, Result};
+use crate::hooks::{self, Hooks, LogLevel};
 
 /// Whether a batch only reads (safe to send twice) or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +45,10 @@ pub(crate) struct Transport {
     max_attempts: u32,
     retry_delay: Duration,
     timeout: Duration,
+    deadline: Duration,
+    max_reply_bytes: u64,
     count: AtomicU64,
+    hooks: Arc<Hooks>,
 }
 
 impl fmt::Debug for Transport {
@@ -67,7 +73,11 @@ pub(crate) struct Reply {
 }
 
 impl Transport {
-    pub(crate) fn new(options: &SessionOptions, creds: Credentials) -> Result<Transport> {
+    pub(crate) fn new(
+        options: &SessionOptions,
+        creds: Credentials,
+        hooks: Arc<Hooks>,
+    ) -> Result<Transport> {
         let mut tls = TlsConfig::builder();
         if let Some(path) = &options.ca_bundle {
             let pem = std::fs::read(path).map_err(|e| {
@@ -105,13 +115,14 @@ impl Transport {
             .no_delay(true)
             .proxy(ureq::Proxy::try_from_env())
             .tls_config(tls.build())
-            .timeout_connect(t)
+            .timeout_connect(Some(options.connect_timeout.min(options.timeout)))
             // No resolve timeout: ureq enforces one by spawning a thread per lookup;
             // the system resolver has its own time limits.
             .timeout_send_request(t)
             .timeout_send_body(t)
             .timeout_recv_response(t)
             .timeout_per_read(t)
+            .timeout_global(Some(options.request_deadline))
             .user_agent(concat!("libftrack/", env!("CARGO_PKG_VERSION")))
             .accept("application/json")
             .max_redirects(0)
@@ -138,7 +149,10 @@ impl Transport {
             max_attempts: options.max_attempts.max(1),
             retry_delay: options.retry_delay,
             timeout: options.timeout,
+            deadline: options.request_deadline,
+            max_reply_bytes: options.max_reply_bytes,
             count: AtomicU64::new(0),
+            hooks,
         })
     }
 
@@ -151,18 +165,55 @@ impl Transport {
         &self.creds.api_key
     }
 
-    /// POSTs `body` to `/api`, retrying as the idempotence allows.
+    /// The hooks (logger, progress, cancellation) this transport reports to.
+    pub(crate) fn hooks(&self) -> &Arc<Hooks> {
+        &self.hooks
+    }
+
+    /// POSTs `body` to `/api`, retrying as the idempotence allows. The call can
+    /// be cancelled through the hooks while it sends, waits, reads or sleeps.
     pub(crate) fn post(&self, body: &[u8], idem: Idempotence) -> Result<Reply> {
+        let token = self.hooks.token();
+        let actions = if self.hooks.logs(LogLevel::Warn) {
+            action_names(body)
+        } else {
+            String::new()
+        };
         let mut attempt = 0u32;
         loop {
+            if token.cancelled() {
+                return Err(Error::Cancelled { sent: false });
+            }
             attempt += 1;
-            let outcome = self.post_once(body);
+            let started = std::time::Instant::now();
+            let outcome = token.during(|| self.post_once(body));
+            let elapsed = started.elapsed();
+            match &outcome {
+                Ok(r) => self.hooks.log(LogLevel::Info, || {
+                    format!(
+                        "POST /api [{actions}] {} B -> HTTP {} {} B in {:.1} ms (attempt {attempt})",
+                        body.len(),
+                        r.status,
+                        r.body.len(),
+                        elapsed.as_secs_f64() * 1e3
+                    )
+                }),
+                Err(f) => self.hooks.log(LogLevel::Info, || {
+                    format!(
+                        "POST /api [{actions}] {} B failed after {:.1} ms (attempt {attempt}): {}",
+                        body.len(),
+                        elapsed.as_secs_f64() * 1e3,
+                        f.error
+                    )
+                }),
+            }
             let last = attempt >= self.max_attempts;
             let wait = match &outcome {
                 Ok(reply) => match reply.status {
-                    429 | 502 | 503 | 504 if idem == Idempotence::ReadOnly && !last => {
-                        Some(reply.retry_after.unwrap_or_else(|| self.backoff(attempt)))
-                    }
+                    429 | 502 | 503 | 504 if idem == Idempotence::ReadOnly && !last => Some((
+                        reply.retry_after.unwrap_or_else(|| self.backoff(attempt)),
+                        format!("HTTP {}", reply.status),
+                    )),
                     _ => None,
                 },
                 Err(Failure {
@@ -170,21 +221,38 @@ impl Transport {
                 }) => {
                     let retryable = matches!(error, Error::Connection(_) | Error::Timeout(_));
                     if !last && retryable && (idem == Idempotence::ReadOnly || *never_sent) {
-                        Some(self.backoff(attempt))
+                        Some((self.backoff(attempt), error.to_string()))
                     } else {
                         None
                     }
                 }
             };
             match wait {
-                Some(d) => std::thread::sleep(d.min(Duration::from_secs(30))),
+                Some((d, reason)) => {
+                    let d = d.min(Duration::from_secs(30));
+                    self.hooks.log(LogLevel::Warn, || {
+                        format!(
+                            "retrying [{actions}] in {} ms after {reason} (attempt {attempt} of {})",
+                            d.as_millis(),
+                            self.max_attempts
+                        )
+                    });
+                    if !token.sleep(d) {
+                        return Err(Error::Cancelled { sent: false });
+                    }
+                }
                 None => {
                     return match outcome {
                         Ok(r) => Ok(Reply {
                             status: r.status,
                             body: r.body,
                         }),
-                        Err(f) => Err(f.error),
+                        Err(f) => {
+                            self.hooks.log(LogLevel::Warn, || {
+                                format!("POST /api [{actions}] failed: {}", f.error)
+                            });
+                            Err(f.error)
+                        }
                     };
                 }
             }
@@ -229,7 +297,7 @@ impl Transport {
         let body = resp
             .body_mut()
             .with_config()
-            .limit(u64::MAX)
+            .limit(self.max_reply_bytes)
             .read_to_vec()
             .map_err(|e| {
                 let mut f = self.failure(e);
@@ -260,6 +328,10 @@ impl Transport {
             ))
         };
         let (error, never_sent) = match e {
+            ureq::Error::Io(io) if hooks::is_cancelled_io(&io) => {
+                // Cancelled while sending or waiting: the server may have the batch.
+                (Error::Cancelled { sent: true }, false)
+            }
             ureq::Error::Timeout(t) => {
                 use ureq::Timeout as T;
                 let (what, before) = match t {
@@ -267,10 +339,32 @@ impl Transport {
                     T::SendRequest | T::SendBody | T::PerWrite => {
                         (format!("sending the request to {server} timed out"), false)
                     }
+                    T::Global => {
+                        return Failure {
+                            error: Error::Timeout(format!(
+                                "the request to {server} did not complete within the request \
+                                 deadline of {} s; check the server, or raise it with \
+                                 SessionOptions::request_deadline (default 600 s)",
+                                self.deadline.as_secs_f64()
+                            )),
+                            never_sent: false,
+                        };
+                    }
                     _ => (format!("{server} sent no complete answer"), false),
                 };
                 (timed_out(what), before)
             }
+            ureq::Error::BodyExceedsLimit(limit) => (
+                Error::Protocol {
+                    status: 0,
+                    message: format!(
+                        "the reply from {server} is larger than the maximum reply size of \
+                         {limit} bytes; page the query (a smaller page size), select fewer \
+                         attributes, or raise SessionOptions::max_reply_bytes"
+                    ),
+                },
+                false,
+            ),
             ureq::Error::HostNotFound => (
                 Error::Connection(format!(
                     "cannot resolve the host of {server}; check FTRACK_SERVER / server_url and DNS"
@@ -439,6 +533,10 @@ struct CoalescingTransport {
 
 impl CoalescingTransport {
     fn flush(&mut self, timeout: NextTimeout) -> std::result::Result<(), ureq::Error> {
+        if hooks::current_cancelled() {
+            self.pending.clear();
+            return Err(hooks::cancelled_io().into());
+        }
         let mut at = 0;
         while at < self.pending.len() {
             let out = self.inner.buffers().output();
@@ -446,9 +544,45 @@ impl CoalescingTransport {
             out[..n].copy_from_slice(&self.pending[at..at + n]);
             self.inner.transmit_output(n, timeout)?;
             at += n;
+            if hooks::current_cancelled() {
+                self.pending.clear();
+                return Err(hooks::cancelled_io().into());
+            }
         }
         self.pending.clear();
         Ok(())
+    }
+
+    /// Waits for input in slices of [`hooks::CANCEL_CHECK_INTERVAL`], so a cancel
+    /// is noticed while the server is silent; the overall budget is `timeout`'s.
+    fn await_sliced(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
+        use ureq::unversioned::transport::time::Duration as UDuration;
+        let budget = timeout.for_read();
+        let end = match budget.after {
+            UDuration::Exact(d) => Some(std::time::Instant::now() + d),
+            UDuration::NotHappening => None,
+        };
+        loop {
+            if hooks::current_cancelled() {
+                return Err(hooks::cancelled_io().into());
+            }
+            let left = end.map(|e| e.saturating_duration_since(std::time::Instant::now()));
+            let slice = match left {
+                Some(l) if l <= hooks::CANCEL_CHECK_INTERVAL => {
+                    return self.inner.await_input(budget);
+                }
+                _ => hooks::CANCEL_CHECK_INTERVAL,
+            };
+            let sliced = NextTimeout {
+                after: UDuration::Exact(slice),
+                per_read: None,
+                ..budget
+            };
+            match self.inner.await_input(sliced) {
+                Err(ureq::Error::Timeout(_)) => continue,
+                other => return other,
+            }
+        }
     }
 }
 
@@ -477,7 +611,7 @@ impl UreqTransport for CoalescingTransport {
 
     fn await_input(&mut self, timeout: NextTimeout) -> std::result::Result<bool, ureq::Error> {
         self.flush(timeout)?;
-        self.inner.await_input(timeout)
+        self.await_sliced(timeout)
     }
 
     fn is_open(&mut self) -> bool {
@@ -487,4 +621,30 @@ impl UreqTransport for CoalescingTransport {
     fn is_tls(&self) -> bool {
         self.inner.is_tls()
     }
+}
+
+/// The `"action"` names of a batch, comma-separated, for log lines (a cheap scan
+/// of the bytes; user data cannot inject a key, only odd names).
+fn action_names(body: &[u8]) -> String {
+    const NEEDLE: &[u8] = b"\"action\":\"";
+    let mut names: Vec<&str> = Vec::new();
+    let mut i = 0;
+    while let Some(pos) = body[i..].windows(NEEDLE.len()).position(|w| w == NEEDLE) {
+        let start = i + pos + NEEDLE.len();
+        let len = body[start..]
+            .iter()
+            .position(|&b| b == b'"')
+            .unwrap_or(0)
+            .min(64);
+        if let Ok(name) = std::str::from_utf8(&body[start..start + len]) {
+            names.push(name);
+        }
+        i = start + len;
+    }
+    if names.len() > 8 {
+        let n = names.len();
+        names.truncate(8);
+        return format!("{}, ... ({n} operations)", names.join(", "));
+    }
+    names.join(", ")
 }

@@ -302,10 +302,9 @@ fn reads_are_retried_after_a_transient_503_writes_are_not() {
     proxy.fail.store(1, Ordering::SeqCst);
     let before_sb = sb.request_count();
     let err = s.commit().unwrap_err();
-    assert!(
-        matches!(err.kind(), ErrorKind::Protocol | ErrorKind::Server),
-        "{err}"
-    );
+    // A 503 whose body is not an ftrack reply is classified by its status.
+    assert_eq!(err.kind(), ErrorKind::Server, "{err}");
+    assert!(err.to_string().contains("HTTP 503"), "{err}");
     assert_eq!(sb.request_count(), before_sb, "a write is not retried");
     assert_eq!(s.pending_len(), 1, "the failed commit keeps its operation");
     s.commit().unwrap();
@@ -480,4 +479,123 @@ fn a_read_batch_cut_off_the_same_way_is_retried() {
         3,
         "two cut off, the third answered"
     );
+}
+
+fn reply_with(status: &str, body: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// A minimal ftrack server: start-up answers, then `query` answered by `page`.
+fn tiny_ftrack(page: impl Fn(&[u8]) -> Vec<u8> + Send + Sync + 'static) -> String {
+    fake_server(move |req| {
+        if contains(req, "query_server_information") {
+            reply_with(
+                "200 OK",
+                br#"[{"version": "4.13.8", "schema_hash": "x"}, [{"id": "User", "primary_key": ["id"], "properties": {"id": {"type": "string"}, "username": {"type": "string"}}}]]"#,
+            )
+        } else {
+            page(req)
+        }
+    })
+}
+
+#[test]
+fn a_reply_over_the_size_limit_is_refused_with_advice() {
+    let url = fake_server(|_| reply_with("200 OK", &vec![b' '; 100_000]));
+    let err = Session::with_options(opts(&url).max_reply_bytes(10_000)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("maximum reply size of 10000 bytes"), "{msg}");
+    assert!(msg.contains("max_reply_bytes"), "{msg}");
+}
+
+#[test]
+fn paging_that_never_ends_is_refused() {
+    let url = tiny_ftrack(|_| {
+        // Always the same row, always "there is more".
+        reply_with(
+            "200 OK",
+            br#"[{"action": "query", "data": [{"__entity_type__": "User", "id": "1", "username": "a"}], "metadata": {"next": {"offset": 1000000}}}]"#,
+        )
+    });
+    let s = Session::with_options(opts(&url).page_size(1)).unwrap();
+    let err = s.query("select username from User").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+    assert!(err.to_string().contains("paging does not end"), "{err}");
+}
+
+#[test]
+fn http_errors_without_an_ftrack_body_are_classified_by_status() {
+    for (status, kind) in [
+        ("500 Internal Server Error", ErrorKind::Server),
+        ("502 Bad Gateway", ErrorKind::Server),
+        ("404 Not Found", ErrorKind::Server),
+        ("401 Unauthorized", ErrorKind::Authentication),
+        ("403 Forbidden", ErrorKind::PermissionDenied),
+    ] {
+        let url = tiny_ftrack(move |_| reply_with(status, b"<html>gateway says no</html>"));
+        let s = Session::with_options(opts(&url).max_attempts(1)).unwrap();
+        let err = s.query("select username from User").unwrap_err();
+        assert_eq!(err.kind(), kind, "read, {status}: {err}");
+        // A commit gets the same classification.
+        let u = s
+            .create(
+                "User",
+                serde_json::json!({"username": "x"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            )
+            .unwrap();
+        let err = s.commit().unwrap_err();
+        assert_eq!(err.kind(), kind, "commit, {status}: {err}");
+        assert_eq!(s.pending_len(), 1, "the failed commit keeps its operation");
+        s.delete(&u).unwrap();
+        s.rollback();
+    }
+    // A reply that claims success but is not an ftrack answer stays a protocol error.
+    let url = tiny_ftrack(|_| reply_with("200 OK", b"<html>captive portal</html>"));
+    let s = Session::with_options(opts(&url)).unwrap();
+    let err = s.query("select username from User").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err}");
+}
+
+#[test]
+fn a_key_across_the_excerpt_cut_leaks_no_prefix() {
+    for pad in [180usize, 190, 195, 199, 200, 205] {
+        let mut body = vec![b'x'; pad];
+        body.extend_from_slice(SECRET.as_bytes());
+        body.extend_from_slice(&[b'y'; 300]);
+        let url = tiny_ftrack(move |_| reply_with("200 OK", &body));
+        let s = Session::with_options(opts(&url)).unwrap();
+        let err = s.query("select username from User").unwrap_err();
+        let msg = err.to_string();
+        assert!(!msg.contains(&SECRET[..6]), "pad {pad}: {msg}");
+        assert_no_secret(&format!("{err:?}"));
+    }
+}
+
+#[test]
+fn server_error_text_is_redacted_in_the_core() {
+    let url = tiny_ftrack(|_| {
+        reply_with(
+            "200 OK",
+            format!(
+                r#"{{"exception": "ServerError", "content": "the key {SECRET} is not welcome"}}"#
+            )
+            .as_bytes(),
+        )
+    });
+    let s = Session::with_options(opts(&url)).unwrap();
+    let err = s.query("select username from User").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Server, "{err}");
+    assert!(err.to_string().contains("<redacted>"), "{err}");
+    assert_no_secret(&err.to_string());
+    assert_no_secret(&format!("{err:?}"));
 }

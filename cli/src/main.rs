@@ -1,84 +1,25 @@
 //! `ftrack-roles`: command-line administration of ftrack user security roles,
-//! built on libftrack's Rust API (`ftrack::roles`). See `ftrack-roles --help`.
+//! built on libftrack's Rust API (`ftrack::roles`). See `ftrack-roles --help` and
+//! `cli/README.md`.
 
 mod args;
 mod output;
+mod plan;
+mod snapshot;
+mod state;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use args::{Command, Invocation};
+use clap::CommandFactory;
 use ftrack::roles::Roles;
 use ftrack::{Entity, Error, ErrorKind, SchemaCache, Session, SessionOptions};
+use plan::UserChanges;
+use state::{DesiredState, FileError, Named, RoleEntry};
 
-const HELP: &str = r#"ftrack-roles: manage ftrack user security roles
-
-USAGE
-    ftrack-roles [GLOBAL OPTIONS] COMMAND [ARGS] [+ COMMAND [ARGS]]...
-
-COMMANDS
-    roles [--type T]                          list security roles (T: PROJECT, ASSIGNED, API)
-    user <username>                           a user's roles and their scope
-    assign <username> <role> [--all-open-projects]
-                                              give the user a role (on no project until
-                                              one is granted, or on all open projects)
-    remove <username> <role>                  take a role away (with its grants)
-    replace <username> <old role> <new role>  swap a role, keeping its scope
-    grant <username> <role> <project>         grant a project to the user's role
-    revoke <username> <role> <project>        revoke a project from the user's role
-    audit [--format table|csv|json]           every user x role x scope on the server
-    commit                                    send every pending change as ONE batch
-
-    Chain commands with a lone `+`. Reads run at once; changes are validated
-    (against the server and the changes queued before them), then queued; `commit`
-    sends everything queued in one atomic request, and whatever is still queued at
-    the end is committed too. If any command fails, nothing queued is sent.
-    Each user, role and project is looked up once per run, and each user's roles
-    are read once (again after a commit): queued changes cost no request.
-    Projects are named by short name (gamma) or full name ("Project Gamma");
-    roles by name ("Project Manager"). Quote names with spaces.
-
-GLOBAL OPTIONS (before the first command)
-    --server URL        ftrack server (else FTRACK_SERVER)
-    --api-user USER     API user (else FTRACK_API_USER, else the login name)
-    --api-key KEY       API key (else FTRACK_API_KEY)
-    --dry-run           send no change: print the batch that would be committed
-                        (JSON, on stdout) once, at the end. A `commit` in the
-                        chain commits nothing and keeps the changes queued, so
-                        the commands after it are validated against them, as
-                        they would be after a real commit; the batch printed is
-                        everything the chain would send (as one batch, where a
-                        real run would send one per `commit`). Reads (`user`,
-                        `audit`) still show the server as it is
-    --idempotent        changes that are already in effect are skipped, not errors
-    --sandbox           start the embedded sandbox with the demo studio and run
-                        against it as `admin` (no server needed)
-    -h, --help          this help;  -V, --version  the version
-
-OUTPUT
-    Tables, CSV, JSON and the --dry-run batch go to stdout; headings, progress and
-    errors go to stderr, so `ftrack-roles audit --format csv > roles.csv` is clean.
-
-EXIT CODES
-    0  success
-    1  internal error
-    2  usage error (bad command line)
-    3  configuration or authentication: missing/wrong server URL, API user or key
-    4  the server cannot be reached, or answers unlike an ftrack server
-    5  not found: no such user, role or project
-    6  refused before sending: role already assigned / not assigned / not
-       assignable, project already granted / not granted (see --idempotent)
-    7  permission denied by the server for the API user
-    8  the server refused the batch (validation or server error); nothing of it
-       was applied
-
-EXAMPLE
-    ftrack-roles --sandbox audit + assign artist "Project Manager" \
-        + grant artist "Project Manager" gamma + commit + audit
-"#;
-
-/// Distinct exit codes per error class (documented in HELP).
+/// Distinct exit codes per error class (documented in `--help`).
 mod exit {
     pub const INTERNAL: u8 = 1;
     pub const USAGE: u8 = 2;
@@ -88,6 +29,7 @@ mod exit {
     pub const REFUSED: u8 = 6;
     pub const PERMISSION: u8 = 7;
     pub const SERVER: u8 = 8;
+    pub const CHANGES_NEEDED: u8 = 9;
 }
 
 fn exit_code(e: &Error) -> u8 {
@@ -111,36 +53,184 @@ fn exit_code(e: &Error) -> u8 {
     }
 }
 
+/// Why a command failed.
+enum Failure {
+    /// An error of the ftrack library (its message never contains the API key).
+    Ftrack(Error),
+    /// A desired-state file that cannot be read or parsed (exit 2).
+    File(FileError),
+    /// Names in a desired-state file that the server does not know.
+    Names {
+        file: String,
+        problems: plan::Problems,
+    },
+    /// Any other failure: exit code and message.
+    Other(u8, String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Ftrack(e)
+    }
+}
+
+impl From<FileError> for Failure {
+    fn from(e: FileError) -> Self {
+        Failure::File(e)
+    }
+}
+
+/// Prints the failure of `what` on stderr; returns the exit code.
+fn report(what: &str, f: &Failure) -> u8 {
+    match f {
+        Failure::Ftrack(e) => fail(what, e),
+        Failure::File(e) => {
+            eprintln!("ftrack-roles: {what} failed: {e}");
+            eprintln!("(nothing was sent)");
+            exit::USAGE
+        }
+        Failure::Names { file, problems } => {
+            eprintln!("ftrack-roles: {what} failed:");
+            for (key, msg) in &problems.list {
+                eprintln!("  {file}: {key}: {msg}");
+            }
+            eprintln!(
+                "nothing was sent: {} problem{} in {file}",
+                problems.list.len(),
+                if problems.list.len() == 1 { "" } else { "s" }
+            );
+            if problems.not_assignable {
+                exit::REFUSED
+            } else {
+                exit::NOT_FOUND
+            }
+        }
+        Failure::Other(code, msg) => {
+            eprintln!("ftrack-roles: {what} failed: {msg}");
+            *code
+        }
+    }
+}
+
+fn fail(what: &str, e: &Error) -> u8 {
+    eprintln!("ftrack-roles: {what} failed: {e}");
+    if e.kind() == ErrorKind::MissingConfiguration {
+        eprintln!(
+            "(ftrack-roles takes --server, --api-user and --api-key-file, or FTRACK_SERVER, \
+             FTRACK_API_USER and FTRACK_API_KEY; or try --sandbox)"
+        );
+    }
+    exit_code(e)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let inv = match args::parse(&argv) {
         Ok(inv) => inv,
         Err(e) => {
-            eprintln!("ftrack-roles: {e}");
-            eprintln!("run `ftrack-roles --help` for the commands and options");
-            return ExitCode::from(exit::USAGE);
+            // Help and version print on stdout and exit 0; errors on stderr, exit 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { 0 });
         }
     };
-    if inv.help {
-        print!("{HELP}");
-        return ExitCode::SUCCESS;
+    if inv.api_key_on_command_line {
+        eprintln!(
+            "ftrack-roles: warning: --api-key on the command line can be seen by other users \
+             of this machine (process list); use --api-key-file PATH or FTRACK_API_KEY"
+        );
     }
-    if inv.version {
-        println!("ftrack-roles {}", env!("CARGO_PKG_VERSION"));
-        return ExitCode::SUCCESS;
+    if let [command] = inv.commands.as_slice()
+        && command.is_local()
+    {
+        return match local(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("ftrack-roles: {e}");
+                ExitCode::from(exit::INTERNAL)
+            }
+        };
     }
     match run(&inv) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(code) => ExitCode::from(code),
     }
 }
 
+/// `completions` and `man`: generated from the clap model, no server.
+fn local(command: &Command) -> std::io::Result<()> {
+    let mut out = Vec::new();
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut args::Cli::command(), "ftrack-roles", &mut out);
+        }
+        Command::Man => clap_mangen::Man::new(args::Cli::command()).render(&mut out)?,
+        _ => {}
+    }
+    emit(&String::from_utf8_lossy(&out));
+    Ok(())
+}
+
+/// The session options from the command line and the environment.
+fn options(inv: &Invocation) -> Result<SessionOptions, u8> {
+    let g = &inv.global;
+    let mut o = SessionOptions::new();
+    if let Some(v) = &g.server {
+        o = o.server_url(v);
+    }
+    if let Some(v) = &g.api_user {
+        o = o.api_user(v);
+    }
+    if let Some(path) = &g.api_key_file {
+        let key = std::fs::read_to_string(path).map_err(|e| {
+            eprintln!(
+                "ftrack-roles: cannot read the API key file {}: {e}",
+                path.display()
+            );
+            exit::CONFIG
+        })?;
+        let key = key.lines().next().unwrap_or("").trim();
+        if key.is_empty() {
+            eprintln!(
+                "ftrack-roles: the API key file {} is empty; put the key on its first line",
+                path.display()
+            );
+            return Err(exit::CONFIG);
+        }
+        o = o.api_key(key);
+    } else if let Some(v) = &g.api_key {
+        o = o.api_key(v);
+    }
+    Ok(o)
+}
+
 /// Connects (or starts the sandbox) and runs the chain. Errors are printed here;
-/// the `Err` is the exit code.
-fn run(inv: &Invocation) -> Result<(), u8> {
+/// `Ok` and `Err` both carry the exit code.
+fn run(inv: &Invocation) -> Result<u8, u8> {
+    // Desired-state files are read and checked before connecting: a malformed
+    // file fails at once, and stdin is read once however often `-` is named.
+    let mut files = HashMap::new();
+    for command in &inv.commands {
+        if let Command::Plan { file, .. } | Command::Apply { file } = command
+            && !files.contains_key(file)
+        {
+            match state::load(file) {
+                Ok(doc) => {
+                    files.insert(file.clone(), doc);
+                }
+                Err(e) => return Err(report(&format!("`{command}`"), &Failure::File(e))),
+            }
+        }
+    }
     // Keeps the embedded sandbox alive until the end of the run.
     let mut _sandbox = None;
-    let options = if inv.sandbox {
+    let options = if inv.global.sandbox {
         let sb =
             ftrack_sandbox::Sandbox::start(ftrack_sandbox::SandboxConfig::demo()).map_err(|e| {
                 eprintln!("ftrack-roles: could not start the embedded sandbox: {e}");
@@ -159,34 +249,26 @@ fn run(inv: &Invocation) -> Result<(), u8> {
         _sandbox = Some(sb);
         o
     } else {
-        let mut o = SessionOptions::new();
-        if let Some(v) = &inv.server {
-            o = o.server_url(v);
-        }
-        if let Some(v) = &inv.api_key {
-            o = o.api_key(v);
-        }
-        if let Some(v) = &inv.api_user {
-            o = o.api_user(v);
-        }
-        o
+        options(inv)?
     };
     let session = Session::with_options(options).map_err(|e| fail("connecting", &e))?;
     let mut runner = Runner {
-        roles: Roles::new(&session).idempotent(inv.idempotent),
+        roles: Roles::new(&session).idempotent(inv.global.idempotent),
         session,
-        dry_run: inv.dry_run,
+        dry_run: inv.global.dry_run,
         changes_ahead: inv.commands.iter().any(Command::is_change),
         committed: false,
         queued: Vec::new(),
         users: HashMap::new(),
         all_roles: None,
         projects: HashMap::new(),
+        changes_needed: false,
+        files,
     };
     let total = inv.commands.len();
     for (n, command) in inv.commands.iter().enumerate() {
         if let Err(e) = runner.run(command) {
-            let code = fail(&format!("`{command}`"), &e);
+            let code = report(&format!("`{command}`"), &e);
             let pending = runner.session.pending_len();
             if pending > 0 {
                 eprintln!(
@@ -198,25 +280,18 @@ fn run(inv: &Invocation) -> Result<(), u8> {
             return Err(code);
         }
     }
-    if inv.dry_run {
+    if inv.global.dry_run {
         runner
             .print_dry_run()
             .map_err(|e| fail("printing the batch", &e))?;
     } else if runner.session.pending_len() > 0 {
         runner.commit().map_err(|e| fail("committing", &e))?;
     }
-    Ok(())
-}
-
-fn fail(what: &str, e: &Error) -> u8 {
-    eprintln!("ftrack-roles: {what} failed: {e}");
-    if e.kind() == ErrorKind::MissingConfiguration {
-        eprintln!(
-            "(ftrack-roles takes --server, --api-user and --api-key, or FTRACK_SERVER, \
-             FTRACK_API_USER and FTRACK_API_KEY; or try --sandbox)"
-        );
-    }
-    exit_code(e)
+    Ok(if runner.changes_needed {
+        exit::CHANGES_NEEDED
+    } else {
+        0
+    })
 }
 
 struct Runner {
@@ -234,6 +309,10 @@ struct Runner {
     users: HashMap<String, Entity>,
     all_roles: Option<Vec<Entity>>,
     projects: HashMap<String, Entity>,
+    /// A `plan` found changes: the run exits 9.
+    changes_needed: bool,
+    /// The desired-state files of the chain, read before connecting.
+    files: HashMap<String, DesiredState>,
 }
 
 impl Runner {
@@ -245,16 +324,19 @@ impl Runner {
         self.users.insert(username.to_owned(), u.clone());
         Ok(u)
     }
-    fn role(&mut self, name: &str) -> Result<Entity, Error> {
+    fn all_roles(&mut self) -> Result<Vec<Entity>, Error> {
         if self.all_roles.is_none() {
             self.all_roles = Some(self.roles.security_roles(None)?);
         }
-        let found =
-            self.all_roles.iter().flatten().find(|r| {
-                r.is_loaded("name") && r.get_string("name").ok().as_deref() == Some(name)
-            });
+        Ok(self.all_roles.clone().unwrap_or_default())
+    }
+    fn role(&mut self, name: &str) -> Result<Entity, Error> {
+        let found = self
+            .all_roles()?
+            .into_iter()
+            .find(|r| r.is_loaded("name") && r.get_string("name").ok().as_deref() == Some(name));
         match found {
-            Some(r) => Ok(r.clone()),
+            Some(r) => Ok(r),
             // Not among the roles read: ask again, for the error that lists them.
             None => self.roles.find_role(name),
         }
@@ -268,31 +350,27 @@ impl Runner {
         Ok(p)
     }
 
-    fn run(&mut self, command: &Command) -> Result<(), Error> {
+    fn run(&mut self, command: &Command) -> Result<(), Failure> {
         match command {
-            Command::Roles { role_type } => {
+            Command::Roles { role_type, format } => {
                 let roles = self.roles.security_roles(role_type.as_deref())?;
                 heading(&match role_type {
                     Some(t) => format!("Security roles of type {}", t.to_ascii_uppercase()),
                     None => "Security roles".to_owned(),
                 });
-                output::roles_table(&roles)?;
+                emit(&output::roles(&roles, *format)?);
             }
-            Command::User { username } => {
+            Command::User { username, format } => {
                 let user = self.user(username)?;
                 let roles = self.roles.user_roles(&user)?;
                 heading(&format!("Security roles of {username}"));
-                output::user_table(&roles);
+                emit(&output::user(&roles, *format));
             }
             Command::Audit { format } => {
-                let rows = self.roles.audit()?;
-                let users = {
-                    let mut u: Vec<&str> = rows.iter().map(|r| r.username.as_str()).collect();
-                    u.dedup();
-                    u.len()
-                };
+                let users = snapshot::users(&self.session, None)?;
+                let rows: Vec<_> = users.iter().flat_map(|u| u.audit_rows()).collect();
                 heading(&format!(
-                    "Audit{}: {users} users, {} role assignments",
+                    "Audit{}: {} users, {} role assignments",
                     if self.committed {
                         " after the commit"
                     } else if self.session.pending_len() > 0 {
@@ -302,13 +380,233 @@ impl Runner {
                     } else {
                         ""
                     },
+                    users.len(),
                     rows.iter().filter(|r| r.role.is_some()).count()
                 ));
-                output::audit(&rows, *format);
+                emit(&output::audit(&rows, *format));
             }
             Command::Commit => self.commit()?,
+            Command::Export { format, users } => self.export(*format, users)?,
+            Command::Plan { file, format } => {
+                let (shown, changes) = self.plan(file)?;
+                let ops: usize = changes
+                    .iter()
+                    .flat_map(|u| &u.changes)
+                    .map(plan::Change::operations)
+                    .sum();
+                let n: usize = changes.iter().map(|u| u.changes.len()).sum();
+                if n == 0 {
+                    heading(&format!("Plan {shown}: in sync, no change"));
+                } else {
+                    heading(&format!(
+                        "Plan {shown}: {n} change{} for {} user{} ({ops} role action{})",
+                        plural(n),
+                        changes.len(),
+                        plural(changes.len()),
+                        plural(ops)
+                    ));
+                    self.changes_needed = true;
+                }
+                emit(&output::plan(&changes, *format));
+            }
+            Command::Apply { file } => {
+                let (shown, changes) = self.plan(file)?;
+                self.queue_changes(&format!("Apply {shown}"), &changes)?;
+            }
+            Command::CopyRoles { from, to } => {
+                self.no_queued_changes("copy-roles")?;
+                let users = snapshot::users(&self.session, Some(&[from.clone(), to.clone()]))?;
+                let find = |n: &str| users.iter().find(|u| u.username == n);
+                let (Some(f), Some(t)) = (find(from), find(to)) else {
+                    return Err(Failure::Other(exit::NOT_FOUND, "user not found".into()));
+                };
+                let roles: Vec<Entity> = f.roles.values().map(|h| h.role.clone()).collect();
+                let projects: Vec<snapshot::Project> = f
+                    .roles
+                    .values()
+                    .flat_map(|h| h.projects.values().cloned())
+                    .collect();
+                let changes = plan::diff(t, &plan::held_scopes(f), &roles, &projects);
+                self.queue_changes(&format!("Copy {from}'s roles to {to}"), &[changes])?;
+            }
+            Command::Offboard { username } => {
+                self.no_queued_changes("offboard")?;
+                let users = snapshot::users(&self.session, Some(std::slice::from_ref(username)))?;
+                let Some(u) = users.first() else {
+                    return Err(Failure::Other(exit::NOT_FOUND, "user not found".into()));
+                };
+                let changes = plan::diff(u, &Default::default(), &[], &[]);
+                self.queue_changes(&format!("Offboard {username}"), &[changes])?;
+                // Roles come back with the next `apply` of a file listing one of
+                // the user's groups: say which groups those are.
+                let mut groups: Vec<String> = self
+                    .session
+                    .query(&format!(
+                        "select group.name from Membership where user_id is {}",
+                        ftrack::quote(&u.entity.id())
+                    ))?
+                    .iter()
+                    .filter_map(|m| m.get_entity("group").ok().flatten())
+                    .filter_map(|g| g.get_string("name").ok())
+                    .collect();
+                groups.sort();
+                if !groups.is_empty() {
+                    eprintln!(
+                        "  note: {username} is still a member of {}; remove the membership in \
+                         ftrack too, or the next `apply` of a file listing the group gives its \
+                         roles back",
+                        groups.join(", ")
+                    );
+                }
+            }
+            Command::Completions { .. } | Command::Man => {
+                return Err(Failure::Other(
+                    exit::USAGE,
+                    "completions and man cannot be chained".into(),
+                ));
+            }
             change => self.change(change)?,
         }
+        Ok(())
+    }
+
+    /// `plan`, `apply`, `copy-roles` and `offboard` compute their changes from the
+    /// server's state: changes queued before them would not be seen.
+    fn no_queued_changes(&self, what: &str) -> Result<(), Failure> {
+        let pending = self.session.pending_len();
+        if pending > 0 {
+            return Err(Failure::Other(
+                exit::USAGE,
+                format!(
+                    "{what} compares with the server's state, but {pending} change(s) are \
+                     queued and not committed; put `{what}` first in the chain, or after \
+                     `+ commit +`{}",
+                    if self.dry_run {
+                        " (with --dry-run nothing is committed: run it on its own)"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `export`: the users' roles as a desired-state file on stdout.
+    fn export(&mut self, format: args::FileFormat, only: &[String]) -> Result<(), Failure> {
+        let users = snapshot::users(&self.session, (!only.is_empty()).then_some(only))?;
+        let mut doc = DesiredState::default();
+        for u in &users {
+            let entries = u
+                .sorted_roles()
+                .into_iter()
+                .map(|h| {
+                    let mut projects: Vec<String> =
+                        h.projects.values().map(|p| p.name.clone()).collect();
+                    projects.sort();
+                    RoleEntry {
+                        role: h.name.clone(),
+                        all_open_projects: h.all_open,
+                        projects,
+                    }
+                })
+                .collect();
+            doc.users.0.push((u.username.clone(), entries));
+        }
+        doc.groups = Named::default();
+        let text = state::render(&doc, format)
+            .map_err(|e| Failure::Other(exit::INTERNAL, format!("cannot write the export: {e}")))?;
+        heading(&format!(
+            "Export: {} user{}",
+            users.len(),
+            plural(users.len())
+        ));
+        emit(&text);
+        Ok(())
+    }
+
+    /// Reads `file` and the server's state; the changes that make them match.
+    fn plan(&mut self, file: &str) -> Result<(String, Vec<UserChanges>), Failure> {
+        self.no_queued_changes("plan/apply")?;
+        let shown = if file == "-" { "<stdin>" } else { file }.to_owned();
+        let desired = match self.files.get(file) {
+            Some(d) => d.clone(),
+            None => state::load(file)?,
+        };
+        let roles = self.all_roles()?;
+        let names_projects = desired
+            .users
+            .0
+            .iter()
+            .chain(&desired.groups.0)
+            .any(|(_, es)| es.iter().any(|e| !e.projects.is_empty()));
+        let projects = if names_projects {
+            snapshot::projects(&self.session)?
+        } else {
+            Vec::new()
+        };
+        let users = snapshot::users(&self.session, None)?;
+        let groups = if desired.groups.0.is_empty() {
+            Vec::new()
+        } else {
+            snapshot::groups(&self.session)?
+        };
+        let catalog = plan::Catalog {
+            roles: &roles,
+            projects: &projects,
+            users: &users,
+            groups: &groups,
+        };
+        let want = plan::desired(&desired, &catalog).map_err(|problems| Failure::Names {
+            file: shown.clone(),
+            problems,
+        })?;
+        let changes = want
+            .iter()
+            .map(|(&i, want)| plan::diff(&users[i], want, &roles, &projects))
+            .filter(|uc| !uc.changes.is_empty())
+            .collect();
+        Ok((shown, changes))
+    }
+
+    /// Queues `changes` (validated by the roles API) and says what they do.
+    fn queue_changes(&mut self, title: &str, changes: &[UserChanges]) -> Result<(), Failure> {
+        let n: usize = changes.iter().map(|u| u.changes.len()).sum();
+        if n == 0 {
+            heading(&format!("{title}: already in effect, nothing to change"));
+            return Ok(());
+        }
+        heading(&format!(
+            "{title}: {n} change{} for {} user{} (validated, queued until commit)",
+            plural(n),
+            changes.iter().filter(|u| !u.changes.is_empty()).count(),
+            plural(changes.len()),
+        ));
+        for uc in changes {
+            for c in &uc.changes {
+                eprintln!("  {}", c.line(&uc.username));
+            }
+        }
+        let ops = plan::queue(&self.session, changes)?;
+        let count = |k: &str| {
+            changes
+                .iter()
+                .flat_map(|u| &u.changes)
+                .filter(|c| c.kind() == k)
+                .count()
+        };
+        eprintln!(
+            "  {ops} role action{} queued: {} role{} added, {} removed, {} replaced, {} \
+             scope change{}",
+            plural(ops),
+            count("add"),
+            plural(count("add")),
+            count("remove"),
+            count("replace"),
+            count("scope"),
+            plural(count("scope")),
+        );
+        self.queued.push(title.to_owned());
         Ok(())
     }
 
@@ -380,7 +678,11 @@ impl Runner {
                     format!("revoke project {project} from {username}'s role \"{role}\""),
                 )
             }
-            _ => unreachable!("not a change: {command}"),
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "internal error: `{other}` is not a single change"
+                )));
+            }
         };
         if recorded {
             self.queued.push(what.clone());
@@ -413,16 +715,14 @@ impl Runner {
         let requests = self.session.request_count() - before;
         eprintln!(
             "  committed {pending} operation{} in {requests} request{} (one atomic batch)",
-            if pending == 1 { "" } else { "s" },
-            if requests == 1 { "" } else { "s" }
+            plural(pending),
+            plural(requests as usize)
         );
         self.committed = true;
         self.queued.clear();
         Ok(())
     }
-}
 
-impl Runner {
     /// `--dry-run`: the one batch the whole chain would send, on stdout; then the
     /// queued changes are discarded (nothing was ever sent).
     fn print_dry_run(&mut self) -> Result<(), Error> {
@@ -433,12 +733,16 @@ impl Runner {
         heading(&format!(
             "Dry run: the batch of {pending} operation(s) that would be committed"
         ));
-        println!("{}", pretty(&self.session.pending_json()?));
+        emit(&format!("{}\n", pretty(&self.session.pending_json()?)));
         eprintln!("(--dry-run: nothing was sent; the queued changes are discarded)");
         self.session.rollback();
         self.queued.clear();
         Ok(())
     }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn pretty(json: &str) -> String {

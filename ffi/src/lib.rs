@@ -88,6 +88,7 @@ pub mod entity;
 pub mod entity_list;
 pub mod error;
 pub mod handle;
+pub mod hooks;
 pub mod options;
 pub mod roles;
 pub mod session;

@@ -59,7 +59,7 @@ impl ftrack_session_options {
 ///
 /// # Safety
 /// `options` must be NULL or a live options handle.
-unsafe fn update(
+pub(crate) unsafe fn update(
     options: *mut ftrack_session_options,
     f: impl FnOnce(SessionOptions) -> SessionOptions,
 ) -> FfiResult<()> {
@@ -68,7 +68,10 @@ unsafe fn update(
     Ok(())
 }
 
-fn positive<T: PartialOrd + Default + std::fmt::Display>(value: T, argument: &str) -> FfiResult<T> {
+pub(crate) fn positive<T: PartialOrd + Default + std::fmt::Display>(
+    value: T,
+    argument: &str,
+) -> FfiResult<T> {
     if value > T::default() {
         Ok(value)
     } else {

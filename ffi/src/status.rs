@@ -44,6 +44,10 @@ pub enum ftrack_status {
     Tls = 202,
     /// The server's reply was not the JSON the protocol prescribes.
     Protocol = 203,
+    /// The call was cancelled (`ftrack_session_cancel` from another thread, or a
+    /// progress callback that returned non-zero). The last error message says
+    /// whether the request may have reached the server; pending operations are kept.
+    Cancelled = 204,
     /// The server reported an error not covered by a more precise status.
     Server = 300,
     /// The server rejected the API user or API key.
@@ -88,7 +92,7 @@ pub enum ftrack_status {
 
 impl ftrack_status {
     /// Every status, in value order (used by tests and `ftrack_status_name`).
-    pub(crate) const ALL: [ftrack_status; 29] = [
+    pub(crate) const ALL: [ftrack_status; 30] = [
         Self::Ok,
         Self::InvalidArgument,
         Self::NullPointer,
@@ -99,6 +103,7 @@ impl ftrack_status {
         Self::Timeout,
         Self::Tls,
         Self::Protocol,
+        Self::Cancelled,
         Self::Server,
         Self::Authentication,
         Self::PermissionDenied,
@@ -133,6 +138,7 @@ impl ftrack_status {
             Self::Timeout => c"FTRACK_STATUS_TIMEOUT",
             Self::Tls => c"FTRACK_STATUS_TLS",
             Self::Protocol => c"FTRACK_STATUS_PROTOCOL",
+            Self::Cancelled => c"FTRACK_STATUS_CANCELLED",
             Self::Server => c"FTRACK_STATUS_SERVER",
             Self::Authentication => c"FTRACK_STATUS_AUTHENTICATION",
             Self::PermissionDenied => c"FTRACK_STATUS_PERMISSION_DENIED",
@@ -187,6 +193,8 @@ pub fn status_for_kind(kind: ErrorKind) -> ftrack_status {
         ErrorKind::RoleNotAssignable => ftrack_status::RoleNotAssignable,
         ErrorKind::ProjectAlreadyGranted => ftrack_status::ProjectAlreadyGranted,
         ErrorKind::ProjectNotGranted => ftrack_status::ProjectNotGranted,
+        ErrorKind::Internal => ftrack_status::Internal,
+        ErrorKind::Cancelled => ftrack_status::Cancelled,
     }
 }
 

@@ -1,6 +1,6 @@
 //! The audit: every user × role × scope, in one paged query.
 
-use super::read::{USER_ROLE_PROJECTIONS, loaded_bool, loaded_roles, loaded_string};
+use super::read::{loaded_bool, loaded_roles, loaded_string};
 use super::{AuditRow, Roles};
 use crate::Result;
 
@@ -11,9 +11,7 @@ impl Roles {
     /// and grants there are. Users without roles get one row with `role: None`.
     /// Only what the acting user may see is listed; run it as an administrator.
     pub fn audit(&self) -> Result<Vec<AuditRow>> {
-        let users = self.session.query(&format!(
-            "select {USER_ROLE_PROJECTIONS}, is_active from User order by username"
-        ))?;
+        let users = self.users(None)?;
         let mut rows = Vec::new();
         for user in users {
             let username = loaded_string(&user, "username")?;

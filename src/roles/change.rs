@@ -1,9 +1,29 @@
 //! Changes: append, remove, replace, grant and revoke, each validated and then
 //! recorded as a role action in the session's pending batch.
 
-use super::validate::Context;
-use super::{ASSIGNABLE_ROLE_TYPES, Roles, actions};
+use super::read::loaded_string;
+use super::{ASSIGNABLE_ROLE_TYPES, RoleAction, Roles};
 use crate::{Entity, Error, ErrorKind, Result, Value};
+
+/// What validation decided, under the role store; messages (which may need
+/// names read from the server) are written after the store is released.
+enum Verdict {
+    Recorded,
+    Skipped,
+    Refused(Refusal),
+}
+
+enum Refusal {
+    AlreadyHeld,
+    NotHeld,
+    /// Replace: the new role is held already.
+    NewAlreadyHeld,
+    AlreadyGranted,
+    /// Revoke: `all_open` says whether the role covers all open projects.
+    NotGranted {
+        all_open: bool,
+    },
+}
 
 impl Roles {
     /// Records giving `user` the `role`, on every open project when
@@ -14,57 +34,44 @@ impl Roles {
     /// (`Ok(false)`), except that asking for all open projects on a held role that
     /// lacks them records that grant instead.
     pub fn append(&self, user: &Entity, role: &Entity, all_open_projects: bool) -> Result<bool> {
-        let ctx = self.context(user)?;
-        let role_name = self.assignable(&ctx, role)?;
-        if let Some(held) = ctx.state.get(&role.id()) {
-            if !self.idempotent {
-                return Err(role_error(
-                    ErrorKind::RoleAlreadyAssigned,
-                    format!(
-                        "user \"{}\" already holds the security role \"{role_name}\"; grant \
-                         projects on it, or use the idempotent option to skip this",
-                        ctx.username,
-                    ),
-                ));
+        assignable(user, role)?;
+        let (user_id, role_id) = (user.id(), role.id());
+        let verdict = {
+            let ctx = self.context(user, &user_id)?;
+            match ctx.state.get(&role_id) {
+                None => {
+                    ctx.record(RoleAction::add(user_id, role_id, all_open_projects));
+                    Verdict::Recorded
+                }
+                Some(_) if !self.idempotent => Verdict::Refused(Refusal::AlreadyHeld),
+                Some(held) if all_open_projects && !held.all_open => {
+                    ctx.record(RoleAction::grant_all_open(user_id, role_id));
+                    Verdict::Recorded
+                }
+                Some(_) => Verdict::Skipped,
             }
-            if all_open_projects && !held.all_open {
-                self.record(serde_json::json!({
-                    "action": actions::GRANT,
-                    "user_id": user.id(),
-                    "role_id": role.id(),
-                    "all_open_projects": true,
-                }))?;
-                return Ok(true);
-            }
-            return Ok(false);
-        }
-        self.record(serde_json::json!({
-            "action": actions::ADD,
-            "user_id": user.id(),
-            "role_id": role.id(),
-            "all_open_projects": all_open_projects,
-        }))?;
-        Ok(true)
+        };
+        self.outcome(verdict, user, role, None, None)
     }
 
     /// Records taking `role` away from `user` (with its project grants).
     ///
     /// Errors: [`ErrorKind::RoleNotAssigned`]; skipped (`Ok(false)`) in idempotent mode.
     pub fn remove(&self, user: &Entity, role: &Entity) -> Result<bool> {
-        let ctx = self.context(user)?;
-        let role_name = name_of(role)?;
-        if !ctx.state.contains_key(&role.id()) {
-            if self.idempotent {
-                return Ok(false);
+        check_role(role)?;
+        let (user_id, role_id) = (user.id(), role.id());
+        let verdict = {
+            let ctx = self.context(user, &user_id)?;
+            if ctx.state.contains_key(&role_id) {
+                ctx.record(RoleAction::remove(user_id, role_id));
+                Verdict::Recorded
+            } else if self.idempotent {
+                Verdict::Skipped
+            } else {
+                Verdict::Refused(Refusal::NotHeld)
             }
-            return Err(not_assigned(&ctx.username, &role_name, "remove it"));
-        }
-        self.record(serde_json::json!({
-            "action": actions::REMOVE,
-            "user_id": user.id(),
-            "role_id": role.id(),
-        }))?;
-        Ok(true)
+        };
+        self.outcome(verdict, user, role, None, None)
     }
 
     /// Records replacing `old_role` by `new_role` for `user` in one action; the
@@ -76,38 +83,25 @@ impl Roles {
     /// mode skips it when the replacement is already done (`old_role` not held and
     /// `new_role` held), or when `old_role` and `new_role` are the same held role.
     pub fn replace(&self, user: &Entity, old_role: &Entity, new_role: &Entity) -> Result<bool> {
-        let ctx = self.context(user)?;
-        let new_name = self.assignable(&ctx, new_role)?;
-        let old_name = name_of(old_role)?;
-        let holds_old = ctx.state.contains_key(&old_role.id());
-        let holds_new = ctx.state.contains_key(&new_role.id());
-        if self.idempotent && holds_new && (!holds_old || old_role.id() == new_role.id()) {
-            return Ok(false);
-        }
-        if !holds_old {
-            return Err(not_assigned(
-                &ctx.username,
-                &old_name,
-                &format!("replace it by \"{new_name}\""),
-            ));
-        }
-        if holds_new {
-            return Err(role_error(
-                ErrorKind::RoleAlreadyAssigned,
-                format!(
-                    "user \"{}\" already holds the security role \"{new_name}\", so \
-                     \"{old_name}\" cannot be replaced by it; remove \"{old_name}\" instead",
-                    ctx.username
-                ),
-            ));
-        }
-        self.record(serde_json::json!({
-            "action": actions::UPDATE,
-            "user_id": user.id(),
-            "role_id": old_role.id(),
-            "new_role_id": new_role.id(),
-        }))?;
-        Ok(true)
+        assignable(user, new_role)?;
+        check_role(old_role)?;
+        let (user_id, old_id, new_id) = (user.id(), old_role.id(), new_role.id());
+        let verdict = {
+            let ctx = self.context(user, &user_id)?;
+            let holds_old = ctx.state.contains_key(&old_id);
+            let holds_new = ctx.state.contains_key(&new_id);
+            if self.idempotent && holds_new && (!holds_old || old_id == new_id) {
+                Verdict::Skipped
+            } else if !holds_old {
+                Verdict::Refused(Refusal::NotHeld)
+            } else if holds_new {
+                Verdict::Refused(Refusal::NewAlreadyHeld)
+            } else {
+                ctx.record(RoleAction::replace(user_id, old_id, new_id));
+                Verdict::Recorded
+            }
+        };
+        self.outcome(verdict, user, old_role, Some(new_role), None)
     }
 
     /// Records granting `project` to the user's `role`.
@@ -140,80 +134,130 @@ impl Roles {
                 project.entity_type()
             )));
         }
-        let ctx = self.context(user)?;
+        check_role(role)?;
+        let (user_id, role_id, project_id) = (user.id(), role.id(), project.id());
+        let verdict = {
+            let ctx = self.context(user, &user_id)?;
+            match ctx.state.get(&role_id) {
+                None => Verdict::Refused(Refusal::NotHeld),
+                Some(held) => match (grant, held.projects.contains(&project_id)) {
+                    (true, true) | (false, false) if self.idempotent => Verdict::Skipped,
+                    (true, true) => Verdict::Refused(Refusal::AlreadyGranted),
+                    (false, false) => Verdict::Refused(Refusal::NotGranted {
+                        all_open: held.all_open,
+                    }),
+                    _ => {
+                        ctx.record(RoleAction::project(user_id, role_id, project_id, grant));
+                        Verdict::Recorded
+                    }
+                },
+            }
+        };
+        self.outcome(verdict, user, role, None, Some((project, grant)))
+    }
+
+    /// `Ok(true)` for a recorded change, `Ok(false)` for a skipped one, or the
+    /// refusal's error naming the user, the role(s) and the project.
+    fn outcome(
+        &self,
+        verdict: Verdict,
+        user: &Entity,
+        role: &Entity,
+        new_role: Option<&Entity>,
+        project: Option<(&Entity, bool)>,
+    ) -> Result<bool> {
+        let refusal = match verdict {
+            Verdict::Recorded => return Ok(true),
+            Verdict::Skipped => return Ok(false),
+            Verdict::Refused(r) => r,
+        };
+        let username = username_of(user);
         let role_name = name_of(role)?;
-        let project_name = project.get_string("name")?;
-        let verb = if grant { "grant" } else { "revoke" };
-        let Some(held) = ctx.state.get(&role.id()) else {
-            return Err(not_assigned(
-                &ctx.username,
-                &role_name,
-                &format!("{verb} project \"{project_name}\" on it"),
-            ));
+        let project_name = match project {
+            Some((p, _)) => p.get_string("name")?,
+            None => String::new(),
         };
-        let granted = held.projects.contains(&project.id());
-        match (grant, granted) {
-            (true, true) | (false, false) if self.idempotent => return Ok(false),
-            (true, true) => {
-                return Err(role_error(
-                    ErrorKind::ProjectAlreadyGranted,
-                    format!(
-                        "project \"{project_name}\" is already granted to the security role \
-                         \"{role_name}\" of user \"{}\"",
-                        ctx.username
-                    ),
-                ));
-            }
-            (false, false) => {
-                return Err(role_error(
-                    ErrorKind::ProjectNotGranted,
-                    format!(
-                        "project \"{project_name}\" is not granted to the security role \
-                         \"{role_name}\" of user \"{}\"{}",
-                        ctx.username,
-                        if held.all_open {
-                            " (the role covers all open projects, which is not a grant)"
-                        } else {
-                            ""
-                        }
-                    ),
-                ));
-            }
-            _ => {}
-        }
-        self.record(serde_json::json!({
-            "action": if grant { actions::GRANT } else { actions::REVOKE },
-            "user_id": user.id(),
-            "role_id": role.id(),
-            "project_id": project.id(),
-        }))?;
-        Ok(true)
-    }
-
-    fn record(&self, op: serde_json::Value) -> Result<()> {
-        self.session.record_action(op)
-    }
-
-    /// The role's name if it may be given to a user, else `RoleNotAssignable`.
-    fn assignable(&self, ctx: &Context, role: &Entity) -> Result<String> {
-        let name = name_of(role)?;
-        let ty = match role.get("type")? {
-            Value::String(s) => s,
-            _ => String::new(),
+        let new_name = match new_role {
+            Some(r) => name_of(r)?,
+            None => String::new(),
         };
-        if !ASSIGNABLE_ROLE_TYPES.contains(&ty.as_str()) {
-            return Err(role_error(
-                ErrorKind::RoleNotAssignable,
+        Err(match refusal {
+            Refusal::AlreadyHeld => role_error(
+                ErrorKind::RoleAlreadyAssigned,
                 format!(
-                    "the security role \"{name}\" has type {} and cannot be given to user \
-                     \"{}\"; only PROJECT and ASSIGNED roles can be",
-                    if ty.is_empty() { "(none)" } else { &ty },
-                    ctx.username
+                    "user \"{username}\" already holds the security role \"{role_name}\"; \
+                     grant projects on it, or use the idempotent option to skip this"
                 ),
-            ));
-        }
-        Ok(name)
+            ),
+            Refusal::NewAlreadyHeld => role_error(
+                ErrorKind::RoleAlreadyAssigned,
+                format!(
+                    "user \"{username}\" already holds the security role \"{new_name}\", so \
+                     \"{role_name}\" cannot be replaced by it; remove \"{role_name}\" instead"
+                ),
+            ),
+            Refusal::NotHeld => {
+                let to_do = match (project, new_role) {
+                    (Some((_, grant)), _) => format!(
+                        "{} project \"{project_name}\" on it",
+                        if grant { "grant" } else { "revoke" }
+                    ),
+                    (None, Some(_)) => format!("replace it by \"{new_name}\""),
+                    (None, None) => "remove it".to_owned(),
+                };
+                not_assigned(&username, &role_name, &to_do)
+            }
+            Refusal::AlreadyGranted => role_error(
+                ErrorKind::ProjectAlreadyGranted,
+                format!(
+                    "project \"{project_name}\" is already granted to the security role \
+                     \"{role_name}\" of user \"{username}\""
+                ),
+            ),
+            Refusal::NotGranted { all_open } => role_error(
+                ErrorKind::ProjectNotGranted,
+                format!(
+                    "project \"{project_name}\" is not granted to the security role \
+                     \"{role_name}\" of user \"{username}\"{}",
+                    if all_open {
+                        " (the role covers all open projects, which is not a grant)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+        })
     }
+}
+
+/// The username if loaded (no request), else the id.
+fn username_of(user: &Entity) -> String {
+    match loaded_string(user, "username") {
+        Ok(name) if !name.is_empty() => name,
+        _ => user.id(),
+    }
+}
+
+/// `RoleNotAssignable` unless the role may be given to a user.
+fn assignable(user: &Entity, role: &Entity) -> Result<()> {
+    check_role(role)?;
+    let ty = match role.get("type")? {
+        Value::String(s) => s,
+        _ => String::new(),
+    };
+    if !ASSIGNABLE_ROLE_TYPES.contains(&ty.as_str()) {
+        return Err(role_error(
+            ErrorKind::RoleNotAssignable,
+            format!(
+                "the security role \"{}\" has type {} and cannot be given to user \
+                 \"{}\"; only PROJECT and ASSIGNED roles can be",
+                name_of(role)?,
+                if ty.is_empty() { "(none)" } else { &ty },
+                username_of(user),
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn role_error(kind: ErrorKind, message: String) -> Error {
@@ -230,12 +274,17 @@ pub(super) fn not_assigned(username: &str, role: &str, to_do: &str) -> Error {
     )
 }
 
-pub(super) fn name_of(role: &Entity) -> Result<String> {
+fn check_role(role: &Entity) -> Result<()> {
     if role.entity_type() != "SecurityRole" {
         return Err(Error::InvalidArgument(format!(
             "expected a SecurityRole, got a {}",
             role.entity_type()
         )));
     }
+    Ok(())
+}
+
+pub(super) fn name_of(role: &Entity) -> Result<String> {
+    check_role(role)?;
     role.get_string("name")
 }

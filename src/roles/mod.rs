@@ -74,8 +74,11 @@ mod change;
 mod read;
 mod validate;
 
-pub(crate) use validate::RoleStore;
+use std::sync::Arc;
 
+use validate::RoleStore;
+
+use crate::pending::Action;
 use crate::{Entity, Session};
 
 /// Role types that can be given to a user (an `API` role cannot).
@@ -93,6 +96,181 @@ pub mod actions {
     pub const GRANT: &str = "grant_user_security_role_project";
     /// Revoke a project, or all open projects, from a user's role.
     pub const REVOKE: &str = "revoke_user_security_role_project";
+}
+
+/// Which of the five role actions a [`RoleAction`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RoleActionKind {
+    /// [`actions::ADD`]: give a user a role.
+    Add,
+    /// [`actions::REMOVE`]: take a role away.
+    Remove,
+    /// [`actions::UPDATE`]: replace a role by another, keeping its scope.
+    Replace,
+    /// [`actions::GRANT`]: grant a project (or all open projects) on a role.
+    Grant,
+    /// [`actions::REVOKE`]: revoke a project (or all open projects) from a role.
+    Revoke,
+}
+
+impl RoleActionKind {
+    /// The action name sent to the server.
+    pub fn action_name(self) -> &'static str {
+        match self {
+            RoleActionKind::Add => actions::ADD,
+            RoleActionKind::Remove => actions::REMOVE,
+            RoleActionKind::Replace => actions::UPDATE,
+            RoleActionKind::Grant => actions::GRANT,
+            RoleActionKind::Revoke => actions::REVOKE,
+        }
+    }
+
+    /// The kind whose action name is `name` (the deprecated
+    /// `revoke_user_security_role` reads as [`RoleActionKind::Remove`]).
+    pub fn from_action_name(name: &str) -> Option<RoleActionKind> {
+        Some(match name {
+            actions::ADD => RoleActionKind::Add,
+            actions::REMOVE | "revoke_user_security_role" => RoleActionKind::Remove,
+            actions::UPDATE => RoleActionKind::Replace,
+            actions::GRANT => RoleActionKind::Grant,
+            actions::REVOKE => RoleActionKind::Revoke,
+            _ => return None,
+        })
+    }
+}
+
+/// A security-role action as it sits in the session's pending batch: the
+/// [`Action`] the change methods record, sent as
+/// `{"action": <name>, "user_id", "role_id", ...}` with only the fields below
+/// that are set. Read it back from [`Session::recorded_operations`] by
+/// downcasting [`Action::as_any`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleAction {
+    /// Which action.
+    pub kind: RoleActionKind,
+    /// The user's id.
+    pub user_id: String,
+    /// The role's id (for a replace: the role replaced).
+    pub role_id: String,
+    /// For a replace: the new role's id.
+    pub new_role_id: Option<String>,
+    /// For a grant or revoke of one project: its id.
+    pub project_id: Option<String>,
+    /// For an add: whether the role covers all open projects; for a grant or
+    /// revoke without a project: `Some(true)`.
+    pub all_open_projects: Option<bool>,
+}
+
+impl RoleAction {
+    fn base(kind: RoleActionKind, user_id: String, role_id: String) -> RoleAction {
+        RoleAction {
+            kind,
+            user_id,
+            role_id,
+            new_role_id: None,
+            project_id: None,
+            all_open_projects: None,
+        }
+    }
+
+    /// Give the user the role (by ids), on all open projects or on none yet.
+    pub fn add(user_id: String, role_id: String, all_open_projects: bool) -> RoleAction {
+        RoleAction {
+            all_open_projects: Some(all_open_projects),
+            ..Self::base(RoleActionKind::Add, user_id, role_id)
+        }
+    }
+
+    /// Take the role away from the user.
+    pub fn remove(user_id: String, role_id: String) -> RoleAction {
+        Self::base(RoleActionKind::Remove, user_id, role_id)
+    }
+
+    /// Replace `old_role_id` by `new_role_id` for the user, keeping the scope.
+    pub fn replace(user_id: String, old_role_id: String, new_role_id: String) -> RoleAction {
+        RoleAction {
+            new_role_id: Some(new_role_id),
+            ..Self::base(RoleActionKind::Replace, user_id, old_role_id)
+        }
+    }
+
+    /// Grant (or revoke) a project on the user's role.
+    pub fn project(
+        user_id: String,
+        role_id: String,
+        project_id: String,
+        grant: bool,
+    ) -> RoleAction {
+        let kind = if grant {
+            RoleActionKind::Grant
+        } else {
+            RoleActionKind::Revoke
+        };
+        RoleAction {
+            project_id: Some(project_id),
+            ..Self::base(kind, user_id, role_id)
+        }
+    }
+
+    /// Grant all open projects on the user's role.
+    pub fn grant_all_open(user_id: String, role_id: String) -> RoleAction {
+        RoleAction {
+            all_open_projects: Some(true),
+            ..Self::base(RoleActionKind::Grant, user_id, role_id)
+        }
+    }
+
+    /// Reads a role action from its wire JSON; `None` for anything else.
+    pub fn from_json(op: &serde_json::Value) -> Option<RoleAction> {
+        let s = |k: &str| op.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        Some(RoleAction {
+            kind: RoleActionKind::from_action_name(op.get("action")?.as_str()?)?,
+            user_id: s("user_id")?,
+            role_id: s("role_id")?,
+            new_role_id: s("new_role_id"),
+            project_id: s("project_id"),
+            all_open_projects: op.get("all_open_projects").and_then(|v| v.as_bool()),
+        })
+    }
+}
+
+impl Action for RoleAction {
+    fn name(&self) -> &str {
+        self.kind.action_name()
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        // Strings through serde_json's escaper, straight into the batch.
+        let field = |out: &mut Vec<u8>, key: &str, value: &str| {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\":");
+            let _ = serde_json::to_writer(&mut *out, value);
+        };
+        out.extend_from_slice(b"{\"action\":\"");
+        out.extend_from_slice(self.kind.action_name().as_bytes());
+        out.push(b'"');
+        field(out, "user_id", &self.user_id);
+        field(out, "role_id", &self.role_id);
+        if let Some(v) = &self.new_role_id {
+            field(out, "new_role_id", v);
+        }
+        if let Some(v) = &self.project_id {
+            field(out, "project_id", v);
+        }
+        if let Some(all) = self.all_open_projects {
+            out.extend_from_slice(if all {
+                b",\"all_open_projects\":true"
+            } else {
+                b",\"all_open_projects\":false"
+            });
+        }
+        out.push(b'}');
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 /// A project as seen through a role grant.
@@ -183,6 +361,7 @@ fn scope_text<'a>(all_open: bool, projects: impl Iterator<Item = &'a str>) -> St
 pub struct Roles {
     session: Session,
     idempotent: bool,
+    store: Arc<RoleStore>,
 }
 
 impl Roles {
@@ -191,7 +370,8 @@ impl Roles {
     pub fn new(session: &Session) -> Roles {
         Roles {
             session: session.clone(),
-            idempotent: session.inner.options.idempotent_role_changes,
+            idempotent: session.options().role_changes_are_idempotent(),
+            store: session.extension::<RoleStore>(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Reading: security roles, users and projects by name, and a user's roles with
 //! their scope (which also refreshes the role store).
 
-use super::validate::{Held, Known};
+use super::validate::Held;
 use super::{ProjectRef, Roles, UserRole};
 use crate::{Entity, Error, Result, Value, quote};
 
@@ -102,9 +102,17 @@ impl Roles {
     /// `is_all_open_projects` and `user_security_role_projects.project` loaded.
     /// Always reads, and refreshes the role state that validation uses.
     pub fn user_roles(&self, user: &Entity) -> Result<Vec<UserRole>> {
-        self.check_user(user)?;
         // Read before the request: a write during it makes the stored state stale.
         let generation = self.session.write_generation();
+        let out = self.read_user_roles(user)?;
+        self.lock_store()
+            .store_base(generation, user.id(), held_state(&out));
+        Ok(out)
+    }
+
+    /// [`Roles::user_roles`] without keeping the state.
+    pub(super) fn read_user_roles(&self, user: &Entity) -> Result<Vec<UserRole>> {
+        self.check_user(user)?;
         let fresh = self.session.query(&format!(
             "select {USER_ROLE_PROJECTIONS} from User where id is {}",
             quote(&user.id())
@@ -115,23 +123,51 @@ impl Roles {
                 user.id()
             )));
         };
-        let out = loaded_roles(&user)?;
-        let state = out
-            .iter()
-            .map(|r| {
-                let held = Held {
-                    usr_id: r.entity.id(),
-                    all_open: r.all_open_projects,
-                    projects: r.projects.iter().map(|p| p.id.clone()).collect(),
-                };
-                (r.role.id(), held)
-            })
-            .collect();
-        self.lock_store()
-            .users
-            .insert(user.id(), Known { generation, state });
-        Ok(out)
+        loaded_roles(&user)
     }
+
+    /// The users that match `criteria` (a query condition such as
+    /// `username like "a%"`, or every user for `None`), sorted by username, with
+    /// their roles and scopes loaded by **one** paged query
+    /// (⌈users / page size⌉ requests). Their role state is kept for validation, so
+    /// changes to any of them then cost no request until this session writes.
+    pub fn users(&self, criteria: Option<&str>) -> Result<Vec<Entity>> {
+        let generation = self.session.write_generation();
+        let filter = criteria.map(|c| format!(" where {c}")).unwrap_or_default();
+        let users = self.session.query(&format!(
+            "select {USER_ROLE_PROJECTIONS}, is_active from User{filter} order by username"
+        ))?;
+        self.remember(generation, &users)?;
+        Ok(users)
+    }
+
+    /// Keeps the role state of users loaded with [`USER_ROLE_PROJECTIONS`].
+    pub(super) fn remember(&self, generation: u64, users: &[Entity]) -> Result<()> {
+        let states = users
+            .iter()
+            .map(|u| Ok((u.id(), held_state(&loaded_roles(u)?))))
+            .collect::<Result<Vec<_>>>()?;
+        let mut store = self.lock_store();
+        for (id, state) in states {
+            store.store_base(generation, id, state);
+        }
+        Ok(())
+    }
+}
+
+/// What validation keeps of a user's roles: role id → scope.
+pub(super) fn held_state(roles: &[UserRole]) -> std::collections::BTreeMap<String, Held> {
+    roles
+        .iter()
+        .map(|r| {
+            let held = Held {
+                usr_id: r.entity.id(),
+                all_open: r.all_open_projects,
+                projects: r.projects.iter().map(|p| p.id.clone()).collect(),
+            };
+            (r.role.id(), held)
+        })
+        .collect()
 }
 
 // Readers of attributes that a projection loaded. They never auto-populate, so the

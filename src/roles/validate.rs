@@ -1,24 +1,304 @@
-//! What changes validate against: the per-session role store (users' role state
-//! as last read) with the session's pending operations replayed on top.
+//! What changes validate against: the per-session role store — users' role state
+//! as last read, plus the effect of the pending batch on each user, kept up to
+//! date incrementally.
+//!
+//! The store lives in the session as an extension ([`Session::extension`]), so
+//! every `Roles` of a session shares it. It follows the session's pending batch
+//! through its public typed view: [`Session::pending_mark`] says whether anything
+//! left the batch (then the per-user effects are rebuilt once from
+//! [`Session::recorded_operations`]) or what was recorded since the last look
+//! (only that is read, with [`Session::recorded_operations_after`]). A change
+//! this API records itself is added to its user's effects directly, so a run of
+//! changes costs O(1) each, whatever the batch holds.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard};
 
-use super::read::loaded_string;
-use super::{Roles, actions};
-use crate::{Entity, Error, Result};
+use super::{RoleAction, RoleActionKind, Roles};
+use crate::pending::{JsonAction, Operation, PendingMark, RecordedOperation};
+use crate::{Entity, Error, Result, Session, Value};
 
-/// What the session knows of users' role state: user id → the state as read from
-/// the server, with the [`crate::Session::write_generation`] before the read. Each
-/// session owns one (created with it, dropped with it), shared by all its `Roles`.
+/// The role store of one session (see the module documentation).
 #[derive(Debug, Default)]
-pub(crate) struct RoleStore {
-    pub(super) users: HashMap<String, Known>,
+pub(super) struct RoleStore {
+    state: Mutex<StoreState>,
 }
 
+#[derive(Debug, Default)]
+pub(super) struct StoreState {
+    /// The [`Session::write_generation`] the bases belong to.
+    generation: u64,
+    /// User id → role id → scope, as read from the server.
+    bases: HashMap<String, BTreeMap<String, Held>>,
+    /// How far the effects below follow the session's pending batch.
+    mark: PendingMark,
+    /// User id → the effects of the pending operations on that user, in order.
+    per_user: HashMap<String, Vec<(u64, Effect)>>,
+    /// Effects on a `UserSecurityRole` entity whose user is not known here
+    /// (entity operations recorded outside this API); applied to every user.
+    by_usr: Vec<(u64, Effect)>,
+}
+
+/// What validation knows of one of the user's roles.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Held {
+    /// The `UserSecurityRole` id (empty for a role appended in the batch).
+    pub(super) usr_id: String,
+    pub(super) all_open: bool,
+    pub(super) projects: BTreeSet<String>,
+}
+
+/// One pending operation's effect on a user's role state.
 #[derive(Debug, Clone)]
-pub(super) struct Known {
-    pub(super) generation: u64,
+enum Effect {
+    Action(RoleAction),
+    CreateUsr {
+        usr_id: String,
+        role_id: String,
+        all_open: bool,
+    },
+    DeleteUsr {
+        usr_id: String,
+    },
+    GrantUsr {
+        usr_id: String,
+        project_id: String,
+    },
+}
+
+impl Effect {
+    fn apply(&self, state: &mut BTreeMap<String, Held>) {
+        match self {
+            Effect::Action(a) => a.apply(state),
+            Effect::CreateUsr {
+                usr_id,
+                role_id,
+                all_open,
+            } => {
+                state.insert(
+                    role_id.clone(),
+                    Held {
+                        usr_id: usr_id.clone(),
+                        all_open: *all_open,
+                        projects: BTreeSet::new(),
+                    },
+                );
+            }
+            Effect::DeleteUsr { usr_id } => state.retain(|_, h| &h.usr_id != usr_id),
+            Effect::GrantUsr { usr_id, project_id } => {
+                if let Some(h) = state.values_mut().find(|h| &h.usr_id == usr_id) {
+                    h.projects.insert(project_id.clone());
+                }
+            }
+        }
+    }
+}
+
+impl RoleAction {
+    /// Applies this action to a user's role state (role id → scope).
+    fn apply(&self, state: &mut BTreeMap<String, Held>) {
+        let all_open = self.all_open_projects == Some(true);
+        match self.kind {
+            RoleActionKind::Add => {
+                state.entry(self.role_id.clone()).or_insert(Held {
+                    all_open,
+                    ..Held::default()
+                });
+            }
+            RoleActionKind::Remove => {
+                state.remove(&self.role_id);
+            }
+            RoleActionKind::Replace => {
+                if let (Some(new), Some(held)) = (&self.new_role_id, state.remove(&self.role_id)) {
+                    state.insert(new.clone(), held);
+                }
+            }
+            RoleActionKind::Grant | RoleActionKind::Revoke => {
+                let grant = self.kind == RoleActionKind::Grant;
+                if let Some(held) = state.get_mut(&self.role_id) {
+                    match &self.project_id {
+                        Some(p) if grant => {
+                            held.projects.insert(p.clone());
+                        }
+                        Some(p) => {
+                            held.projects.remove(p);
+                        }
+                        None if all_open => held.all_open = grant,
+                        None => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The id of the entity an attribute refers to: a reference, or an `*_id` string.
+fn ref_id(data: &[(String, Value)], field: &str) -> Option<String> {
+    let id_field = format!("{field}_id");
+    data.iter().find_map(|(name, v)| match v {
+        Value::Entity(e) if name == field => Some(e.id()),
+        Value::String(s) if *name == id_field => Some(s.clone()),
+        _ => None,
+    })
+}
+
+impl StoreState {
+    /// Brings the bases and the per-user effects up to date with the session.
+    fn sync(&mut self, session: &Session) {
+        let generation = session.write_generation();
+        if generation != self.generation {
+            // Everything read before a write is stale.
+            self.bases.clear();
+            self.generation = generation;
+        }
+        let mark = session.pending_mark();
+        if mark.removals != self.mark.removals {
+            self.per_user.clear();
+            self.by_usr.clear();
+            self.mark = PendingMark {
+                removals: mark.removals,
+                last_seq: 0,
+            };
+            let all = session.recorded_operations();
+            self.ingest(&all);
+        } else if mark.last_seq != self.mark.last_seq {
+            let new = session.recorded_operations_after(self.mark.last_seq);
+            self.ingest(&new);
+        }
+    }
+
+    /// Adds the effects of operations recorded outside this API's own path.
+    fn ingest(&mut self, ops: &[RecordedOperation]) {
+        for r in ops {
+            self.mark.last_seq = self.mark.last_seq.max(r.seq);
+            let seq = r.seq;
+            match &r.operation {
+                Operation::Action(a) => {
+                    let typed = a
+                        .as_any()
+                        .downcast_ref::<RoleAction>()
+                        .cloned()
+                        .or_else(|| {
+                            a.as_any()
+                                .downcast_ref::<JsonAction>()
+                                .and_then(|j| RoleAction::from_json(j.json()))
+                        });
+                    if let Some(action) = typed {
+                        self.add(seq, action);
+                    }
+                }
+                Operation::Create { entity, data } => match entity.entity_type().as_str() {
+                    "UserSecurityRole" => {
+                        if let (Some(user), Some(role_id)) =
+                            (ref_id(data, "user"), ref_id(data, "security_role"))
+                        {
+                            let all_open = data.iter().any(|(n, v)| {
+                                (n == "is_all_open_projects" || n == "is_all_projects")
+                                    && *v == Value::Bool(true)
+                            });
+                            self.per_user.entry(user).or_default().push((
+                                seq,
+                                Effect::CreateUsr {
+                                    usr_id: entity.id(),
+                                    role_id,
+                                    all_open,
+                                },
+                            ));
+                        }
+                    }
+                    "UserSecurityRoleProject" => {
+                        if let (Some(usr_id), Some(project_id)) =
+                            (ref_id(data, "user_security_role"), ref_id(data, "project"))
+                        {
+                            self.by_usr
+                                .push((seq, Effect::GrantUsr { usr_id, project_id }));
+                        }
+                    }
+                    _ => {}
+                },
+                Operation::Delete { entity } if entity.entity_type() == "UserSecurityRole" => {
+                    self.by_usr.push((
+                        seq,
+                        Effect::DeleteUsr {
+                            usr_id: entity.id(),
+                        },
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Records the effect of this API's own action, recorded with sequence
+    /// number `seq`. When other operations were recorded in between, they (and
+    /// this one) are read on the next sync instead.
+    fn add_own(&mut self, seq: u64, action: RoleAction) {
+        if seq == self.mark.last_seq + 1 {
+            self.mark.last_seq = seq;
+            self.add(seq, action);
+        }
+    }
+
+    fn add(&mut self, seq: u64, action: RoleAction) {
+        self.per_user
+            .entry(action.user_id.clone())
+            .or_default()
+            .push((seq, Effect::Action(action)));
+    }
+
+    /// The user's state with the pending effects applied, if the base is known.
+    fn effective(&self, user_id: &str) -> Option<BTreeMap<String, Held>> {
+        let mut state = self.bases.get(user_id)?.clone();
+        let own = self.per_user.get(user_id).map_or(&[][..], Vec::as_slice);
+        if self.by_usr.is_empty() {
+            for (_, e) in own {
+                e.apply(&mut state);
+            }
+        } else {
+            let mut all: Vec<&(u64, Effect)> = own.iter().chain(&self.by_usr).collect();
+            all.sort_by_key(|(seq, _)| *seq);
+            for (_, e) in all {
+                e.apply(&mut state);
+            }
+        }
+        Some(state)
+    }
+
+    /// Stores a user's state as read, if no write happened since `generation`.
+    pub(super) fn store_base(
+        &mut self,
+        generation: u64,
+        user_id: String,
+        state: BTreeMap<String, Held>,
+    ) {
+        if generation > self.generation {
+            // Read after a write the store has not seen yet: older bases are stale.
+            self.bases.clear();
+            self.generation = generation;
+        }
+        if generation == self.generation {
+            self.bases.insert(user_id, state);
+        }
+    }
+}
+
+/// The user's role state with the pending batch applied, while the store is held:
+/// the caller validates against `state` and records through [`Context::record`]
+/// before the store is released, so two threads never validate against the same
+/// state.
+pub(super) struct Context<'a> {
+    /// role id → scope
     pub(super) state: BTreeMap<String, Held>,
+    store: MutexGuard<'a, StoreState>,
+    session: &'a Session,
+}
+
+impl Context<'_> {
+    /// Records `action` in the session's batch and in the store.
+    pub(super) fn record(mut self, action: RoleAction) {
+        let seq = self.session.record(std::sync::Arc::new(action.clone()));
+        self.store.add_own(seq, action);
+    }
 }
 
 impl Roles {
@@ -32,202 +312,41 @@ impl Roles {
         Ok(())
     }
 
-    pub(super) fn lock_store(&self) -> std::sync::MutexGuard<'_, RoleStore> {
-        self.session
-            .inner
-            .roles
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+    pub(super) fn lock_store(&self) -> MutexGuard<'_, StoreState> {
+        self.store.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The user's role state as the server has it — stored if this session has not
     /// written to the server since it was read, else read now (one request) — with
-    /// the pending role operations of the session applied on top.
-    pub(super) fn context(&self, user: &Entity) -> Result<Context> {
+    /// the pending operations of the session applied on top; the store stays
+    /// locked until the returned context records or is dropped.
+    pub(super) fn context(&self, user: &Entity, user_id: &str) -> Result<Context<'_>> {
         self.check_user(user)?;
-        let generation = self.session.write_generation();
-        let known = {
-            let mut store = self.lock_store();
-            // Everything read before a write is stale: drop it all at once.
-            store.users.retain(|_, k| k.generation == generation);
-            store.users.get(&user.id()).map(|k| k.state.clone())
-        };
-        let mut state = match known {
-            Some(state) => state,
-            None => {
-                self.user_roles(user)?;
-                self.lock_store()
-                    .users
-                    .get(&user.id())
-                    .map(|k| k.state.clone())
-                    .unwrap_or_default()
-            }
-        };
-        let username = loaded_string(user, "username").unwrap_or_else(|_| user.id());
-        let pending: serde_json::Value = serde_json::from_str(&self.session.pending_json()?)
-            .map_err(|e| Error::Protocol {
-                status: 0,
-                message: format!("internal error: the pending batch is not JSON ({e})"),
-            })?;
-        apply_pending(
-            &mut state,
-            &user.id(),
-            pending.as_array().map_or(&[][..], |a| a),
-        );
-        Ok(Context { username, state })
-    }
-}
-
-/// What validation knows of one of the user's roles.
-#[derive(Debug, Clone)]
-pub(super) struct Held {
-    pub(super) usr_id: String,
-    pub(super) all_open: bool,
-    pub(super) projects: BTreeSet<String>,
-}
-
-pub(super) struct Context {
-    pub(super) username: String,
-    /// role id → scope
-    pub(super) state: BTreeMap<String, Held>,
-}
-
-fn str_field<'a>(op: &'a serde_json::Value, key: &str) -> Option<&'a str> {
-    op.get(key).and_then(|v| v.as_str())
-}
-
-/// The id of `field` in `data`, given as `<field>_id` or as a reference `<field>`.
-fn ref_id(data: &serde_json::Value, field: &str) -> Option<String> {
-    if let Some(id) = str_field(data, &format!("{field}_id")) {
-        return Some(id.to_owned());
-    }
-    data.get(field)
-        .and_then(|r| r.get("id"))
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
-}
-
-fn entity_key(op: &serde_json::Value) -> Option<String> {
-    match op.get("entity_key") {
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(serde_json::Value::Array(a)) => a.first().and_then(|v| v.as_str()).map(str::to_owned),
-        _ => op
-            .get("entity_data")
-            .and_then(|d| str_field(d, "id"))
-            .map(str::to_owned),
-    }
-}
-
-/// Applies the pending operations that concern `user_id` to `state`, in order: the
-/// five role actions, and creates/deletes of `UserSecurityRole` and
-/// `UserSecurityRoleProject` entities.
-pub(super) fn apply_pending(
-    state: &mut BTreeMap<String, Held>,
-    user_id: &str,
-    ops: &[serde_json::Value],
-) {
-    for op in ops {
-        let action = str_field(op, "action").unwrap_or("");
-        match action {
-            actions::ADD
-            | actions::REMOVE
-            | "revoke_user_security_role"
-            | actions::UPDATE
-            | actions::GRANT
-            | actions::REVOKE => {
-                if str_field(op, "user_id") != Some(user_id) {
-                    continue;
-                }
-                let Some(role_id) = str_field(op, "role_id") else {
-                    continue;
-                };
-                let all_open = op.get("all_open_projects").and_then(|v| v.as_bool()) == Some(true);
-                let project = str_field(op, "project_id");
-                match action {
-                    actions::ADD => {
-                        state.entry(role_id.to_owned()).or_insert(Held {
-                            usr_id: String::new(),
-                            all_open,
-                            projects: BTreeSet::new(),
-                        });
-                    }
-                    actions::UPDATE => {
-                        if let (Some(new), Some(held)) =
-                            (str_field(op, "new_role_id"), state.remove(role_id))
-                        {
-                            state.insert(new.to_owned(), held);
-                        }
-                    }
-                    actions::GRANT | actions::REVOKE => {
-                        let grant = action == actions::GRANT;
-                        if let Some(held) = state.get_mut(role_id) {
-                            match project {
-                                Some(p) if grant => {
-                                    held.projects.insert(p.to_owned());
-                                }
-                                Some(p) => {
-                                    held.projects.remove(p);
-                                }
-                                None if all_open => held.all_open = grant,
-                                None => {}
-                            }
-                        }
-                    }
-                    _ => {
-                        state.remove(role_id);
-                    }
-                }
-            }
-            "create" | "delete" => {
-                let ty = str_field(op, "entity_type").unwrap_or("");
-                let data = op.get("entity_data").cloned().unwrap_or_default();
-                match (action, ty) {
-                    ("create", "UserSecurityRole") => {
-                        if ref_id(&data, "user").as_deref() != Some(user_id) {
-                            continue;
-                        }
-                        if let Some(role_id) = ref_id(&data, "security_role") {
-                            let all_open = data
-                                .get("is_all_open_projects")
-                                .or_else(|| data.get("is_all_projects"))
-                                .and_then(|v| v.as_bool())
-                                == Some(true);
-                            state.insert(
-                                role_id,
-                                Held {
-                                    usr_id: entity_key(op).unwrap_or_default(),
-                                    all_open,
-                                    projects: BTreeSet::new(),
-                                },
-                            );
-                        }
-                    }
-                    ("delete", "UserSecurityRole") => {
-                        if let Some(key) = entity_key(op) {
-                            state.retain(|_, h| h.usr_id != key);
-                        }
-                    }
-                    ("create", "UserSecurityRoleProject") => {
-                        if let (Some(usr), Some(project)) = (
-                            ref_id(&data, "user_security_role"),
-                            ref_id(&data, "project"),
-                        ) && let Some(h) = state.values_mut().find(|h| h.usr_id == usr)
-                        {
-                            h.projects.insert(project);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            _ => {}
+        let mut store = self.lock_store();
+        store.sync(&self.session);
+        if !store.bases.contains_key(user_id) {
+            // Not known, or a write made it stale: read it without holding the store
+            // across the request. A write by another thread may land between this
+            // read and its use; the read is still the newest this thread can have,
+            // and the server validates the batch atomically in any case.
+            drop(store);
+            let read = super::read::held_state(&self.read_user_roles(user)?);
+            store = self.lock_store();
+            store.sync(&self.session);
+            store.bases.insert(user_id.to_owned(), read);
         }
+        let state = store.effective(user_id).unwrap_or_default();
+        Ok(Context {
+            state,
+            store,
+            session: &self.session,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     fn held(all_open: bool, projects: &[&str]) -> Held {
         Held {
@@ -237,18 +356,40 @@ mod tests {
         }
     }
 
+    fn action(kind: RoleActionKind, role: &str, f: impl FnOnce(&mut RoleAction)) -> Effect {
+        let mut a = RoleAction {
+            kind,
+            user_id: "u1".into(),
+            role_id: role.into(),
+            new_role_id: None,
+            project_id: None,
+            all_open_projects: None,
+        };
+        f(&mut a);
+        Effect::Action(a)
+    }
+
     #[test]
-    fn pending_actions_apply_in_order_for_the_user_only() {
+    fn pending_actions_apply_in_order() {
         let mut state = BTreeMap::new();
         state.insert("role-user".to_owned(), held(true, &[]));
-        let ops = vec![
-            json!({"action": "add_user_security_role", "user_id": "u1", "role_id": "role-pm", "all_open_projects": false}),
-            json!({"action": "grant_user_security_role_project", "user_id": "u1", "role_id": "role-pm", "project_id": "gamma"}),
-            json!({"action": "add_user_security_role", "user_id": "u2", "role_id": "role-x"}),
-            json!({"action": "update_user_security_role", "user_id": "u1", "role_id": "role-user", "new_role_id": "role-restricted"}),
-            json!({"action": "revoke_user_security_role_project", "user_id": "u1", "role_id": "role-restricted", "all_open_projects": true}),
+        let effects = [
+            action(RoleActionKind::Add, "role-pm", |a| {
+                a.all_open_projects = Some(false)
+            }),
+            action(RoleActionKind::Grant, "role-pm", |a| {
+                a.project_id = Some("gamma".into())
+            }),
+            action(RoleActionKind::Replace, "role-user", |a| {
+                a.new_role_id = Some("role-restricted".into())
+            }),
+            action(RoleActionKind::Revoke, "role-restricted", |a| {
+                a.all_open_projects = Some(true)
+            }),
         ];
-        apply_pending(&mut state, "u1", &ops);
+        for e in &effects {
+            e.apply(&mut state);
+        }
         assert_eq!(
             state.keys().collect::<Vec<_>>(),
             ["role-pm", "role-restricted"]
@@ -258,18 +399,39 @@ mod tests {
     }
 
     #[test]
-    fn pending_entity_operations_count_too() {
+    fn entity_operations_on_user_security_roles_count_too() {
         let mut state = BTreeMap::new();
         state.insert("role-user".to_owned(), held(false, &[]));
-        let ops = vec![
-            json!({"action": "delete", "entity_type": "UserSecurityRole", "entity_key": ["usr-1"]}),
-            json!({"action": "create", "entity_type": "UserSecurityRole", "entity_key": ["usr-2"],
-                   "entity_data": {"__entity_type__": "UserSecurityRole", "id": "usr-2", "user_id": "u1", "security_role_id": "role-pm"}}),
-            json!({"action": "create", "entity_type": "UserSecurityRoleProject", "entity_key": ["g"],
-                   "entity_data": {"user_security_role": {"__entity_type__": "UserSecurityRole", "id": "usr-2"}, "project_id": "alpha"}}),
+        let effects = [
+            Effect::DeleteUsr {
+                usr_id: "usr-1".into(),
+            },
+            Effect::CreateUsr {
+                usr_id: "usr-2".into(),
+                role_id: "role-pm".into(),
+                all_open: false,
+            },
+            Effect::GrantUsr {
+                usr_id: "usr-2".into(),
+                project_id: "alpha".into(),
+            },
         ];
-        apply_pending(&mut state, "u1", &ops);
+        for e in &effects {
+            e.apply(&mut state);
+        }
         assert_eq!(state.keys().collect::<Vec<_>>(), ["role-pm"]);
         assert!(state["role-pm"].projects.contains("alpha"));
+    }
+
+    #[test]
+    fn json_role_actions_read_back_typed() {
+        let a = RoleAction::from_json(&serde_json::json!({
+            "action": "grant_user_security_role_project",
+            "user_id": "u", "role_id": "r", "project_id": "p"
+        }))
+        .unwrap();
+        assert_eq!(a.kind, RoleActionKind::Grant);
+        assert_eq!(a.project_id.as_deref(), Some("p"));
+        assert!(RoleAction::from_json(&serde_json::json!({"action": "create"})).is_none());
     }
 }

@@ -124,20 +124,13 @@ impl Inner {
             (None, Value::Json(j)) => Stored::Json(Box::new(j.clone())),
             (Some(k), _) => return Err(m(k.describe())),
         };
-        let slot = &mut st.map.slots[e.slot as usize];
-        if slot.local.is_empty() {
-            st.dirty.push(e.slot);
-        }
-        slot.set_local(attr, stored.clone());
-        if self.options.record_operations {
-            st.ops.push(Op::Update {
-                slot: e.slot,
-                data: vec![(attr, stored)],
-            });
-        }
+        self.set_locked(st, e.slot, attr, stored);
         Ok(())
     }
 
+    /// Appends `item` to, or removes it from, a collection attribute: the read of
+    /// the current items, the edit and the recorded update happen under one lock,
+    /// so concurrent edits of the same collection never lose each other's items.
     pub(crate) fn collection_change(
         self: &Arc<Self>,
         e: &Entity,
@@ -146,27 +139,62 @@ impl Inner {
         append: bool,
     ) -> Result<()> {
         self.check_same(item)?;
-        let mut items = match self.entity_get(e, attribute)? {
-            Value::Collection(c) => c,
-            Value::Null => Vec::new(),
+        // Load the collection first (this may send a request, so not under the lock).
+        match self.entity_get(e, attribute)? {
+            Value::Collection(_) | Value::Null => {}
             v => return Err(self.type_mismatch(e.slot, attribute, "a collection", &v)),
+        }
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        live(st, e.slot)?;
+        let tid = st.map.slots[e.slot as usize].ty;
+        let attr = attr_id(&mut st.schema, tid, attribute)?;
+        let mut items = match st.map.slots[e.slot as usize].get(attr) {
+            Some(Stored::Coll(items)) => items.to_vec(),
+            Some(Stored::Null) | None => Vec::new(),
+            Some(other) => {
+                let found = self.to_value(other);
+                return Err(mismatch(
+                    &st.schema,
+                    tid,
+                    attribute,
+                    "a collection",
+                    found.type_name(),
+                ));
+            }
         };
         if append {
-            if !items.contains(item) {
-                items.push(item.clone());
+            if !items.contains(&item.slot) {
+                items.push(item.slot);
             }
         } else {
             let before = items.len();
-            items.retain(|x| x != item);
+            items.retain(|&x| x != item.slot);
             if items.len() == before {
                 return Err(Error::NotFound(format!(
                     "{} is not in {}.{attribute}; nothing to remove",
-                    item.id(),
-                    e.entity_type()
+                    id_of_key(&st.map.slots[item.slot as usize].key),
+                    st.schema.ty(tid).name
                 )));
             }
         }
-        self.entity_set(e, attribute, Value::Collection(items))
+        self.set_locked(st, e.slot, attr, Stored::Coll(items.into()));
+        Ok(())
+    }
+
+    /// Sets a local value and records the update, with the lock held.
+    fn set_locked(&self, st: &mut State, slot: u32, attr: u32, stored: Stored) {
+        let s = &mut st.map.slots[slot as usize];
+        if s.local.is_empty() {
+            st.dirty.push(slot);
+        }
+        s.set_local(attr, stored.clone());
+        if self.options.record_operations {
+            st.record(Op::Update {
+                slot,
+                data: vec![(attr, stored)],
+            });
+        }
     }
 }
 

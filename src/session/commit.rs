@@ -2,15 +2,19 @@
 //! optimised batch) or `rollback`.
 
 use super::attributes::{attr_id, json_to_stored, live};
+use std::sync::Arc;
+
 use super::replies::{protocol, server_error, status_or_protocol};
 use super::{Session, State};
 use crate::decode::{Decoder, Expect};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::identity_map::{KEY_SEP, SlotState, id_of_key};
-use crate::operations::{self, Op, Payload};
-use crate::transport::Idempotence;
-use crate::value::Stored;
+use crate::operations::{self, Op, Payload, Recorded};
+use crate::pending::{Action, JsonAction, Operation, PendingMark, RecordedOperation, Rollback};
+use crate::schema::FastMap;
+use crate::transport::{Idempotence, Reply};
+use crate::value::{Stored, Value};
 
 impl Session {
     /// Creates an entity locally with a client-generated UUID v4 key (unless `data`
@@ -73,7 +77,7 @@ impl Session {
         s.local = values.clone();
         st.dirty.push(slot);
         if self.inner.options.record_operations {
-            st.ops.push(Op::Create { slot, data: values });
+            st.record(Op::Create { slot, data: values });
         }
         Ok(self.inner.entity_from(slot))
     }
@@ -84,34 +88,45 @@ impl Session {
         let mut st = self.inner.lock();
         live(&st, entity.slot)?;
         if self.inner.options.record_operations {
-            st.ops.push(Op::Delete { slot: entity.slot });
+            st.record(Op::Delete { slot: entity.slot });
         }
         Ok(())
     }
 
-    /// Appends a non-entity operation (e.g. `{"action": "add_user_security_role", ...}`)
-    /// to the ordered pending batch; `commit` sends it with the entity operations.
+    /// Appends a non-entity operation given as JSON (e.g.
+    /// `{"action": "add_user_security_role", ...}`) to the ordered pending batch;
+    /// `commit` sends it with the entity operations. Layers that record their own
+    /// typed actions use [`Session::record`].
     pub fn record_action(&self, operation: serde_json::Value) -> Result<()> {
-        if operation.get("action").and_then(|a| a.as_str()).is_none() {
-            return Err(Error::InvalidArgument(
-                "an operation must be a JSON object with an \"action\" string".into(),
-            ));
-        }
-        self.inner.lock().ops.push(Op::Action(operation));
+        self.record(Arc::new(JsonAction::new(operation)?));
         Ok(())
     }
 
-    /// Sends every pending operation as one optimised batch. On success the answer
-    /// is merged and the operations cleared; on failure everything stays pending and
-    /// the cache is unchanged.
+    /// Appends a typed non-entity [`Action`] to the ordered pending batch and
+    /// returns its sequence number.
+    pub fn record(&self, action: Arc<dyn Action>) -> u64 {
+        self.inner.lock().record(Op::Action(action))
+    }
+
+    /// Sends the operations pending at the call as one optimised batch.
+    ///
+    /// The operations are taken when the call starts: those recorded while the
+    /// batch is on the wire stay pending for the next commit, and a concurrent
+    /// commit waits for this one, so no operation is ever sent twice or out of
+    /// order. On success the answer is merged and the sent operations leave the
+    /// batch; on failure they go back in front of any recorded meanwhile, and the
+    /// cache is as it was.
     pub fn commit(&self) -> Result<()> {
         let inner = &self.inner;
-        let (body, expects, n) = {
-            let st = inner.lock();
+        let _one_at_a_time = inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let (body, expects) = {
+            let mut st = inner.lock();
+            let st = &mut *st;
             if st.ops.is_empty() {
                 return Ok(());
             }
-            let payloads = operations::optimise(&st.ops);
+            st.in_flight = std::mem::take(&mut st.ops);
+            let payloads = operations::optimise(st.in_flight.iter().map(|r| &r.op));
             let expects: Vec<Expect> = payloads
                 .iter()
                 .map(|p| match p {
@@ -124,91 +139,200 @@ impl Session {
             } else {
                 Some(operations::encode(&payloads, &st.schema, &st.map))
             };
-            (body, expects, st.ops.len())
+            (body, expects)
         };
-        if let Some(body) = body {
+        let Some(body) = body else {
+            // Everything cancelled out (created and deleted in the batch).
+            apply_committed(&mut inner.lock());
+            return Ok(());
+        };
+        let hooks = inner.transport.hooks();
+        let total = expects.len() as u64;
+        let outcome = if hooks.progress("commit", 0, Some(total)) {
             // Before sending: a timed-out batch may still have been applied.
             inner
                 .writes
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let reply = inner.transport.post(&body, Idempotence::Writes)?;
-            if serde_json::from_slice::<serde::de::IgnoredAny>(&reply.body).is_err() {
-                return Err(protocol(
-                    &reply,
-                    "the commit answer is not valid JSON",
-                    inner.key(),
-                ));
-            }
-            // An error object (any status) or an unexpected status: nothing was
-            // applied, so the operations stay pending and the cache is untouched.
-            let first = reply.body.iter().find(|b| !b.is_ascii_whitespace());
-            if first != Some(&b'[') {
-                return Err(match serde_json::from_slice(&reply.body) {
-                    Ok(serde_json::Value::Object(m)) => server_error(reply.status, m),
-                    _ => protocol(&reply, "not a list of results", inner.key()),
-                });
-            }
-            if reply.status >= 300 {
-                return Err(status_or_protocol(
-                    &reply,
-                    "unexpected HTTP status",
-                    inner.key(),
-                ));
-            }
-            let mut st = inner.lock();
-            let st = &mut *st;
-            // The server applied the batch: sent values become server values, then
-            // the server's answer is merged over them (its values win).
-            apply_committed(st, n);
-            Decoder::new(&mut st.schema, &mut st.map)
-                .decode(&reply.body, &expects)
-                .map_err(|e| protocol(&reply, &e.to_string(), inner.key()))?;
+            inner
+                .transport
+                .post(&body, Idempotence::Writes)
+                .and_then(|reply| check_commit_reply(&reply, inner.key()).map(|()| reply))
         } else {
-            apply_committed(&mut inner.lock(), n);
-        }
+            Err(Error::Cancelled { sent: false })
+        };
+        let reply = match outcome {
+            Ok(reply) => reply,
+            Err(e) => {
+                // Nothing was applied: the taken operations are pending again, in
+                // front of those recorded meanwhile.
+                let mut st = inner.lock();
+                let st = &mut *st;
+                let mut back = std::mem::take(&mut st.in_flight);
+                back.append(&mut st.ops);
+                st.ops = back;
+                return Err(e);
+            }
+        };
+        let mut guard = inner.lock();
+        let st = &mut *guard;
+        // The server applied the batch: sent values become server values, then the
+        // server's answer is merged over them (its values win).
+        apply_committed(st);
+        Decoder::new(&mut st.schema, &mut st.map)
+            .decode(&reply.body, &expects)
+            .map_err(|e| protocol(&reply, &e.to_string(), inner.key()))?;
         if let Some(p) = &inner.persistent {
-            let mut st = inner.lock();
-            let st = &mut *st;
             p.save(&st.schema, &mut st.map);
         }
+        drop(guard);
+        hooks.progress("commit", total, Some(total));
         Ok(())
     }
 
     /// Discards pending operations and local changes; created entities are removed.
-    pub fn rollback(&self) {
+    ///
+    /// Operations of a commit in flight on another thread are not discarded (they
+    /// are on their way to the server) and neither are the local values they
+    /// carry; [`Rollback::in_flight`] counts them.
+    pub fn rollback(&self) -> Rollback {
         let mut st = self.inner.lock();
         let st = &mut *st;
-        st.ops.clear();
+        let discarded = std::mem::take(&mut st.ops).len();
+        // What the commit in flight sends stays as it is, last write winning.
+        let mut keep: FastMap<u32, Vec<(u32, Stored)>> = FastMap::default();
+        for r in &st.in_flight {
+            if let Op::Create { slot, data } | Op::Update { slot, data } = &r.op {
+                let kept = keep.entry(*slot).or_default();
+                for (attr, v) in data {
+                    match kept.iter_mut().find(|(a, _)| a == attr) {
+                        Some(e) => e.1 = v.clone(),
+                        None => kept.push((*attr, v.clone())),
+                    }
+                }
+            }
+        }
         for slot in std::mem::take(&mut st.dirty) {
             let s = &mut st.map.slots[slot as usize];
-            s.local.clear();
-            if s.state == SlotState::Created {
-                st.map.remove(slot);
+            match keep.remove(&slot) {
+                Some(values) => {
+                    s.local = values;
+                    st.dirty.push(slot);
+                }
+                None => {
+                    s.local.clear();
+                    if s.state == SlotState::Created {
+                        st.map.remove(slot);
+                    }
+                }
             }
+        }
+        if discarded > 0 {
+            st.removals += 1;
+        }
+        Rollback {
+            discarded,
+            in_flight: st.in_flight.len(),
         }
     }
 
-    /// The batch `commit` would send, as JSON (a dry run).
+    /// The batch `commit` would send now, as JSON (a dry run). Operations of a
+    /// commit in flight are not in it.
     pub fn pending_json(&self) -> Result<String> {
         let st = self.inner.lock();
-        let payloads = operations::optimise(&st.ops);
+        let payloads = operations::optimise(st.ops.iter().map(|r| &r.op));
         let bytes = operations::encode(&payloads, &st.schema, &st.map);
-        String::from_utf8(bytes).map_err(|_| Error::Protocol {
-            status: 0,
-            message: "internal error: the encoded batch is not UTF-8".into(),
+        String::from_utf8(bytes).map_err(|_| {
+            Error::Internal("the encoded batch is not UTF-8; please report this".into())
         })
     }
 
-    /// How many operations are recorded (before optimisation).
+    /// How many operations are recorded and not yet taken by a commit (before
+    /// optimisation).
     pub fn pending_len(&self) -> usize {
         self.inner.lock().ops.len()
     }
+
+    /// Where the pending batch stands (see [`PendingMark`]).
+    pub fn pending_mark(&self) -> PendingMark {
+        let st = self.inner.lock();
+        PendingMark {
+            removals: st.removals,
+            last_seq: st.last_seq,
+        }
+    }
+
+    /// Every operation recorded and not yet committed, in order, as typed values:
+    /// those of a commit in flight first, then the pending ones.
+    pub fn recorded_operations(&self) -> Vec<RecordedOperation> {
+        self.recorded_operations_after(0)
+    }
+
+    /// The operations of [`Session::recorded_operations`] whose sequence number
+    /// is greater than `seq`: with the `last_seq` of an earlier [`PendingMark`]
+    /// whose `removals` still holds, what was recorded since.
+    pub fn recorded_operations_after(&self, seq: u64) -> Vec<RecordedOperation> {
+        let st = self.inner.lock();
+        let first = |list: &[Recorded]| list.partition_point(|r| r.seq <= seq);
+        let flight = &st.in_flight[first(&st.in_flight)..];
+        let pending = &st.ops[first(&st.ops)..];
+        let inner = &self.inner;
+        let data = |d: &[(u32, Stored)]| -> Vec<(String, Value)> {
+            d.iter()
+                .map(|(a, v)| (st.schema.attrs.name(*a).to_owned(), inner.to_value(v)))
+                .collect()
+        };
+        flight
+            .iter()
+            .chain(pending)
+            .map(|r| RecordedOperation {
+                seq: r.seq,
+                operation: match &r.op {
+                    Op::Create { slot, data: d } => Operation::Create {
+                        entity: inner.entity_from(*slot),
+                        data: data(d),
+                    },
+                    Op::Update { slot, data: d } => Operation::Update {
+                        entity: inner.entity_from(*slot),
+                        data: data(d),
+                    },
+                    Op::Delete { slot } => Operation::Delete {
+                        entity: inner.entity_from(*slot),
+                    },
+                    Op::Action(a) => Operation::Action(a.clone()),
+                },
+            })
+            .collect()
+    }
 }
 
-/// After a successful commit of the first `n` recorded ops: local values that were
+/// Checks that a commit's reply is a list of results: an error object (any
+/// status), another status or a body that is not JSON means nothing was applied.
+fn check_commit_reply(reply: &Reply, key: &str) -> Result<()> {
+    let first = reply.body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') && reply.status < 300 {
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&reply.body).is_err() {
+            return Err(status_or_protocol(
+                reply,
+                "the commit answer is not valid JSON",
+                key,
+            ));
+        }
+        return Ok(());
+    }
+    Err(match serde_json::from_slice(&reply.body) {
+        Ok(serde_json::Value::Object(m)) => server_error(reply.status, m, key),
+        _ => status_or_protocol(reply, "not a list of results", key),
+    })
+}
+
+/// After a successful commit of the operations in flight: local values that were
 /// sent become server values, created entities become persisted, deleted ones leave.
-fn apply_committed(st: &mut State, n: usize) {
-    let ops: Vec<Op> = st.ops.drain(..n).collect();
+fn apply_committed(st: &mut State) {
+    let ops: Vec<Op> = std::mem::take(&mut st.in_flight)
+        .into_iter()
+        .map(|r| r.op)
+        .collect();
+    st.removals += 1;
     let mut created: Vec<u32> = Vec::new();
     let mut deleted: Vec<u32> = Vec::new();
     for op in ops {

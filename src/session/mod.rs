@@ -40,7 +40,7 @@ use crate::config::SessionOptions;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::identity_map::IdentityMap;
-use crate::operations::Op;
+use crate::operations::{Op, Recorded};
 use crate::schema::Schema;
 use crate::transport::{Idempotence, Transport};
 use replies::json_answers;
@@ -54,9 +54,29 @@ pub struct Session {
 pub(crate) struct State {
     pub schema: Schema,
     pub map: IdentityMap,
-    pub ops: Vec<Op>,
+    /// Pending operations, in recording order (sequence numbers grow).
+    pub ops: Vec<Recorded>,
+    /// The operations the commit in flight took at its start (empty when none is).
+    /// They precede `ops`: a failed commit puts them back in front.
+    pub in_flight: Vec<Recorded>,
+    /// The sequence number of the last recorded operation.
+    pub last_seq: u64,
+    /// Counts the events that removed operations (see `PendingMark`).
+    pub removals: u64,
     /// Slots with local (uncommitted) values.
     pub dirty: Vec<u32>,
+}
+
+impl State {
+    /// Appends `op` to the pending batch with the next sequence number.
+    pub(crate) fn record(&mut self, op: Op) -> u64 {
+        self.last_seq += 1;
+        self.ops.push(Recorded {
+            seq: self.last_seq,
+            op,
+        });
+        self.last_seq
+    }
 }
 
 pub(crate) struct Inner {
@@ -67,8 +87,12 @@ pub(crate) struct Inner {
     pub(crate) persistent: Option<crate::persistent_cache::PersistentCache>,
     /// See [`Session::write_generation`].
     pub(crate) writes: std::sync::atomic::AtomicU64,
-    /// Users' role state as last read, for validating role changes (see `roles`).
-    pub(crate) roles: Mutex<crate::roles::RoleStore>,
+    /// Held by a commit from taking its operations until their outcome is applied,
+    /// so commits run one after another and in recording order. Never taken while
+    /// `state` is held.
+    pub(crate) commit_lock: Mutex<()>,
+    /// State that layers above the session keep per session (see [`Session::extension`]).
+    pub(crate) extensions: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -132,6 +156,52 @@ impl Session {
     /// compare it to know when to read again.
     pub fn write_generation(&self) -> u64 {
         self.inner.writes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The per-session state of type `T` that a layer above the session keeps
+    /// (created with `T::default()` on first use, dropped with the session). The
+    /// roles API keeps its validation state here, so every `Roles` of a session
+    /// shares it and sessions never share it.
+    pub fn extension<T: Default + Send + Sync + 'static>(&self) -> Arc<T> {
+        let mut all = self
+            .inner
+            .extensions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = all.iter().find_map(|e| e.clone().downcast::<T>().ok()) {
+            return found;
+        }
+        let made = Arc::new(T::default());
+        all.push(made.clone());
+        made
+    }
+
+    /// Sends this session's log lines of `level` and more severe to `log`, or
+    /// stops logging with `None` (see [`crate::hooks`]).
+    pub fn set_logger(&self, logger: Option<(crate::hooks::LogLevel, crate::hooks::LogFn)>) {
+        self.inner
+            .transport
+            .hooks()
+            .set_logger(logger.map(|(level, log)| crate::hooks::Logger { level, log }));
+    }
+
+    /// Reports progress of long operations to `progress` (or stops with `None`);
+    /// the callback returns `false` to cancel the operation (see [`crate::hooks`]).
+    pub fn set_progress(&self, progress: Option<crate::hooks::ProgressFn>) {
+        self.inner.transport.hooks().set_progress(progress);
+    }
+
+    /// Cancels every call of this session in flight now, from any thread: each
+    /// returns [`Error::Cancelled`] within about
+    /// [`crate::hooks::CANCEL_CHECK_INTERVAL`] (see [`crate::hooks`] for the
+    /// connect phase). Calls started afterwards are not affected.
+    pub fn cancel(&self) {
+        self.inner.transport.hooks().cancel();
+    }
+
+    /// The options this session was created with (`Debug` hides the API key).
+    pub fn options(&self) -> &SessionOptions {
+        &self.inner.options
     }
 
     /// The server's `query_server_information` answer from start-up.

@@ -61,10 +61,13 @@ impl Session {
         let server_url = creds.server_url.clone();
         let shown_url = config::redact_url(&server_url);
         let api_key = creds.api_key.clone();
-        let transport = Transport::new(&options, creds)?;
+        let hooks = crate::hooks::Hooks::new(options.logger.clone(), &api_key);
+        let transport = Transport::new(&options, creds, hooks)?;
+        // Files on disk are keyed by, and store, the URL without userinfo.
+        let cache_url = config::without_userinfo(&server_url);
         let cache_path = config::schema_cache_dir(&options.schema_cache)
-            .map(|d| schema::cache_file(&d, &server_url));
-        let cache_bytes = cache_path.as_deref().and_then(|p| std::fs::read(p).ok());
+            .map(|d| schema::cache_file(&d, &cache_url));
+        let cache_bytes = cache_path.as_deref().and_then(crate::atomic_file::read_own);
         let body: &[u8] = if cache_bytes.is_some() {
             br#"[{"action":"query_server_information"}]"#
         } else {
@@ -73,7 +76,7 @@ impl Session {
         // The cached schemas are parsed while the request is on the wire: on a warm
         // start that took a third of the time of the round trip itself.
         let (reply, cached) = std::thread::scope(|scope| {
-            let parse = || schema::parse_cache(cache_bytes.as_deref()?, &server_url);
+            let parse = || schema::parse_cache(cache_bytes.as_deref()?, &cache_url);
             let parsing = std::thread::Builder::new().spawn_scoped(scope, parse);
             let reply = transport.post(body, Idempotence::ReadOnly);
             let cached = match parsing {
@@ -129,7 +132,7 @@ impl Session {
                     ));
                 }
                 if let (Some(p), Some(h)) = (&cache_path, hash) {
-                    schema::save_cache(p, &server_url, h, &schemas);
+                    schema::save_cache(p, &cache_url, h, &schemas);
                 }
                 Schema::from_json(&schemas)
             }
@@ -149,11 +152,15 @@ impl Session {
                     schema,
                     map,
                     ops: Vec::new(),
+                    in_flight: Vec::new(),
+                    last_seq: 0,
+                    removals: 0,
                     dirty: Vec::new(),
                 }),
                 persistent,
                 writes: Default::default(),
-                roles: Default::default(),
+                commit_lock: Mutex::new(()),
+                extensions: Mutex::new(Vec::new()),
             }),
         })
     }
