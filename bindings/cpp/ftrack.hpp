@@ -760,6 +760,29 @@ public:
     SessionOptions &persistent_cache_path(const std::string &v) {
         return apply(ftrack_session_options_set_persistent_cache_path(handle_.get(), v.c_str()));
     }
+    /// How long establishing a connection may take.
+    SessionOptions &connect_timeout_ms(std::uint64_t v) {
+        return apply(ftrack_session_options_set_connect_timeout_ms(handle_.get(), v));
+    }
+    /// The longest one request may take, whatever its phases.
+    SessionOptions &request_deadline_ms(std::uint64_t v) {
+        return apply(ftrack_session_options_set_request_deadline_ms(handle_.get(), v));
+    }
+    /// The largest reply accepted, in bytes.
+    SessionOptions &max_reply_bytes(std::uint64_t v) {
+        return apply(ftrack_session_options_set_max_reply_bytes(handle_.get(), v));
+    }
+    /// Allows plain http:// to other hosts (the API key then travels in clear text).
+    SessionOptions &allow_insecure_http(bool v) {
+        return apply(ftrack_session_options_set_allow_insecure_http(handle_.get(), v));
+    }
+    /// Log lines of `level` and more severe, from session start-up on, go to
+    /// `callback(user_data, level, message)` (see ftrack_session_options_set_logger).
+    SessionOptions &logger(ftrack_log_level level, ftrack_log_fn callback, void *user_data) {
+        return apply(ftrack_session_options_set_logger(handle_.get(),
+                                                       static_cast<std::uint32_t>(level),
+                                                       callback, user_data));
+    }
 
 private:
     SessionOptions &apply(ftrack_status code) {
@@ -935,6 +958,20 @@ public:
         return detail::done(
             ftrack_user_role_revoke_project(raw(), user.raw(), role.raw(), project.raw()));
     }
+    /// Makes this session's in-flight call, on any thread, return
+    /// FTRACK_STATUS_CANCELLED (see ftrack_session_cancel).
+    Result<void> try_cancel() { return detail::done(ftrack_session_cancel(raw())); }
+    /// Sends this session's log lines of `level` and more severe to `callback`
+    /// (NULL stops logging).
+    Result<void> try_set_logger(ftrack_log_level level, ftrack_log_fn callback, void *user_data) {
+        return detail::done(ftrack_session_set_logger(raw(), static_cast<std::uint32_t>(level),
+                                                      callback, user_data));
+    }
+    /// Reports long operations' progress to `callback`, which returns non-zero to
+    /// cancel (NULL stops reporting).
+    Result<void> try_set_progress(ftrack_progress_fn callback, void *user_data) {
+        return detail::done(ftrack_session_set_progress(raw(), callback, user_data));
+    }
     /// Every user x role x scope as a JSON array (see ftrack_security_role_audit_json).
     Result<std::string> try_security_role_audit_json() {
         return detail::read_string([&](char *b, size_t n, size_t *o) {
@@ -1016,6 +1053,16 @@ public:
     }
     /// See try_security_role_audit_json().
     std::string security_role_audit_json() { return try_security_role_audit_json().value(); }
+    /// See try_cancel().
+    void cancel() { try_cancel().value(); }
+    /// See try_set_logger().
+    void set_logger(ftrack_log_level level, ftrack_log_fn callback, void *user_data) {
+        try_set_logger(level, callback, user_data).value();
+    }
+    /// See try_set_progress().
+    void set_progress(ftrack_progress_fn callback, void *user_data) {
+        try_set_progress(callback, user_data).value();
+    }
 #endif
 
 private:

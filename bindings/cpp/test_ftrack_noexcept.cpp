@@ -163,6 +163,28 @@ int main() {
         EXPECT(session.try_commit().ok());
     }
 
+    // host hooks: progress of a paged query (through a plain function pointer), cancel
+    {
+        struct Counter {
+            int calls = 0;
+            std::uint64_t last_done = 0;
+        } counter;
+        auto on_progress = [](void *user_data, const char *, std::uint64_t done, std::int64_t) -> int {
+            Counter *c = static_cast<Counter *>(user_data);
+            ++c->calls;
+            c->last_done = done;
+            return 0;
+        };
+        EXPECT(session.try_set_progress(on_progress, &counter).ok());
+        ftrack::Result<ftrack::EntityList> again = session.try_query("select username from User");
+        EXPECT(again.ok());
+        EXPECT(counter.calls > 0 && counter.last_done >= 5);
+        EXPECT(session.try_set_progress(nullptr, nullptr).ok());
+        EXPECT(session.try_cancel().ok()); // nothing in flight: a no-op
+        EXPECT(session.try_query("select username from User").ok());
+        EXPECT(ftrack::Session(nullptr).try_cancel().code() == FTRACK_STATUS_NULL_POINTER);
+    }
+
     // options: a failing setter is kept and returned by try_create, without connecting
 #if !FTRACK_HPP_EXCEPTIONS
     {
