@@ -49,6 +49,12 @@ static class FtrackTest
                 Expect(admin.GetJson("username") == "\"admin\"", "get json");
                 Expect(StatusOf(() => admin.GetInt64("username")) == Status.TypeMismatch, "type mismatch");
                 Expect(StatusOf(() => admin.GetString("nope")) == Status.UnknownAttribute, "unknown attribute");
+                using (var copy = admin.Clone())
+                {
+                    Expect(copy.Handle.DangerousGetHandle() != admin.Handle.DangerousGetHandle(), "clone is a new handle");
+                    Expect(copy.GetString("username") == "admin", "clone reads the same entity");
+                }
+                Expect(admin.GetString("username") == "admin", "original survives the clone's disposal");
                 using (var roles = admin.GetList("user_security_roles"))
                 {
                     Expect(roles.Count >= 1, "collection");

@@ -40,17 +40,15 @@ fn new_string(text: String) -> Result<*mut ftrack_string, FfiError> {
     }))
 }
 
-/// Returns the text of `string` (NUL-terminated UTF-8), valid until the string is
-/// destroyed; NULL when `string` is NULL or poisoned. Never fails; does not touch
-/// the last error.
+/// @brief Returns the text of `string` (NUL-terminated UTF-8), valid until the
+///        string is destroyed; NULL when `string` is NULL or poisoned.
+///
+/// Never fails; does not touch the last error.
 ///
 /// @param string the string (may be NULL).
 /// @return the text, or NULL.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `string` must be NULL or a live string handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_string_data(string: *const ftrack_string) -> *const c_char {
     ffi_boundary!(value: std::ptr::null(), {
@@ -62,16 +60,15 @@ pub unsafe extern "C" fn ftrack_string_data(string: *const ftrack_string) -> *co
     })
 }
 
-/// Returns the length of `string` in bytes, without the NUL; 0 when `string` is
-/// NULL or poisoned. Never fails; does not touch the last error.
+/// @brief Returns the length of `string` in bytes, without the NUL; 0 when `string`
+///        is NULL or poisoned.
+///
+/// Never fails; does not touch the last error.
 ///
 /// @param string the string (may be NULL).
 /// @return its length in bytes.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `string` must be NULL or a live string handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_string_len(string: *const ftrack_string) -> usize {
     ffi_boundary!(value: 0, {
@@ -83,30 +80,27 @@ pub unsafe extern "C" fn ftrack_string_len(string: *const ftrack_string) -> usiz
     })
 }
 
-/// Frees a string handle. NULL is a no-op. Destroying the same handle twice, or
-/// while another thread reads it, is forbidden.
+/// @brief Frees a string handle. NULL is a no-op.
+///
+/// Destroying the same handle twice, or while another thread reads it, is forbidden.
 ///
 /// @param string the string (may be NULL).
-///
-/// # Safety
-/// `string` must be NULL or a live string handle that no other thread is using.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_string_destroy(string: *mut ftrack_string) {
     ffi_boundary!(value: (), { unsafe { destroy_handle(string) } })
 }
 
-/// The batch `ftrack_session_commit` would send now, as a JSON array (a dry run),
-/// in a new library-owned string (see `ftrack_session_pending_json` for the
-/// caller-buffer form).
+/// @brief Returns the batch ftrack_session_commit() would send now, as a JSON array
+///        (a dry run), in a new library-owned string.
 ///
-/// @param session the session (not NULL).
-/// @param out     receives a new string freed with `ftrack_string_destroy`; NULL on failure.
+/// See ftrack_session_pending_json() for the caller-buffer form.
+///
+/// @param session the session handle.
+/// @param out receives a new string handle, freed with ftrack_string_destroy(); NULL on
+///        failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_pending_json_string(
     session: *mut ftrack_session,
@@ -120,19 +114,19 @@ pub unsafe extern "C" fn ftrack_session_pending_json_string(
     })
 }
 
-/// Every user × security role × scope visible to the API user, as the JSON
-/// document `ftrack_security_role_audit_json` describes, in a new library-owned
-/// string: one paged query, never repeated for the caller's buffer.
+/// @brief Returns every user × security role × scope visible to the API user, as
+///        the JSON document ftrack_security_role_audit_json() describes, in a new
+///        library-owned string.
 ///
-/// @param session the session (not NULL).
-/// @param out     receives a new string freed with `ftrack_string_destroy`; NULL on failure.
+/// One paged query, never repeated for a caller's buffer.
+///
+/// @param session the session handle.
+/// @param out receives a new string handle, freed with ftrack_string_destroy(); NULL on
+///        failure.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`;
 ///         or a transport/server status.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_security_role_audit_json_string(
     session: *mut ftrack_session,
@@ -146,22 +140,21 @@ pub unsafe extern "C" fn ftrack_security_role_audit_json_string(
     })
 }
 
-/// Sends a raw batch (a JSON array of operations) and returns the server's JSON
-/// answer in a new library-owned string (see `ftrack_session_call` for the
-/// caller-buffer form). Server errors are typed statuses.
+/// @brief Sends a raw batch (a JSON array of operations) and returns the server's
+///        JSON answer in a new library-owned string.
 ///
-/// @param session    the session (not NULL).
-/// @param batch_json the batch, NUL-terminated UTF-8 JSON (not NULL).
-/// @param out        receives a new string freed with `ftrack_string_destroy`; NULL on failure.
+/// Server errors are typed statuses. See ftrack_session_call() for the
+/// caller-buffer form.
+///
+/// @param session the session handle.
+/// @param batch_json the batch, NUL-terminated UTF-8 JSON.
+/// @param out receives a new string handle, freed with ftrack_string_destroy(); NULL on
+///        failure.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
 ///         `FTRACK_STATUS_INVALID_ARGUMENT` (not a JSON array); `FTRACK_STATUS_POISONED`;
 ///         or a transport/server status.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `batch_json` NULL or NUL-terminated;
-/// `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_call_string(
     session: *mut ftrack_session,
