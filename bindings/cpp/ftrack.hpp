@@ -270,6 +270,19 @@ template <typename Fill> Result<std::string> read_string(Fill fill) {
     return Result<std::string>(std::string(buffer.data(), needed > 0 ? needed - 1 : 0));
 }
 
+/// The text of a library-owned string (then freed), or the failure.
+inline Result<std::string> take_string(ftrack_status status, ftrack_string *str) {
+    std::string text;
+    if (str != nullptr) {
+        text.assign(ftrack_string_data(str), ftrack_string_len(str));
+        ftrack_string_destroy(str);
+    }
+    if (status != FTRACK_STATUS_OK) {
+        return Result<std::string>(status_of(status));
+    }
+    return Result<std::string>(std::move(text));
+}
+
 /// A move-only owner of a C handle.
 template <typename T, void (*Destroy)(T *)> class Owner {
 public:
@@ -886,19 +899,15 @@ public:
     }
     /// The recorded operations as JSON.
     Result<std::string> try_pending_json() {
-        return detail::read_string(
-            [&](char *b, size_t n, size_t *o) { return ftrack_session_pending_json(raw(), b, n, o); });
+        ftrack_string *out = nullptr;
+        ftrack_status status = ftrack_session_pending_json_string(raw(), &out);
+        return detail::take_string(status, out);
     }
-    /// Sends a raw batch once; a large answer is fetched without sending again.
+    /// Sends a raw batch once and returns the whole answer.
     Result<std::string> try_call(const std::string &batch_json) {
-        bool sent = false;
-        return detail::read_string([&](char *b, size_t n, size_t *o) {
-            if (sent) {
-                return ftrack_last_call_reply(b, n, o);
-            }
-            sent = true;
-            return ftrack_session_call(raw(), batch_json.c_str(), b, n, o);
-        });
+        ftrack_string *out = nullptr;
+        ftrack_status status = ftrack_session_call_string(raw(), batch_json.c_str(), &out);
+        return detail::take_string(status, out);
     }
 
     // security roles; changes are recorded and sent by commit
@@ -926,6 +935,13 @@ public:
         ftrack_entity *out = nullptr;
         ftrack_status status = ftrack_project_find(raw(), name.c_str(), &out);
         return detail::with(status, Entity(out));
+    }
+    /// Users matching a query condition (nullopt: all) with their roles loaded by
+    /// one paged query, so role changes to them validate without a request each.
+    Result<EntityList> try_users(const std::optional<std::string> &criteria = std::nullopt) {
+        ftrack_entity_list *out = nullptr;
+        ftrack_status status = ftrack_users(raw(), criteria ? criteria->c_str() : nullptr, &out);
+        return detail::with(status, EntityList(out));
     }
     /// The user's UserSecurityRole entities with role and granted projects loaded.
     Result<EntityList> try_user_security_roles(const Entity &user) {
@@ -972,11 +988,12 @@ public:
     Result<void> try_set_progress(ftrack_progress_fn callback, void *user_data) {
         return detail::done(ftrack_session_set_progress(raw(), callback, user_data));
     }
-    /// Every user x role x scope as a JSON array (see ftrack_security_role_audit_json).
+    /// Every user x role x scope as a JSON array (see ftrack_security_role_audit_json),
+    /// read once.
     Result<std::string> try_security_role_audit_json() {
-        return detail::read_string([&](char *b, size_t n, size_t *o) {
-            return ftrack_security_role_audit_json(raw(), b, n, o);
-        });
+        ftrack_string *out = nullptr;
+        ftrack_status status = ftrack_security_role_audit_json_string(raw(), &out);
+        return detail::take_string(status, out);
     }
 
 #if FTRACK_HPP_EXCEPTIONS
@@ -1027,6 +1044,10 @@ public:
     Entity find_user(const std::string &username) { return try_find_user(username).value(); }
     /// See try_find_project().
     Entity find_project(const std::string &name) { return try_find_project(name).value(); }
+    /// See try_users().
+    EntityList users(const std::optional<std::string> &criteria = std::nullopt) {
+        return try_users(criteria).value();
+    }
     /// See try_user_security_roles().
     EntityList user_security_roles(const Entity &user) {
         return try_user_security_roles(user).value();

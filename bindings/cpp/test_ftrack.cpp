@@ -127,6 +127,7 @@ int main() {
             EXPECT(status_of([&] { session.role_append(artist, pm_role, false); }) ==
                    FTRACK_STATUS_ROLE_ALREADY_ASSIGNED);
             EXPECT(status_of([&] { session.find_user("nobody-here"); }) == FTRACK_STATUS_NOT_FOUND);
+            EXPECT(session.users(std::string("username like \"a%\"")).size() >= 2);
             std::string audit = session.security_role_audit_json();
             EXPECT(audit.find("\"artist\"") != std::string::npos);
             EXPECT(audit.find("\"gamma\"") != std::string::npos);

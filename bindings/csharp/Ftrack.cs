@@ -124,6 +124,14 @@ namespace Ftrack
         protected override bool ReleaseHandle() { Native.ftrack_entity_list_destroy(handle); return true; }
     }
 
+    /// <summary>Owner of an ftrack_string handle (a library-owned result).</summary>
+    public sealed class StringHandle : SafeHandle
+    {
+        public StringHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid => handle == IntPtr.Zero;
+        protected override bool ReleaseHandle() { Native.ftrack_string_destroy(handle); return true; }
+    }
+
     /// <summary>The raw C functions and the marshalling helpers.</summary>
     public static class Native
     {
@@ -217,6 +225,25 @@ namespace Ftrack
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_user_role_grant_project(SessionHandle s, EntityHandle user, EntityHandle role, EntityHandle project);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_user_role_revoke_project(SessionHandle s, EntityHandle user, EntityHandle role, EntityHandle project);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_security_role_audit_json(SessionHandle s, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_users(SessionHandle s, byte[] criteria, out EntityListHandle list);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern IntPtr ftrack_string_data(StringHandle s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern UIntPtr ftrack_string_len(StringHandle s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern void ftrack_string_destroy(IntPtr s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_pending_json_string(SessionHandle s, out StringHandle str);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_security_role_audit_json_string(SessionHandle s, out StringHandle str);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_call_string(SessionHandle s, byte[] batchJson, out StringHandle str);
+
+        /// <summary>The text of a library-owned string, then frees it.</summary>
+        public static string Take(StringHandle h)
+        {
+            using (h)
+            {
+                int n = checked((int)(ulong)ftrack_string_len(h));
+                var bytes = new byte[n];
+                if (n > 0) Marshal.Copy(ftrack_string_data(h), bytes, 0, n);
+                return System.Text.Encoding.UTF8.GetString(bytes);
+            }
+        }
 
         /// <summary>NUL-terminated UTF-8 bytes of a string (null stays null).</summary>
         public static byte[] Utf8(string value)
@@ -421,18 +448,17 @@ namespace Ftrack
         public void Cancel() => Native.Check(Native.ftrack_session_cancel(Handle));
         public void Rollback() => Native.Check(Native.ftrack_session_rollback(Handle));
         public int PendingCount { get { Native.Check(Native.ftrack_session_pending_count(Handle, out UIntPtr n)); return (int)n; } }
-        public string PendingJson() => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_session_pending_json(Handle, b, n, out o));
-        /// <summary>Sends a raw batch once; a large answer is fetched without sending it again.</summary>
+        /// <summary>The batch Commit() would send, as JSON (a dry run).</summary>
+        public string PendingJson()
+        {
+            Native.Check(Native.ftrack_session_pending_json_string(Handle, out StringHandle h));
+            return Native.Take(h);
+        }
+        /// <summary>Sends a raw batch once and returns the whole JSON answer.</summary>
         public string Call(string batchJson)
         {
-            var batch = Native.Utf8(batchJson);
-            bool sent = false;
-            return Native.Text((byte[] b, UIntPtr n, out UIntPtr o) =>
-            {
-                if (sent) return Native.ftrack_last_call_reply(b, n, out o);
-                sent = true;
-                return Native.ftrack_session_call(Handle, batch, b, n, out o);
-            });
+            Native.Check(Native.ftrack_session_call_string(Handle, Native.Utf8(batchJson), out StringHandle h));
+            return Native.Take(h);
         }
 
         // ---- security roles (issue 4); changes are recorded and sent by Commit() ----
@@ -457,8 +483,18 @@ namespace Ftrack
         public void RoleReplace(Entity user, Entity oldRole, Entity newRole) => Native.Check(Native.ftrack_user_role_replace(Handle, user.Handle, oldRole.Handle, newRole.Handle));
         public void GrantProject(Entity user, Entity role, Entity project) => Native.Check(Native.ftrack_user_role_grant_project(Handle, user.Handle, role.Handle, project.Handle));
         public void RevokeProject(Entity user, Entity role, Entity project) => Native.Check(Native.ftrack_user_role_revoke_project(Handle, user.Handle, role.Handle, project.Handle));
-        /// <summary>Every user x role x scope as a JSON array (see ftrack_security_role_audit_json).</summary>
-        public string SecurityRoleAuditJson() => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_security_role_audit_json(Handle, b, n, out o));
+        /// <summary>Users matching a query condition (null: all) with their roles loaded in one paged query, so role changes to them validate without a request each.</summary>
+        public EntityList Users(string criteria = null)
+        {
+            Native.Check(Native.ftrack_users(Handle, Native.Utf8(criteria), out EntityListHandle h));
+            return new EntityList(h);
+        }
+        /// <summary>Every user x role x scope as a JSON array (see ftrack_security_role_audit_json), read once.</summary>
+        public string SecurityRoleAuditJson()
+        {
+            Native.Check(Native.ftrack_security_role_audit_json_string(Handle, out StringHandle h));
+            return Native.Take(h);
+        }
     }
 
     public static class Library

@@ -114,6 +114,8 @@ static class FtrackTest
                 using (var roles = session.UserSecurityRoles(artist)) Expect(roles.Count == before + 1, "role appended");
                 Expect(StatusOf(() => session.RoleAppend(artist, pmRole, false)) == Status.RoleAlreadyAssigned, "role already assigned");
                 Expect(StatusOf(() => session.FindUser("nobody-here").Dispose()) == Status.NotFound, "user not found");
+                using (var some = session.Users("username like \"a%\""))
+                    Expect(some.Count >= 2, "users with roles (admin, artist)");
                 string audit = session.SecurityRoleAuditJson();
                 Expect(audit.Contains("\"artist\"") && audit.Contains("\"gamma\""), "audit");
             }
