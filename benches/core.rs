@@ -6,7 +6,9 @@
 //! 2. encoding a 1,000-operation commit batch vs `serde_json::to_vec` of the
 //!    equivalent `serde_json::Value`;
 //! 3. a session start with a warm schema cache (one request) vs a bare ureq
-//!    `POST /api` of the same request.
+//!    `POST /api` of the same request;
+//! 4. the 10,000-user query with role projection end to end, pipelined paging vs
+//!    the same pages one by one.
 //!
 //! Run: `cargo bench -p ftrack --bench core` (release build); `-- --quick` for
 //! fewer runs; `-- --start` for only the session start, 2,000 times (to profile).
@@ -223,7 +225,46 @@ fn main() {
     );
     session.rollback();
 
+    paged_query(&options, runs);
     warm_start(&sb, &options, runs * 4);
+}
+
+/// Step 4: the 10,000-user query with role projection, end to end on the
+/// sandbox: pipelined paging (the next page on the wire while one is merged) vs
+/// the same pages fetched one after the other.
+fn paged_query(options: &SessionOptions, runs: usize) {
+    let base = "select username, user_security_roles.security_role.name from User";
+    let fresh = || Session::with_options(options.clone().page_size(500)).unwrap();
+    let pipelined = time(runs, || {
+        let s = fresh();
+        let t = Instant::now();
+        assert!(s.query(base).unwrap().len() >= USERS);
+        t.elapsed()
+    });
+    let sequential = time(runs, || {
+        let s = fresh();
+        let t = Instant::now();
+        let mut n = 0;
+        let mut off = 0;
+        loop {
+            let page = s.query(&format!("{base} offset {off} limit 500")).unwrap();
+            n += page.len();
+            if page.len() < 500 {
+                break;
+            }
+            off += 500;
+        }
+        assert!(n >= USERS);
+        t.elapsed()
+    });
+    println!("\n== 10,000-user query with role projection, 500-row pages, end to end ==");
+    ratio_line(
+        "Session::query (pipelined paging)",
+        pipelined,
+        sequential,
+        "the same pages one by one",
+        None,
+    );
 }
 
 /// 3. Warm session start vs a bare ureq POST of the same request, `runs` times each.

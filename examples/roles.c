@@ -6,11 +6,13 @@
  *
  * Credentials come from the environment: FTRACK_SERVER, FTRACK_API_USER and
  * FTRACK_API_KEY. Try it against the sandbox (no ftrack server needed): start
- * `target/debug/ftrack-sandbox --demo --print-env` in another terminal, export
- * the three FTRACK_* lines it prints, then:
+ * `cargo run -p ftrack-sandbox -- --demo --print-env` in another terminal, export
+ * the three FTRACK_* lines it prints, install libftrack
+ * (`scripts/install --prefix $HOME/ftrack`), then:
  *
- *   cc -Wall -Wextra -Werror -Iinclude examples/roles.c -Ltarget/debug -lftrack \
- *      -Wl,-rpath,$PWD/target/debug -o roles && ./roles
+ *   export PKG_CONFIG_PATH=$HOME/ftrack/lib/pkgconfig
+ *   cc -Wall -Wextra -Werror examples/roles.c $(pkg-config --cflags --libs ftrack) \
+ *      -Wl,-rpath,$HOME/ftrack/lib -o roles && ./roles
  *
  * What it does: find the user, the role and the project by name; print the
  * user's roles and their scope; append the role and grant the project (both

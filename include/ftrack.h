@@ -35,9 +35,12 @@
  *   be destroyed while another thread uses it. The last error is per thread; on
  *   glibc its thread-local storage keeps the library mapped after dlclose() until
  *   the threads that used it exit.
- * - Panics: an internal panic never unwinds into C; the call returns
- *   FTRACK_STATUS_PANIC and the handles it used are poisoned: later calls on them
- *   return FTRACK_STATUS_POISONED; destroy them.
+ * - Pointers: each must be NULL or valid: a live handle of its type, a
+ *   NUL-terminated string, or writable memory of the stated size. NULL is
+ *   detected; a dangling or foreign pointer cannot be.
+ * - Internal errors: a bug inside the library never unwinds into the caller; the
+ *   call returns FTRACK_STATUS_PANIC and the handles it used are poisoned: later
+ *   calls on them return FTRACK_STATUS_POISONED; destroy them.
  * - Version check: `assert(ftrack_version_number() == FTRACK_VERSION_NUMBER);`
  */
 
@@ -62,11 +65,15 @@
     ((FTRACK_VERSION_MAJOR * 1000000) + (FTRACK_VERSION_MINOR * 1000) + FTRACK_VERSION_PATCH)
 
 /**
- * Marks a public function: dllimport on Windows unless FTRACK_STATIC is defined
- * (static linking), default visibility elsewhere.
+ * Marks a public function. On Windows: `__declspec(dllexport)` when building the
+ * DLL itself (FTRACK_BUILDING_DLL defined), nothing for the static library
+ * (FTRACK_STATIC defined), `__declspec(dllimport)` otherwise (using ftrack.dll).
+ * Elsewhere: default visibility. Define FTRACK_API before including to override.
  */
 #ifndef FTRACK_API
-#  if defined(_WIN32) && !defined(FTRACK_STATIC)
+#  if defined(_WIN32) && defined(FTRACK_BUILDING_DLL)
+#    define FTRACK_API __declspec(dllexport)
+#  elif defined(_WIN32) && !defined(FTRACK_STATIC)
 #    define FTRACK_API __declspec(dllimport)
 #  elif defined(__GNUC__) || defined(__clang__)
 #    define FTRACK_API __attribute__((visibility("default")))
@@ -75,7 +82,7 @@
 #  endif
 #endif
 
-/** Marks a deprecated function (a Rust `#[deprecated(note = ...)]` in ffi/src/). */
+/** Marks a deprecated function; the message says what to use instead. */
 #ifndef FTRACK_DEPRECATED
 #  if defined(__cplusplus) && __cplusplus >= 201402L
 #    define FTRACK_DEPRECATED(msg) [[deprecated(msg)]]
@@ -215,11 +222,13 @@ enum ftrack_status
      */
     FTRACK_STATUS_PROJECT_NOT_GRANTED = 504,
     /**
-     * libftrack panicked inside the call; the handles it used are now poisoned.
+     * An internal error (a bug in libftrack) stopped the call; the handles it used are
+     * now poisoned.
      */
     FTRACK_STATUS_PANIC = 900,
     /**
-     * The handle was poisoned by an earlier panic; only its destroy function may be called.
+     * The handle was poisoned by an earlier internal error (FTRACK_STATUS_PANIC); only its
+     * destroy function may be called.
      */
     FTRACK_STATUS_POISONED = 901,
     /**
@@ -324,6 +333,14 @@ typedef struct ftrack_session ftrack_session;
 typedef struct ftrack_session_options ftrack_session_options;
 
 /**
+ * An immutable NUL-terminated UTF-8 string owned by the library, returned by the
+ * `..._string` functions and freed with `ftrack_string_destroy`. Read it with
+ * `ftrack_string_data` and `ftrack_string_len`. Safe to read from several
+ * threads.
+ */
+typedef struct ftrack_string ftrack_string;
+
+/**
  * A subscriber's callback.
  *
  * `user_data` is the pointer given to `ftrack_event_hub_subscribe`; `event`
@@ -367,26 +384,48 @@ extern "C" {
 #endif // __cplusplus
 
 /**
- * Frees an entity handle (not the server entity). NULL is a no-op. Destroying the
- * same handle twice, or while another thread uses it, is forbidden.
+ * @brief Frees an entity handle (not the server entity).
  *
- * # Safety
- * `entity` must be NULL or a live entity handle that no other thread is using.
+ * NULL is a no-op. Destroying the same handle twice, or while another thread uses it,
+ * is forbidden.
+ *
+ * @param entity the entity handle, or NULL.
  */
 FTRACK_API void ftrack_entity_destroy(ftrack_entity *entity);
 
 /**
- * Copies the entity type name, e.g. `"User"`. Buffer contract as
- * `ftrack_last_error_message`.
+ * @brief Returns a NEW handle to the same entity in `*out`, which the caller frees with
+ *        `ftrack_entity_destroy`; NULL on failure.
  *
+ * Both handles share the entity's data (a change through one is seen through the
+ * other) and either may be destroyed first. This is what makes an entity copyable in
+ * the C++ wrapper.
+ *
+ * @param entity the entity handle to copy.
+ * @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+ *        failure.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or
+ *         `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API ftrack_status ftrack_entity_clone(const ftrack_entity *entity, ftrack_entity **out);
+
+/**
+ * @brief Copies the entity type name, e.g. `"User"`.
+ *
+ * Buffer contract as `ftrack_last_error_message`.
+ *
+ * @param entity the entity handle.
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
  *         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `buffer` NULL or `buffer_len` writable
- * bytes; `out_len` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_entity_type_name(const ftrack_entity *entity,
@@ -395,17 +434,20 @@ ftrack_status ftrack_entity_type_name(const ftrack_entity *entity,
                                       size_t *out_len);
 
 /**
- * Copies the primary key as text (a composite key is joined with `,`). Buffer
- * contract as `ftrack_last_error_message`.
+ * @brief Copies the primary key as text (a composite key is joined with `,`).
  *
+ * Buffer contract as `ftrack_last_error_message`.
+ *
+ * @param entity the entity handle.
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
  *         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `buffer` NULL or `buffer_len` writable
- * bytes; `out_len` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_entity_id(const ftrack_entity *entity,
@@ -414,185 +456,199 @@ ftrack_status ftrack_entity_id(const ftrack_entity *entity,
                                size_t *out_len);
 
 /**
- * Copies a string attribute (UTF-8, NUL-terminated) into `buffer`. A null value is
- * `FTRACK_STATUS_TYPE_MISMATCH` (test with `ftrack_entity_is_null`). Fetches the
- * attribute when it is not loaded and auto-populate is on. Buffer contract as
- * `ftrack_last_error_message`; repeating the call after
+ * @brief Copies a string attribute (UTF-8, NUL-terminated) into `buffer`.
+ *
+ * A null value is `FTRACK_STATUS_TYPE_MISMATCH` (test with `ftrack_entity_is_null`).
+ * Fetches the attribute when it is not loaded and auto-populate is on. Buffer contract
+ * as `ftrack_last_error_message`; repeating the call after
  * `FTRACK_STATUS_BUFFER_TOO_SMALL` sends nothing more.
  *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
  *         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
  *         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated;
- * `buffer` NULL or `buffer_len` writable bytes; `out_len` NULL or writable.
  */
 FTRACK_API
-ftrack_status ftrack_entity_get_string(ftrack_entity *entity,
+ftrack_status ftrack_entity_get_string(const ftrack_entity *entity,
                                        const char *attribute,
                                        char *buffer,
                                        size_t buffer_len,
                                        size_t *out_len);
 
 /**
- * Copies any attribute as JSON text, encoded as on the wire: entities as
- * `{"__entity_type__": ..., "id": ...}` references, datetimes as
- * `{"__type__": "datetime", "value": "<ISO-8601 UTC>"}`, null as `null`. Buffer
- * contract as `ftrack_last_error_message`.
+ * @brief Copies any attribute as JSON text, encoded as on the wire: entities as
+ *        `{"__entity_type__": ..., "id": ...}` references, datetimes as `{"__type__":
+ *        "datetime", "value": "<ISO-8601 UTC>"}`, null as `null`.
  *
+ * Buffer contract as `ftrack_last_error_message`.
+ *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
  * @return as `ftrack_entity_get_string`, without `FTRACK_STATUS_TYPE_MISMATCH`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_entity_get_string`.
  */
 FTRACK_API
-ftrack_status ftrack_entity_get_json(ftrack_entity *entity,
+ftrack_status ftrack_entity_get_json(const ftrack_entity *entity,
                                      const char *attribute,
                                      char *buffer,
                                      size_t buffer_len,
                                      size_t *out_len);
 
 /**
- * Stores a boolean attribute in `*out` (false on failure). A null value is
- * `FTRACK_STATUS_TYPE_MISMATCH`. Fetches the attribute when it is not loaded and
- * auto-populate is on.
+ * @brief Stores a boolean attribute in `*out` (false on failure).
  *
+ * A null value is `FTRACK_STATUS_TYPE_MISMATCH`. Fetches the attribute when it is not
+ * loaded and auto-populate is on.
+ *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param out receives the value; false on failure.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
  *         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated;
- * `out` NULL or writable.
  */
 FTRACK_API
-ftrack_status ftrack_entity_get_bool(ftrack_entity *entity,
+ftrack_status ftrack_entity_get_bool(const ftrack_entity *entity,
                                      const char *attribute,
                                      bool *out);
 
 /**
- * Stores an integer attribute in `*out` (0 on failure). A float with no
- * fractional part is accepted; null is `FTRACK_STATUS_TYPE_MISMATCH`.
+ * @brief Stores an integer attribute in `*out` (0 on failure).
  *
+ * A float with no fractional part is accepted; null is `FTRACK_STATUS_TYPE_MISMATCH`.
+ *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param out receives the value; 0 on failure.
  * @return as `ftrack_entity_get_bool`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_entity_get_bool`.
  */
 FTRACK_API
-ftrack_status ftrack_entity_get_int64(ftrack_entity *entity,
+ftrack_status ftrack_entity_get_int64(const ftrack_entity *entity,
                                       const char *attribute,
                                       int64_t *out);
 
 /**
- * Stores a number attribute in `*out` (0.0 on failure). Integers are converted;
- * null is `FTRACK_STATUS_TYPE_MISMATCH`.
+ * @brief Stores a number attribute in `*out` (0.0 on failure).
  *
+ * Integers are converted; null is `FTRACK_STATUS_TYPE_MISMATCH`.
+ *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param out receives the value; 0 on failure.
  * @return as `ftrack_entity_get_bool`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_entity_get_bool`.
  */
 FTRACK_API
-ftrack_status ftrack_entity_get_double(ftrack_entity *entity,
+ftrack_status ftrack_entity_get_double(const ftrack_entity *entity,
                                        const char *attribute,
                                        double *out);
 
 /**
- * Stores a datetime attribute in `*out` as microseconds since the Unix epoch,
- * UTC (0 on failure); null is `FTRACK_STATUS_TYPE_MISMATCH`.
+ * @brief Stores a datetime attribute in `*out` as microseconds since the Unix epoch, UTC
+ *        (0 on failure); null is `FTRACK_STATUS_TYPE_MISMATCH`.
  *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param out receives the value; 0 on failure.
  * @return as `ftrack_entity_get_bool`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_entity_get_bool`.
  */
 FTRACK_API
-ftrack_status ftrack_entity_get_datetime(ftrack_entity *entity,
+ftrack_status ftrack_entity_get_datetime(const ftrack_entity *entity,
                                          const char *attribute,
                                          int64_t *out);
 
 /**
- * Stores in `*out` whether the attribute is null (false on failure).
+ * @brief Stores in `*out` whether the attribute is null (false on failure).
  *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param out receives the value; false on failure.
  * @return as `ftrack_entity_get_bool`, without `FTRACK_STATUS_TYPE_MISMATCH`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_entity_get_bool`.
  */
 FTRACK_API
-ftrack_status ftrack_entity_is_null(ftrack_entity *entity,
+ftrack_status ftrack_entity_is_null(const ftrack_entity *entity,
                                     const char *attribute,
                                     bool *out);
 
 /**
- * Returns the entity a reference attribute points to, as a NEW handle in `*out`
- * that the caller frees with `ftrack_entity_destroy`.
+ * @brief Returns the entity a reference attribute points to, as a NEW handle in `*out`
+ *        that the caller frees with `ftrack_entity_destroy`.
  *
  * A null reference is not an error: the call returns `FTRACK_STATUS_OK` with
  * `*out` set to NULL. On failure `*out` is NULL too.
  *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param out receives a new handle to the referenced entity, freed with
+ *        ftrack_entity_destroy(); NULL for a null reference and on failure.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
  *         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated;
- * `out` NULL or writable.
  */
 FTRACK_API
-ftrack_status ftrack_entity_get_entity(ftrack_entity *entity,
+ftrack_status ftrack_entity_get_entity(const ftrack_entity *entity,
                                        const char *attribute,
                                        ftrack_entity **out);
 
 /**
- * Returns a collection attribute as a NEW list in `*out` (possibly empty) that
- * the caller frees with `ftrack_entity_list_destroy`; NULL on failure. The list
- * is a snapshot: later changes to the collection do not change it.
+ * @brief Returns a collection attribute as a NEW list in `*out` (possibly empty) that
+ *        the caller frees with `ftrack_entity_list_destroy`; NULL on failure.
  *
+ * The list is a snapshot: later changes to the collection do not change it.
+ *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param out receives a new list handle, freed with ftrack_entity_list_destroy(); NULL
+ *        on failure.
  * @return as `ftrack_entity_get_entity`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_entity_get_entity`, with `out` a writable `ftrack_entity_list *`.
  */
 FTRACK_API
-ftrack_status ftrack_entity_get_list(ftrack_entity *entity,
+ftrack_status ftrack_entity_get_list(const ftrack_entity *entity,
                                      const char *attribute,
                                      ftrack_entity_list **out);
 
 /**
- * Sets a string attribute locally and records an update (sent by
- * `ftrack_session_commit`). The string is copied.
+ * @brief Sets a string attribute locally and records an update (sent by
+ *        `ftrack_session_commit`).
  *
+ * The string is copied.
+ *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param value the new text (NUL-terminated UTF-8).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH` or
  *         `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `attribute` and `value` NULL or
- * NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_entity_set_string(ftrack_entity *entity,
@@ -600,14 +656,14 @@ ftrack_status ftrack_entity_set_string(ftrack_entity *entity,
                                        const char *value);
 
 /**
- * Sets a boolean attribute and records an update.
+ * @brief Sets a boolean attribute and records an update.
  *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param value the new value.
  * @return as `ftrack_entity_set_string`.
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_entity_set_bool(ftrack_entity *entity,
@@ -615,14 +671,14 @@ ftrack_status ftrack_entity_set_bool(ftrack_entity *entity,
                                      bool value);
 
 /**
- * Sets an integer attribute and records an update.
+ * @brief Sets an integer attribute and records an update.
  *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param value the new value.
  * @return as `ftrack_entity_set_string`.
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_entity_set_int64(ftrack_entity *entity,
@@ -630,15 +686,15 @@ ftrack_status ftrack_entity_set_int64(ftrack_entity *entity,
                                       int64_t value);
 
 /**
- * Sets a number attribute and records an update.
+ * @brief Sets a number attribute and records an update.
  *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param value the new value.
  * @return as `ftrack_entity_set_string`, plus `FTRACK_STATUS_INVALID_ARGUMENT`
  *         for NaN or infinity (JSON cannot carry them).
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_entity_set_double(ftrack_entity *entity,
@@ -646,15 +702,15 @@ ftrack_status ftrack_entity_set_double(ftrack_entity *entity,
                                        double value);
 
 /**
- * Sets a datetime attribute from microseconds since the Unix epoch, UTC, and
- * records an update.
+ * @brief Sets a datetime attribute from microseconds since the Unix epoch, UTC, and
+ *        records an update.
  *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param microseconds_utc the new value in microseconds since the Unix epoch, UTC.
  * @return as `ftrack_entity_set_string`.
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_entity_set_datetime(ftrack_entity *entity,
@@ -662,30 +718,30 @@ ftrack_status ftrack_entity_set_datetime(ftrack_entity *entity,
                                          int64_t microseconds_utc);
 
 /**
- * Sets an attribute to null and records an update.
+ * @brief Sets an attribute to null and records an update.
  *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
  * @return as `ftrack_entity_set_string`.
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated.
  */
 FTRACK_API ftrack_status ftrack_entity_set_null(ftrack_entity *entity, const char *attribute);
 
 /**
- * Sets a reference attribute to `value` (an entity of the same session) and
- * records an update. `value` is only read; the caller still owns it. Use
- * `ftrack_entity_set_null` to clear a reference.
+ * @brief Sets a reference attribute to `value` (an entity of the same session) and
+ *        records an update.
  *
+ * `value` is only read; the caller still owns it. Use `ftrack_entity_set_null` to
+ * clear a reference.
+ *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param value the entity to refer to; only read (the caller still owns it).
  * @return as `ftrack_entity_set_string`, plus `FTRACK_STATUS_INVALID_ARGUMENT`
  *         (`value` belongs to another session).
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` and `value` must be NULL or live entities; `attribute` NULL or
- * NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_entity_set_entity(ftrack_entity *entity,
@@ -693,17 +749,16 @@ ftrack_status ftrack_entity_set_entity(ftrack_entity *entity,
                                        const ftrack_entity *value);
 
 /**
- * Sets any attribute from JSON text (same encoding as `ftrack_entity_get_json`)
- * and records an update.
+ * @brief Sets any attribute from JSON text (same encoding as `ftrack_entity_get_json`)
+ *        and records an update.
  *
+ * @param entity the entity handle.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param json the new value as JSON text (NUL-terminated UTF-8).
  * @return as `ftrack_entity_set_string`, plus `FTRACK_STATUS_INVALID_ARGUMENT`
  *         (`json` is not valid JSON).
  *
  * Thread-safe.
- *
- * # Safety
- * `entity` must be NULL or a live entity; `attribute` and `json` NULL or
- * NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_entity_set_json(ftrack_entity *entity,
@@ -711,65 +766,66 @@ ftrack_status ftrack_entity_set_json(ftrack_entity *entity,
                                      const char *json);
 
 /**
- * Appends `item` to the collection attribute of `owner` and records the update.
+ * @brief Appends `item` to the collection attribute of `owner` and records the update.
+ *
  * `item` is only read; the caller still owns it.
  *
+ * @param owner the entity that holds the collection.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param item the entity to add or remove; only read (the caller still owns it).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH` (not a
  *         collection), `FTRACK_STATUS_INVALID_ARGUMENT` (another session) or
  *         `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `owner` and `item` must be NULL or live entities; `attribute` NULL or
- * NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_entity_collection_append(ftrack_entity *owner,
                                               const char *attribute,
-                                              ftrack_entity *item);
+                                              const ftrack_entity *item);
 
 /**
- * Removes `item` from the collection attribute of `owner` and records the update.
+ * @brief Removes `item` from the collection attribute of `owner` and records the update.
  *
+ * @param owner the entity that holds the collection.
+ * @param attribute attribute name (NUL-terminated UTF-8).
+ * @param item the entity to add or remove; only read (the caller still owns it).
  * @return as `ftrack_entity_collection_append`, plus `FTRACK_STATUS_NOT_FOUND`
  *         (`item` is not in the collection).
  *
  * Thread-safe.
- *
- * # Safety
- * `owner` and `item` must be NULL or live entities; `attribute` NULL or
- * NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_entity_collection_remove(ftrack_entity *owner,
                                               const char *attribute,
-                                              ftrack_entity *item);
+                                              const ftrack_entity *item);
 
 /**
- * Returns the number of entities in the list; 0 when `list` is NULL or poisoned.
+ * @brief Returns the number of entities in the list; 0 when `list` is NULL or poisoned.
+ *
  * Never fails; does not touch the last error.
  *
- * Thread-safe.
+ * @param list the list handle (NULL gives 0).
+ * @return the number of entities; 0 when @p list is NULL or poisoned.
  *
- * # Safety
- * `list` must be NULL or a live list handle.
+ * Thread-safe.
  */
 FTRACK_API size_t ftrack_entity_list_len(const ftrack_entity_list *list);
 
 /**
- * Returns the entity at `index` (0-based) as a NEW handle in `*out`, freed with
- * `ftrack_entity_destroy`; NULL on failure.
+ * @brief Returns the entity at `index` (0-based) as a NEW handle in `*out`, freed with
+ *        `ftrack_entity_destroy`; NULL on failure.
  *
+ * @param list the list handle.
+ * @param index zero-based position, less than ftrack_entity_list_len().
+ * @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+ *        failure.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
  *         `FTRACK_STATUS_INVALID_ARGUMENT` (`index` >= length) or
  *         `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `list` must be NULL or a live list handle; `out` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_entity_list_get(const ftrack_entity_list *list,
@@ -777,15 +833,32 @@ ftrack_status ftrack_entity_list_get(const ftrack_entity_list *list,
                                      ftrack_entity **out);
 
 /**
- * Frees a list handle (entity handles taken from it stay valid). NULL is a no-op.
- * Destroying the same handle twice, or while another thread uses it, is forbidden.
+ * @brief Frees a list handle (entity handles taken from it stay valid).
  *
- * # Safety
- * `list` must be NULL or a live list handle that no other thread is using.
+ * NULL is a no-op. Destroying the same handle twice, or while another thread uses it,
+ * is forbidden.
+ *
+ * @param list the list handle, or NULL.
  */
 FTRACK_API void ftrack_entity_list_destroy(ftrack_entity_list *list);
 
 /**
+ * @brief Buffer contract (the same for every string output of this library): `buffer`
+ *        may be NULL only when `buffer_len` is 0, to ask for the size.
+ *
+ * `out_len` may be NULL. On `FTRACK_STATUS_OK`, `*out_len` is the number of bytes
+ * written including the NUL. When the buffer is too small, returns
+ * `FTRACK_STATUS_BUFFER_TOO_SMALL`, sets `*out_len` to the size needed (NUL included)
+ * and writes an empty string when `buffer_len` > 0.
+ *
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`, or
+ *         `FTRACK_STATUS_NULL_POINTER` (`buffer` NULL with `buffer_len` > 0).
+ *
  * Copies this thread's last error message into `buffer`.
  *
  * The message is UTF-8 and NUL-terminated; it says which function failed, what
@@ -795,21 +868,7 @@ FTRACK_API void ftrack_entity_list_destroy(ftrack_entity_list *list);
  * (`""`) when no call has failed on this thread yet. This function never changes
  * the last error, even when it fails itself.
  *
- * Buffer contract (the same for every string output of this library):
- * `buffer` may be NULL only when `buffer_len` is 0, to ask for the size.
- * `out_len` may be NULL. On `FTRACK_STATUS_OK`, `*out_len` is the number of bytes
- * written including the NUL. When the buffer is too small, returns
- * `FTRACK_STATUS_BUFFER_TOO_SMALL`, sets `*out_len` to the size needed (NUL
- * included) and writes an empty string when `buffer_len` > 0.
- *
- * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`, or
- *         `FTRACK_STATUS_NULL_POINTER` (`buffer` NULL with `buffer_len` > 0).
- *
  * Thread-safe: each thread has its own last error.
- *
- * # Safety
- * `buffer` must be NULL or point to `buffer_len` writable bytes; `out_len` must be
- * NULL or point to a writable `size_t`.
  */
 FTRACK_API
 ftrack_status ftrack_last_error_message(char *buffer,
@@ -817,115 +876,107 @@ ftrack_status ftrack_last_error_message(char *buffer,
                                         size_t *out_len);
 
 /**
- * Connects the session's event hub when the session starts (in the
+ * @brief Connects the session's event hub when the session starts (in the
  * background; the session does not wait for it).
  *
+ * @param options the options (not NULL).
+ * @param on true to turn it on, false to turn it off.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_auto_connect_event_hub(ftrack_session_options *options,
                                                                 bool on);
 
 /**
- * Runs subscriber callbacks on a library thread instead of in
+ * @brief Runs subscriber callbacks on a library thread instead of in
  * `ftrack_event_hub_dispatch` (off by default: callbacks run on the host's
  * thread when it dispatches).
  *
+ * @param options the options (not NULL).
+ * @param on true to turn it on, false to turn it off.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_event_dispatch_thread(ftrack_session_options *options,
                                                                bool on);
 
 /**
- * Adds a directory searched recursively for plugin libraries (files
+ * @brief Adds a directory searched recursively for plugin libraries (files
  * ending in `.so`, `.dylib` or `.dll` that export
  * `ftrack_event_plugin_register`). Without any, the directories of
  * `FTRACK_EVENT_PLUGIN_PATH` (separated by `:`) are searched. The string is copied.
  *
+ * @param options the options (not NULL).
+ * @param path a directory, NUL-terminated UTF-8 (not NULL); copied.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
  *         `FTRACK_STATUS_INVALID_UTF8` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `path` NULL or NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_add_plugin_path(ftrack_session_options *options,
                                                      const char *path);
 
 /**
- * Sets the arguments handed to every plugin, a JSON object (default `{}`).
+ * @brief Sets the arguments handed to every plugin, a JSON object (default `{}`).
  * The string is copied.
  *
+ * @param options the options (not NULL).
+ * @param json a JSON object, NUL-terminated UTF-8 (not NULL); copied.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` when it is
  *         not a JSON object; `FTRACK_STATUS_NULL_POINTER`;
  *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `json` NULL or NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_plugin_arguments(ftrack_session_options *options,
                                                           const char *json);
 
 /**
- * Connects the session's event hub and waits up to `timeout_ms` for the
+ * @brief Connects the session's event hub and waits up to `timeout_ms` for the
  * connection (0: return at once and connect in the background). The hub
  * then stays connected, reconnecting with backoff after failures, until
  * `ftrack_event_hub_disconnect`.
  *
+ * @param session the session (not NULL).
+ * @param timeout_ms how long to wait, in milliseconds.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the first
  *         attempt failed (the hub keeps retrying); `FTRACK_STATUS_TIMEOUT`;
  *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session.
  */
 FTRACK_API ftrack_status ftrack_event_hub_connect(ftrack_session *session, uint64_t timeout_ms);
 
 /**
- * Disconnects the event hub and stops reconnecting; subscriptions are kept
+ * @brief Disconnects the event hub and stops reconnecting; subscriptions are kept
  * for the next `ftrack_event_hub_connect`.
  *
+ * @param session the session (not NULL).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session.
  */
 FTRACK_API ftrack_status ftrack_event_hub_disconnect(ftrack_session *session);
 
 /**
- * Sets `*out` to whether the event hub is connected now.
+ * @brief Sets `*out` to whether the event hub is connected now.
  *
+ * @param session the session (not NULL).
+ * @param out receives the answer (not NULL).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `out` NULL or writable.
  */
 FTRACK_API ftrack_status ftrack_event_hub_is_connected(ftrack_session *session, bool *out);
 
 /**
- * Subscribes `callback` to events matching `subscription` (e.g.
+ * @brief Subscribes `callback` to events matching `subscription` (e.g.
  * `"topic=ftrack.update and data.user.name=jane"`; `and`, `or`, `not`,
  * parentheses, dotted keys, `= != > < >= <=`, trailing `*`).
  * `subscriber_json` is NULL or a JSON object of metadata other hubs can
@@ -935,6 +986,15 @@ FTRACK_API ftrack_status ftrack_event_hub_is_connected(ftrack_session *session, 
  * and `buffer_len` is 0). The subscription is sent to the server now when
  * connected, else at the next connection.
  *
+ * @param session the session (not NULL).
+ * @param subscription the subscription expression, NUL-terminated UTF-8 (not NULL).
+ * @param subscriber_json NULL, or a JSON object of subscriber metadata (NUL-terminated).
+ * @param priority lower runs first; 100 is the usual default.
+ * @param callback the callback (not NULL); see `ftrack_event_callback_fn`.
+ * @param user_data passed back to `callback` unchanged; must stay valid until the subscriber is removed or the session destroyed.
+ * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+ * @param buffer_len the size of `buffer` in bytes.
+ * @param out_len NULL, or receives the size needed, NUL included.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for a bad
  *         expression (the message says where), metadata that is not an
  *         object, or a subscriber id already in use; `FTRACK_STATUS_BUFFER_TOO_SMALL`
@@ -945,11 +1005,6 @@ FTRACK_API ftrack_status ftrack_event_hub_is_connected(ftrack_session *session, 
  * Thread-safe. `user_data` must stay valid until the subscriber is removed
  * or the session destroyed; see `ftrack_event_callback_fn` for the thread
  * the callback runs on.
- *
- * # Safety
- * `session` must be NULL or a live session; strings NULL or
- * NUL-terminated; `callback` a valid function; `buffer` NULL or
- * `buffer_len` writable bytes; `out_len` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_event_hub_subscribe(ftrack_session *session,
@@ -963,37 +1018,37 @@ ftrack_status ftrack_event_hub_subscribe(ftrack_session *session,
                                          size_t *out_len);
 
 /**
- * Removes the subscriber with this id.
+ * @brief Removes the subscriber with this id.
  *
+ * @param session the session (not NULL).
+ * @param subscriber_id an id `ftrack_event_hub_subscribe` returned, NUL-terminated (not NULL).
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` when no subscriber
  *         has that id; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
  *         `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `subscriber_id` NULL or NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_event_hub_unsubscribe(ftrack_session *session,
                                            const char *subscriber_id);
 
 /**
- * Publishes an event: `topic`, `data_json` (NULL: `{}`) and `target` (NULL
+ * @brief Publishes an event: `topic`, `data_json` (NULL: `{}`) and `target` (NULL
  * or empty: every subscriber; else an expression over subscriber metadata,
  * e.g. `"id=<subscriber id>"`). Local-only topics (`ftrack.api.session.*`,
  * `ftrack.meta.connected`, ...) are handled locally. While the hub is
  * reconnecting the event is queued (at most 1000 by default) and sent after.
  *
+ * @param session the session (not NULL).
+ * @param topic the topic, NUL-terminated UTF-8 (not NULL, not empty).
+ * @param data_json NULL for `{}`, or the data as JSON (NUL-terminated).
+ * @param target NULL or empty for every subscriber, else an expression over subscriber metadata (NUL-terminated).
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the hub was
  *         never connected or the queue is full; `FTRACK_STATUS_INVALID_ARGUMENT`
  *         (empty topic, bad JSON); `FTRACK_STATUS_NULL_POINTER`;
  *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe; may be called from a subscriber callback.
- *
- * # Safety
- * `session` must be NULL or a live session; strings NULL or NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_event_hub_publish(ftrack_session *session,
@@ -1002,20 +1057,22 @@ ftrack_status ftrack_event_hub_publish(ftrack_session *session,
                                        const char *target);
 
 /**
- * Publishes an event (as `ftrack_event_hub_publish`) and waits up to
+ * @brief Publishes an event (as `ftrack_event_hub_publish`) and waits up to
  * `timeout_ms` for the first reply, returned in `*out_reply` (free it with
  * `ftrack_event_destroy`; its data is the replying handler's result).
  *
+ * @param session the session (not NULL).
+ * @param topic the topic, NUL-terminated UTF-8 (not NULL, not empty).
+ * @param data_json NULL for `{}`, or the data as JSON (NUL-terminated).
+ * @param target NULL or empty for every subscriber, else an expression over subscriber metadata (NUL-terminated).
+ * @param timeout_ms how long to wait, in milliseconds.
+ * @param out_reply receives the reply the caller frees with `ftrack_event_destroy`; NULL on failure (not NULL).
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_TIMEOUT` when no reply came;
  *         the statuses of `ftrack_event_hub_publish`.
  *
  * Thread-safe. Do not call it from a subscriber callback running in
  * `ftrack_event_hub_dispatch` when the reply is to come from a callback of
  * the same session (dispatch would be blocked): use the dispatch thread.
- *
- * # Safety
- * `session` must be NULL or a live session; strings NULL or NUL-terminated;
- * `out_reply` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_event_hub_publish_and_wait(ftrack_session *session,
@@ -1026,18 +1083,18 @@ ftrack_status ftrack_event_hub_publish_and_wait(ftrack_session *session,
                                                 ftrack_event **out_reply);
 
 /**
- * Runs the callbacks of the events that arrived, on this thread, waiting
+ * @brief Runs the callbacks of the events that arrived, on this thread, waiting
  * up to `timeout_ms` for the first; `*out_handled` (may be NULL) is the
  * number of events handled. Call it regularly from the thread that should
  * run callbacks (a UI loop, a timer). Events wait at most 10000 deep; past
  * that the oldest are dropped with a warning in the log.
  *
+ * @param session the session (not NULL).
+ * @param timeout_ms how long to wait, in milliseconds.
+ * @param out_handled NULL, or receives the number of events handled.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe; a second thread dispatching at the same time handles nothing.
- *
- * # Safety
- * `session` must be NULL or a live session; `out_handled` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_event_hub_dispatch(ftrack_session *session,
@@ -1045,16 +1102,16 @@ ftrack_status ftrack_event_hub_dispatch(ftrack_session *session,
                                         size_t *out_handled);
 
 /**
- * Copies the event's topic into `(buffer, buffer_len, out_len)`.
+ * @brief Copies the event's topic into `(buffer, buffer_len, out_len)`.
  *
+ * @param event the event (not NULL).
+ * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+ * @param buffer_len the size of `buffer` in bytes.
+ * @param out_len NULL, or receives the size needed, NUL included.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len`
  *         is the size needed), `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `event` must be NULL or a live event; `buffer` NULL or `buffer_len`
- * writable bytes; `out_len` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_event_topic(const ftrack_event *event,
@@ -1063,14 +1120,15 @@ ftrack_status ftrack_event_topic(const ftrack_event *event,
                                  size_t *out_len);
 
 /**
- * Copies the event's id (as `ftrack_event_topic`).
+ * @brief Copies the event's id (as `ftrack_event_topic`).
  *
+ * @param event the event (not NULL).
+ * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+ * @param buffer_len the size of `buffer` in bytes.
+ * @param out_len NULL, or receives the size needed, NUL included.
  * @return as `ftrack_event_topic`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_event_topic`.
  */
 FTRACK_API
 ftrack_status ftrack_event_id(const ftrack_event *event,
@@ -1079,14 +1137,15 @@ ftrack_status ftrack_event_id(const ftrack_event *event,
                               size_t *out_len);
 
 /**
- * Copies the event's data as JSON (as `ftrack_event_topic`).
+ * @brief Copies the event's data as JSON (as `ftrack_event_topic`).
  *
+ * @param event the event (not NULL).
+ * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+ * @param buffer_len the size of `buffer` in bytes.
+ * @param out_len NULL, or receives the size needed, NUL included.
  * @return as `ftrack_event_topic`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_event_topic`.
  */
 FTRACK_API
 ftrack_status ftrack_event_data_json(const ftrack_event *event,
@@ -1095,15 +1154,16 @@ ftrack_status ftrack_event_data_json(const ftrack_event *event,
                                      size_t *out_len);
 
 /**
- * Copies the event's source as JSON (`id` of the publishing hub,
+ * @brief Copies the event's source as JSON (`id` of the publishing hub,
  * `user.username`, `applicationId`), as `ftrack_event_topic`.
  *
+ * @param event the event (not NULL).
+ * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+ * @param buffer_len the size of `buffer` in bytes.
+ * @param out_len NULL, or receives the size needed, NUL included.
  * @return as `ftrack_event_topic`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_event_topic`.
  */
 FTRACK_API
 ftrack_status ftrack_event_source_json(const ftrack_event *event,
@@ -1112,19 +1172,21 @@ ftrack_status ftrack_event_source_json(const ftrack_event *event,
                                        size_t *out_len);
 
 /**
- * Copies one value of the event's data, found by a JSON pointer (RFC
+ * @brief Copies one value of the event's data, found by a JSON pointer (RFC
  * 6901, e.g. `"/entities/0/changes/roleid/new"`; `""` is all of it): a
  * string without its quotes, anything else as JSON (`null`, `3`, `{...}`).
  *
+ * @param event the event (not NULL).
+ * @param pointer a JSON pointer such as `/entities/0/action`, NUL-terminated (not NULL).
+ * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+ * @param buffer_len the size of `buffer` in bytes.
+ * @param out_len NULL, or receives the size needed, NUL included.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` when nothing is at
  *         that pointer; `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len` is the
  *         size needed); `FTRACK_STATUS_NULL_POINTER`;
  *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_event_topic`; `pointer` NULL or NUL-terminated.
  */
 FTRACK_API
 ftrack_status ftrack_event_data_get(const ftrack_event *event,
@@ -1134,32 +1196,30 @@ ftrack_status ftrack_event_data_get(const ftrack_event *event,
                                     size_t *out_len);
 
 /**
- * Sets the reply a callback sends back to the publisher: `data_json` is
+ * @brief Sets the reply a callback sends back to the publisher: `data_json` is
  * any JSON value (copied). Call it on the event a callback received,
  * before the callback returns; the last call wins.
  *
+ * @param event the event (not NULL).
+ * @param data_json NULL for `{}`, or the data as JSON (NUL-terminated).
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` (not JSON);
  *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
  *         `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `event` must be NULL or a live event; `data_json` NULL or NUL-terminated.
  */
 FTRACK_API ftrack_status ftrack_event_set_reply(ftrack_event *event, const char *data_json);
 
 /**
- * Frees an event returned by `ftrack_event_hub_publish_and_wait`.
+ * @brief Frees an event returned by `ftrack_event_hub_publish_and_wait`.
  * NULL is a no-op. Never destroy the event a callback receives.
  *
- * # Safety
- * `event` must be NULL or a live event the caller owns.
+ * @param event the event (not NULL).
  */
 FTRACK_API void ftrack_event_destroy(ftrack_event *event);
 
 /**
- * Sends the log lines of sessions created from `options` to `callback`, from
+ * @brief Sends the log lines of sessions created from `options` to `callback`, from
  * session start-up on: lines of `level` and more severe.
  *
  * @param options   the options (not NULL).
@@ -1172,10 +1232,6 @@ FTRACK_API void ftrack_event_destroy(ftrack_event *event);
  *         `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe. The callback may be called from any thread that uses the session.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `callback` NULL or a valid
- * function.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_logger(ftrack_session_options *options,
@@ -1184,7 +1240,7 @@ ftrack_status ftrack_session_options_set_logger(ftrack_session_options *options,
                                                 void *user_data);
 
 /**
- * Sends this session's log lines of `level` and more severe to `callback` from
+ * @brief Sends this session's log lines of `level` and more severe to `callback` from
  * now on, or stops logging when `callback` is NULL.
  *
  * @param session   the session (not NULL).
@@ -1196,9 +1252,6 @@ ftrack_status ftrack_session_options_set_logger(ftrack_session_options *options,
  *         `FTRACK_STATUS_INVALID_ARGUMENT` (unknown level) or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `callback` NULL or a valid function.
  */
 FTRACK_API
 ftrack_status ftrack_session_set_logger(ftrack_session *session,
@@ -1207,7 +1260,7 @@ ftrack_status ftrack_session_set_logger(ftrack_session *session,
                                         void *user_data);
 
 /**
- * Reports the progress of this session's long operations (paged queries,
+ * @brief Reports the progress of this session's long operations (paged queries,
  * audits, commits) to `callback`, or stops when `callback` is NULL. The callback
  * returns non-zero to cancel the operation.
  *
@@ -1218,9 +1271,6 @@ ftrack_status ftrack_session_set_logger(ftrack_session *session,
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `callback` NULL or a valid function.
  */
 FTRACK_API
 ftrack_status ftrack_session_set_progress(ftrack_session *session,
@@ -1228,7 +1278,7 @@ ftrack_status ftrack_session_set_progress(ftrack_session *session,
                                           void *user_data);
 
 /**
- * Cancels every call of this session in flight at this moment, from any thread.
+ * @brief Cancels every call of this session in flight at this moment, from any thread.
  * Each returns `FTRACK_STATUS_CANCELLED` within about 20 ms while it sends,
  * waits for or reads the reply, or waits to retry; a TCP connect in progress is
  * abandoned when it completes or its connect timeout expires
@@ -1240,181 +1290,172 @@ ftrack_status ftrack_session_set_progress(ftrack_session *session,
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe; meant to be called from another thread than the one waiting.
- *
- * # Safety
- * `session` must be NULL or a live session.
  */
 FTRACK_API ftrack_status ftrack_session_cancel(ftrack_session *session);
 
 /**
- * Sets how long establishing a connection (TCP, proxy, TLS) may take, in
+ * @brief Sets how long establishing a connection (TCP, proxy, TLS) may take, in
  * milliseconds (default 10000, never more than the timeout).
  *
+ * @param options      the session options handle.
+ * @param milliseconds the connect timeout in milliseconds; not 0.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for 0;
  *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_connect_timeout_ms(ftrack_session_options *options,
                                                             uint64_t milliseconds);
 
 /**
- * Sets the longest one request may take from start to end, whatever its phases,
+ * @brief Sets the longest one request may take from start to end, whatever its phases,
  * in milliseconds (default 600000).
  *
+ * @param options      the session options handle.
+ * @param milliseconds the deadline of one request in milliseconds; not 0.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for 0;
  *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_request_deadline_ms(ftrack_session_options *options,
                                                              uint64_t milliseconds);
 
 /**
- * Sets the largest reply accepted, in bytes (default 268435456, 256 MiB); a
+ * @brief Sets the largest reply accepted, in bytes (default 268435456, 256 MiB); a
  * larger reply fails with `FTRACK_STATUS_PROTOCOL` and a message that says so.
  *
+ * @param options the session options handle.
+ * @param bytes   the largest reply in bytes; not 0.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for 0;
  *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_max_reply_bytes(ftrack_session_options *options,
                                                          uint64_t bytes);
 
 /**
- * Allows (true) plain `http://` to a host that is not this machine. Off by
+ * @brief Allows (true) plain `http://` to a host that is not this machine. Off by
  * default, because the API key would travel in clear text: session creation
  * then fails with `FTRACK_STATUS_INVALID_ARGUMENT`.
  *
+ * @param options the session options handle.
+ * @param allow   true to allow plain `http://` to other hosts; false (the default)
+ *                to refuse it.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_allow_insecure_http(ftrack_session_options *options,
                                                              bool allow);
 
 /**
- * Creates default options: everything from the environment, a 60 s timeout,
- * auto-populate and operation recording on, the default schema cache, pages of
- * 500, 4 attempts per request.
+ * @brief Creates default options: everything from the environment, a 60 s timeout, auto-
+ *        populate and operation recording on, the default schema cache, pages of 500, 4
+ *        attempts per request.
  *
  * On success `*out` owns a new handle the caller frees with
  * `ftrack_session_options_destroy`; on failure `*out` is NULL.
  *
+ * @param out receives a new options handle, freed with ftrack_session_options_destroy();
+ *        NULL on failure.
  * @return `FTRACK_STATUS_OK` or `FTRACK_STATUS_NULL_POINTER` (`out` is NULL).
  *
  * Thread-safe.
- *
- * # Safety
- * `out` must be NULL or point to a writable `ftrack_session_options *`.
  */
 FTRACK_API ftrack_status ftrack_session_options_create(ftrack_session_options **out);
 
 /**
- * Frees options created by `ftrack_session_options_create`. NULL is a no-op.
- * Sessions created from them are not affected. Destroying the same handle twice,
- * or while another thread uses it, is forbidden (undefined behaviour).
+ * @brief Frees options created by `ftrack_session_options_create`.
  *
- * # Safety
- * `options` must be NULL or a live options handle that no other thread is using.
+ * NULL is a no-op. Sessions created from them are not affected. Destroying the same
+ * handle twice, or while another thread uses it, is forbidden (undefined behaviour).
+ *
+ * @param options the options handle, or NULL.
  */
 FTRACK_API void ftrack_session_options_destroy(ftrack_session_options *options);
 
 /**
- * Sets the server URL, e.g. `"https://studio.ftrackapp.com"` (otherwise
- * `FTRACK_SERVER`). The string is copied.
+ * @brief Sets the server URL, e.g. `"https://studio.ftrackapp.com"` (otherwise
+ *        `FTRACK_SERVER`).
  *
+ * The string is copied.
+ *
+ * @param options the session options handle.
+ * @param server_url server URL (NUL-terminated UTF-8).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
  *         or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `server_url` NULL or a
- * NUL-terminated string.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_server_url(ftrack_session_options *options,
                                                     const char *server_url);
 
 /**
- * Sets the API key (otherwise `FTRACK_API_KEY`, or the legacy `FTRACK_APIKEY`).
+ * @brief Sets the API key (otherwise `FTRACK_API_KEY`, or the legacy `FTRACK_APIKEY`).
+ *
  * The string is copied; it never appears in an error message.
  *
+ * @param options the session options handle.
+ * @param api_key API key (NUL-terminated UTF-8); copied, never shown in messages.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
  *         or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `api_key` NULL or a
- * NUL-terminated string.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_api_key(ftrack_session_options *options,
                                                  const char *api_key);
 
 /**
- * Sets the API user name (otherwise `FTRACK_API_USER`, or the login name).
+ * @brief Sets the API user name (otherwise `FTRACK_API_USER`, or the login name).
+ *
  * The string is copied.
  *
+ * @param options the session options handle.
+ * @param api_user API user (NUL-terminated UTF-8).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
  *         or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `api_user` NULL or a
- * NUL-terminated string.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_api_user(ftrack_session_options *options,
                                                   const char *api_user);
 
 /**
- * Sets the timeout for connecting and for waiting for each answer, in
- * milliseconds (default 60000).
+ * @brief Sets the timeout for connecting and for waiting for each answer, in
+ *        milliseconds (default 60000).
  *
+ * @param options the session options handle.
+ * @param timeout_ms timeout in milliseconds; not 0.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (0),
  *         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_timeout_ms(ftrack_session_options *options,
                                                     uint64_t timeout_ms);
 
 /**
- * Adds an HTTP header sent with every request. Both strings are copied.
+ * @brief Adds an HTTP header sent with every request.
  *
+ * Both strings are copied.
+ *
+ * @param options the session options handle.
+ * @param name header name (NUL-terminated UTF-8).
+ * @param value header value (NUL-terminated UTF-8).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_INVALID_ARGUMENT` (empty name) or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `name` and `value` NULL or
- * NUL-terminated strings.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_add_header(ftrack_session_options *options,
@@ -1422,16 +1463,17 @@ ftrack_status ftrack_session_options_add_header(ftrack_session_options *options,
                                                 const char *value);
 
 /**
- * Adds a cookie sent with every request. Both strings are copied.
+ * @brief Adds a cookie sent with every request.
  *
+ * Both strings are copied.
+ *
+ * @param options the session options handle.
+ * @param name cookie name (NUL-terminated UTF-8).
+ * @param value cookie value (NUL-terminated UTF-8).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_INVALID_ARGUMENT` (empty name) or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `name` and `value` NULL or
- * NUL-terminated strings.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_add_cookie(ftrack_session_options *options,
@@ -1439,203 +1481,201 @@ ftrack_status ftrack_session_options_add_cookie(ftrack_session_options *options,
                                                 const char *value);
 
 /**
- * Turns strict API mode on or off (the `ftrack-strict-api` header; default off).
+ * @brief Turns strict API mode on or off (the `ftrack-strict-api` header; default off).
  *
+ * @param options the session options handle.
+ * @param strict true for strict API mode.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_strict_api(ftrack_session_options *options,
                                                     bool strict);
 
 /**
- * Turns auto-populate on or off (default on): reading an attribute that is not
- * loaded fetches it, for all entities of the same result that lack it, in one request.
+ * @brief Turns auto-populate on or off (default on): reading an attribute that is not
+ *        loaded fetches it, for all entities of the same result that lack it, in one
+ *        request.
  *
+ * @param options the session options handle.
+ * @param enabled true to enable, false to disable.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_auto_populate(ftrack_session_options *options,
                                                        bool enabled);
 
 /**
- * Turns operation recording on or off (default on). With it off, changes are
- * local only and `ftrack_session_commit` sends nothing for them.
+ * @brief Turns operation recording on or off (default on).
  *
+ * With it off, changes are local only and `ftrack_session_commit` sends nothing for
+ * them.
+ *
+ * @param options the session options handle.
+ * @param enabled true to enable, false to disable.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_record_operations(ftrack_session_options *options,
                                                            bool enabled);
 
 /**
- * Keeps the schema cache in this directory (instead of
- * `FTRACK_API_SCHEMA_CACHE_PATH` or the per-user cache directory). Copied.
+ * @brief Keeps the schema cache in this directory (instead of
+ *        `FTRACK_API_SCHEMA_CACHE_PATH` or the per-user cache directory).
  *
+ * Copied.
+ *
+ * @param options the session options handle.
+ * @param path file path (NUL-terminated UTF-8).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
  *         or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `path` NULL or a
- * NUL-terminated string.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_schema_cache_path(ftrack_session_options *options,
                                                            const char *path);
 
 /**
- * Disables the schema cache: every session start fetches the schemas.
+ * @brief Disables the schema cache: every session start fetches the schemas.
  *
+ * @param options the session options handle.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_disable_schema_cache(ftrack_session_options *options);
 
 /**
- * Sets the number of rows per query page (default 500).
+ * @brief Sets the number of rows per query page (default 500).
  *
+ * @param options the session options handle.
+ * @param page_size number of entities fetched per request; not 0.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (0),
  *         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_page_size(ftrack_session_options *options,
                                                    size_t page_size);
 
 /**
- * Sets the attempts per request including the first (default 4; 1 disables
- * retries). Reads are retried on connection failures and HTTP 429/502/503/504;
- * writes only when the request provably never reached the server.
+ * @brief Sets the attempts per request including the first (default 4; 1 disables
+ *        retries).
  *
+ * Reads are retried on connection failures and HTTP 429/502/503/504; writes only when
+ * the request provably never reached the server.
+ *
+ * @param options the session options handle.
+ * @param max_attempts attempts per request, the first included; at least 1.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (0),
  *         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_max_attempts(ftrack_session_options *options,
                                                       uint32_t max_attempts);
 
 /**
- * Sets the base delay of the exponential retry back-off, in milliseconds
- * (default 200; 0 retries at once).
+ * @brief Sets the base delay of the exponential retry back-off, in milliseconds (default
+ *        200; 0 retries at once).
  *
+ * @param options the session options handle.
+ * @param delay_ms delay before the first retry in milliseconds.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_retry_delay_ms(ftrack_session_options *options,
                                                         uint64_t delay_ms);
 
 /**
- * Trusts the CA certificates in this PEM file instead of the platform's. Copied;
- * the file is read when the session is created.
+ * @brief Trusts the CA certificates in this PEM file instead of the platform's.
  *
+ * Copied; the file is read when the session is created.
+ *
+ * @param options the session options handle.
+ * @param path file path (NUL-terminated UTF-8).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
  *         or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `path` NULL or a
- * NUL-terminated string.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_ca_bundle_path(ftrack_session_options *options,
                                                         const char *path);
 
 /**
- * Uses this JSON file as a persistent entity cache under the in-memory one. Copied.
+ * @brief Uses this JSON file as a persistent entity cache under the in-memory one.
  *
+ * Copied.
+ *
+ * @param options the session options handle.
+ * @param path file path (NUL-terminated UTF-8).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
  *         or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `path` NULL or a
- * NUL-terminated string.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_persistent_cache_path(ftrack_session_options *options,
                                                                const char *path);
 
 /**
- * Makes security-role changes of sessions created with these options idempotent
- * (default off): a change that would be a no-op — `ftrack_user_role_append` of a
- * role the user already holds, `ftrack_user_role_remove` of a role they do not
- * hold, `ftrack_user_role_grant_project` of a project already granted,
- * `ftrack_user_role_revoke_project` of a project not granted, or
- * `ftrack_user_role_replace` already done — returns `FTRACK_STATUS_OK` and records
- * nothing, instead of `FTRACK_STATUS_ROLE_ALREADY_ASSIGNED`,
- * `FTRACK_STATUS_ROLE_NOT_ASSIGNED`, `FTRACK_STATUS_PROJECT_ALREADY_GRANTED` or
- * `FTRACK_STATUS_PROJECT_NOT_GRANTED`. Appending with `all_open_projects` a held
- * role that lacks all open projects records that grant instead.
- * `ftrack_session_pending_count` tells whether anything was recorded. Other
- * refusals (`FTRACK_STATUS_ROLE_NOT_ASSIGNABLE`, granting on a role the user does
- * not hold) stay errors. The Rust equivalent is
- * `SessionOptions::idempotent_role_changes`.
+ * @brief Makes security-role changes of sessions created with these options idempotent
+ *        (default off): a change that would be a no-op — `ftrack_user_role_append` of a
+ *        role the user already holds, `ftrack_user_role_remove` of a role they do not
+ *        hold, `ftrack_user_role_grant_project` of a project already granted,
+ *        `ftrack_user_role_revoke_project` of a project not granted, or
+ *        `ftrack_user_role_replace` already done — returns `FTRACK_STATUS_OK` and
+ *        records nothing, instead of `FTRACK_STATUS_ROLE_ALREADY_ASSIGNED`,
+ *        `FTRACK_STATUS_ROLE_NOT_ASSIGNED`, `FTRACK_STATUS_PROJECT_ALREADY_GRANTED` or
+ *        `FTRACK_STATUS_PROJECT_NOT_GRANTED`.
  *
+ * Appending with `all_open_projects` a held role that lacks all open projects records
+ * that grant instead. `ftrack_session_pending_count` tells whether anything was
+ * recorded. Other refusals (`FTRACK_STATUS_ROLE_NOT_ASSIGNABLE`, granting on a role
+ * the user does not hold) stay errors.
+ *
+ * @param options the session options handle.
+ * @param enabled true to enable, false to disable.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle.
  */
 FTRACK_API
 ftrack_status ftrack_session_options_set_idempotent_role_changes(ftrack_session_options *options,
                                                                  bool enabled);
 
 /**
- * Lists the security roles, sorted by name, with `name` and `type` loaded;
- * only those of `role_type` (`"PROJECT"`, `"ASSIGNED"` or `"API"`, any case) unless
- * `role_type` is NULL. One request.
+ * @brief Lists the security roles, sorted by name, with `name` and `type` loaded; only
+ *        those of `role_type` (`"PROJECT"`, `"ASSIGNED"` or `"API"`, any case) unless
+ *        `role_type` is NULL.
+ *
+ * One request.
  *
  * On success `*out` owns a new list freed with `ftrack_entity_list_destroy`; on
  * failure NULL.
  *
+ * @param session the session handle.
+ * @param role_type `"PROJECT"`, `"ASSIGNED"` or `"API"` (any case) to list only roles of
+ *        that type, or NULL for all.
+ * @param out receives a new list handle, freed with ftrack_entity_list_destroy(); NULL
+ *        on failure.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`;
  *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_INVALID_ARGUMENT` (unknown
  *         type); `FTRACK_STATUS_POISONED`; or a transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `role_type` NULL or NUL-terminated; `out`
- * NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_security_roles(ftrack_session *session,
@@ -1643,22 +1683,22 @@ ftrack_status ftrack_security_roles(ftrack_session *session,
                                     ftrack_entity_list **out);
 
 /**
- * Finds the security role named `name` (exact, case-sensitive), with `name` and
- * `type` loaded.
+ * @brief Finds the security role named `name` (exact, case-sensitive), with `name` and
+ *        `type` loaded.
  *
  * On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
  * on failure NULL.
  *
+ * @param session the session handle.
+ * @param name the role's name (NUL-terminated UTF-8).
+ * @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+ *        failure.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` (the message names the
  *         role and lists the roles that exist); `FTRACK_STATUS_NULL_POINTER`;
  *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`; or a
  *         transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `name` NULL or NUL-terminated; `out`
- * NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_security_role_find(ftrack_session *session,
@@ -1666,21 +1706,21 @@ ftrack_status ftrack_security_role_find(ftrack_session *session,
                                         ftrack_entity **out);
 
 /**
- * Finds the user whose `username` is `username` (quoted safely, so any text
- * may be passed), with `username` and `is_active` loaded.
+ * @brief Finds the user whose `username` is `username` (quoted safely, so any text may
+ *        be passed), with `username` and `is_active` loaded.
  *
  * On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
  * on failure NULL.
  *
+ * @param session the session handle.
+ * @param username the username (NUL-terminated UTF-8).
+ * @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+ *        failure.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` (the message names the
  *         user); `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
  *         `FTRACK_STATUS_POISONED`; or a transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `username` NULL or NUL-terminated;
- * `out` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_user_find(ftrack_session *session,
@@ -1688,23 +1728,48 @@ ftrack_status ftrack_user_find(ftrack_session *session,
                                ftrack_entity **out);
 
 /**
- * Finds the project whose short `name` (e.g. `"gamma"`) or `full_name` (e.g.
- * `"Project Gamma"`) is `name`, preferring the short name; `id`, `name` and
- * `full_name` are loaded. Projects the API user may not see are not found.
+ * @brief Lists the users matching `criteria`, sorted by username, with their roles
+ *        and scopes loaded by one paged query (one request per 500 users).
+ *
+ * Their role state is kept for validation: role changes to any of them then cost
+ * no request until this session commits. Use it before changing many users' roles.
+ *
+ * @param session the session handle.
+ * @param criteria a query condition such as `username like "a%"` (NUL-terminated
+ *        UTF-8), or NULL for every user.
+ * @param out receives a new list handle, freed with ftrack_entity_list_destroy(); NULL
+ *        on failure.
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_QUERY_SYNTAX` (bad
+ *         criteria); `FTRACK_STATUS_POISONED`; or a transport/server status.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_users(ftrack_session *session,
+                           const char *criteria,
+                           ftrack_entity_list **out);
+
+/**
+ * @brief Finds the project whose short `name` (e.g. `"gamma"`) or `full_name` (e.g.
+ *        `"Project Gamma"`) is `name`, preferring the short name; `id`, `name` and
+ *        `full_name` are loaded.
+ *
+ * Projects the API user may not see are not found.
  *
  * On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
  * on failure NULL.
  *
+ * @param session the session handle.
+ * @param name the project's name (NUL-terminated UTF-8).
+ * @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+ *        failure.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND`;
  *         `FTRACK_STATUS_MULTIPLE_RESULTS` (several projects share that full
  *         name); `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
  *         `FTRACK_STATUS_POISONED`; or a transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `name` NULL or NUL-terminated; `out`
- * NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_project_find(ftrack_session *session,
@@ -1712,38 +1777,45 @@ ftrack_status ftrack_project_find(ftrack_session *session,
                                   ftrack_entity **out);
 
 /**
- * Lists the `UserSecurityRole` entities of `user`, sorted by role name, with
- * `security_role` (`name`, `type`), `is_all_open_projects` and
- * `user_security_role_projects` → `project` (`name`, `full_name`) already
- * loaded, read in ONE request. Read them with `ftrack_entity_get_entity`,
- * `ftrack_entity_get_bool`, `ftrack_entity_get_list` and
- * `ftrack_entity_get_string` without further requests.
+ * @brief Lists the `UserSecurityRole` entities of `user`, sorted by role name, with
+ *        `security_role` (`name`, `type`), `is_all_open_projects` and
+ *        `user_security_role_projects` → `project` (`name`, `full_name`) already loaded,
+ *        read in ONE request.
+ *
+ * Read them with `ftrack_entity_get_entity`, `ftrack_entity_get_bool`,
+ * `ftrack_entity_get_list` and `ftrack_entity_get_string` without further requests.
  *
  * On success `*out` owns a new list freed with `ftrack_entity_list_destroy`; on
  * failure NULL.
  *
+ * @param session the session handle.
+ * @param user the user (a `User` entity handle); only read.
+ * @param out receives a new list handle, freed with ftrack_entity_list_destroy(); NULL
+ *        on failure.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`;
  *         `FTRACK_STATUS_INVALID_ARGUMENT` (`user` is not a User, or belongs to
  *         another session); `FTRACK_STATUS_NOT_FOUND`; `FTRACK_STATUS_POISONED`;
  *         or a transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` and `user` must be NULL or live handles; `out` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_user_security_roles(ftrack_session *session,
-                                         ftrack_entity *user,
+                                         const ftrack_entity *user,
                                          ftrack_entity_list **out);
 
 /**
- * Records giving `user` the security role `role`: on every open project when
- * `all_open_projects` is true, else on no project until one is granted with
- * `ftrack_user_role_grant_project` (which may follow in the same batch).
- * Validated first (one read request); nothing is sent until
- * `ftrack_session_commit`.
+ * @brief Records giving `user` the security role `role`: on every open project when
+ *        `all_open_projects` is true, else on no project until one is granted with
+ *        `ftrack_user_role_grant_project` (which may follow in the same batch).
  *
+ * Validated first (one read request); nothing is sent until `ftrack_session_commit`.
+ *
+ * @param session the session handle.
+ * @param user the user (a `User` entity handle); only read.
+ * @param role the security role (a `SecurityRole` entity handle); only read.
+ * @param all_open_projects true: the role applies to all open projects; false: only to
+ *        projects granted to it.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_ROLE_NOT_ASSIGNABLE` (an `API`
  *         role); `FTRACK_STATUS_ROLE_ALREADY_ASSIGNED` (held on the server or
  *         by a pending operation); `FTRACK_STATUS_NULL_POINTER`;
@@ -1751,39 +1823,43 @@ ftrack_status ftrack_user_security_roles(ftrack_session *session,
  *         `FTRACK_STATUS_POISONED`; or a transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session`, `user` and `role` must be NULL or live handles.
  */
 FTRACK_API
 ftrack_status ftrack_user_role_append(ftrack_session *session,
-                                      ftrack_entity *user,
-                                      ftrack_entity *role,
+                                      const ftrack_entity *user,
+                                      const ftrack_entity *role,
                                       bool all_open_projects);
 
 /**
- * Records taking the security role `role` (and its project grants) away from
- * `user`. Validated first; sent by `ftrack_session_commit`.
+ * @brief Records taking the security role `role` (and its project grants) away from
+ *        `user`.
  *
+ * Validated first; sent by `ftrack_session_commit`.
+ *
+ * @param session the session handle.
+ * @param user the user (a `User` entity handle); only read.
+ * @param role the security role (a `SecurityRole` entity handle); only read.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_ROLE_NOT_ASSIGNED`;
  *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_ARGUMENT`;
  *         `FTRACK_STATUS_POISONED`; or a transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session`, `user` and `role` must be NULL or live handles.
  */
 FTRACK_API
 ftrack_status ftrack_user_role_remove(ftrack_session *session,
-                                      ftrack_entity *user,
-                                      ftrack_entity *role);
+                                      const ftrack_entity *user,
+                                      const ftrack_entity *role);
 
 /**
- * Records replacing the user's `old_role` by `new_role` in one action; the scope
- * (all open projects, granted projects) carries over. Validated first; sent by
- * `ftrack_session_commit`.
+ * @brief Records replacing the user's `old_role` by `new_role` in one action; the scope
+ *        (all open projects, granted projects) carries over.
  *
+ * Validated first; sent by `ftrack_session_commit`.
+ *
+ * @param session the session handle.
+ * @param user the user (a `User` entity handle); only read.
+ * @param old_role the role to replace (a `SecurityRole` entity handle); only read.
+ * @param new_role the role to give instead (a `SecurityRole` entity handle); only read.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_ROLE_NOT_ASSIGNABLE` (`new_role` is
  *         an `API` role); `FTRACK_STATUS_ROLE_NOT_ASSIGNED` (`old_role` not
  *         held); `FTRACK_STATUS_ROLE_ALREADY_ASSIGNED` (`new_role` already held);
@@ -1791,83 +1867,87 @@ ftrack_status ftrack_user_role_remove(ftrack_session *session,
  *         `FTRACK_STATUS_POISONED`; or a transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session`, `user`, `old_role` and `new_role` must be NULL or live handles.
  */
 FTRACK_API
 ftrack_status ftrack_user_role_replace(ftrack_session *session,
-                                       ftrack_entity *user,
-                                       ftrack_entity *old_role,
-                                       ftrack_entity *new_role);
+                                       const ftrack_entity *user,
+                                       const ftrack_entity *old_role,
+                                       const ftrack_entity *new_role);
 
 /**
- * Records granting `project` to the user's security role `role`. The role may
- * have been appended earlier in the same pending batch. Validated first; sent by
- * `ftrack_session_commit`.
+ * @brief Records granting `project` to the user's security role `role`.
  *
+ * The role may have been appended earlier in the same pending batch. Validated first;
+ * sent by `ftrack_session_commit`.
+ *
+ * @param session the session handle.
+ * @param user the user (a `User` entity handle); only read.
+ * @param role the security role (a `SecurityRole` entity handle); only read.
+ * @param project the project (a `Project` entity handle); only read.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_ROLE_NOT_ASSIGNED` (the user does
  *         not hold `role`); `FTRACK_STATUS_PROJECT_ALREADY_GRANTED`;
  *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_ARGUMENT`;
  *         `FTRACK_STATUS_POISONED`; or a transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session`, `user`, `role` and `project` must be NULL or live handles.
  */
 FTRACK_API
 ftrack_status ftrack_user_role_grant_project(ftrack_session *session,
-                                             ftrack_entity *user,
-                                             ftrack_entity *role,
-                                             ftrack_entity *project);
+                                             const ftrack_entity *user,
+                                             const ftrack_entity *role,
+                                             const ftrack_entity *project);
 
 /**
- * Records revoking `project` from the user's security role `role`. Validated
- * first; sent by `ftrack_session_commit`.
+ * @brief Records revoking `project` from the user's security role `role`.
  *
+ * Validated first; sent by `ftrack_session_commit`.
+ *
+ * @param session the session handle.
+ * @param user the user (a `User` entity handle); only read.
+ * @param role the security role (a `SecurityRole` entity handle); only read.
+ * @param project the project (a `Project` entity handle); only read.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_ROLE_NOT_ASSIGNED`;
  *         `FTRACK_STATUS_PROJECT_NOT_GRANTED`; `FTRACK_STATUS_NULL_POINTER`;
  *         `FTRACK_STATUS_INVALID_ARGUMENT`; `FTRACK_STATUS_POISONED`; or a
  *         transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session`, `user`, `role` and `project` must be NULL or live handles.
  */
 FTRACK_API
 ftrack_status ftrack_user_role_revoke_project(ftrack_session *session,
-                                              ftrack_entity *user,
-                                              ftrack_entity *role,
-                                              ftrack_entity *project);
+                                              const ftrack_entity *user,
+                                              const ftrack_entity *role,
+                                              const ftrack_entity *project);
 
 /**
- * Copies the audit of the whole server — every user × security role × scope —
- * as a JSON document, read with one paged query (⌈users / page size⌉ requests).
- * Buffer contract as `ftrack_last_error_message`: with a too small buffer the
- * call returns `FTRACK_STATUS_BUFFER_TOO_SMALL` and sets `*out_len` to the size
- * needed (NUL included); the audit only reads, so calling again is safe.
+ * @brief Copies the audit of the whole server — every user × security role × scope — as
+ *        a JSON document, read with one paged query (⌈users / page size⌉ requests).
+ *
+ * Buffer contract as `ftrack_last_error_message`: with a too small buffer the call
+ * returns `FTRACK_STATUS_BUFFER_TOO_SMALL` and sets `*out_len` to the size needed (NUL
+ * included); the audit only reads, so calling again is safe.
  *
  * The document is a JSON array of rows sorted by username, then role:
  * ```json
  * [{"username": "pm", "active": true, "role": "Project Manager",
- *   "role_type": "PROJECT", "all_open_projects": false,
- *   "projects": ["alpha", "gamma"]}, ...]
+ * "role_type": "PROJECT", "all_open_projects": false,
+ * "projects": ["alpha", "gamma"]}, ...]
  * ```
  * `projects` holds the short names of the explicitly granted projects, sorted.
  * A user without any role has one row with `"role": null, "role_type": null`.
  * Only what the acting API user may see is listed.
  *
+ * @param session the session handle.
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_BUFFER_TOO_SMALL`;
  *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`; or a
  *         transport/server status.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `buffer` NULL or `buffer_len`
- * writable bytes; `out_len` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_security_role_audit_json(ftrack_session *session,
@@ -1876,8 +1956,8 @@ ftrack_status ftrack_security_role_audit_json(ftrack_session *session,
                                               size_t *out_len);
 
 /**
- * Creates a session and connects to the server (one round trip: server
- * information, and the schemas unless the schema cache is current).
+ * @brief Creates a session and connects to the server (one round trip: server
+ *        information, and the schemas unless the schema cache is current).
  *
  * Each argument may be NULL to read it from the environment: `server_url` from
  * `FTRACK_SERVER`, `api_key` from `FTRACK_API_KEY` (or the legacy `FTRACK_APIKEY`),
@@ -1885,6 +1965,12 @@ ftrack_status ftrack_security_role_audit_json(ftrack_session *session,
  * On success `*out` owns a new session the caller frees with
  * `ftrack_session_destroy`; on failure `*out` is NULL.
  *
+ * @param server_url server URL, e.g. `"https://studio.ftrackapp.com"`, or NULL to read
+ *        `FTRACK_SERVER`.
+ * @param api_key API key, or NULL to read `FTRACK_API_KEY` (or `FTRACK_APIKEY`).
+ * @param api_user API user, or NULL to read `FTRACK_API_USER` (or the login name).
+ * @param out receives a new session handle, freed with ftrack_session_destroy(); NULL on
+ *        failure.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER` (`out` is NULL);
  *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_MISSING_CONFIGURATION` (the
  *         message names the argument and the variable to set);
@@ -1892,9 +1978,6 @@ ftrack_status ftrack_security_role_audit_json(ftrack_session *session,
  *         `_AUTHENTICATION`, `_SERVER` or `_INCOMPATIBLE_SERVER`.
  *
  * Thread-safe.
- *
- * # Safety
- * Each string must be NULL or NUL-terminated; `out` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_session_create(const char *server_url,
@@ -1903,49 +1986,52 @@ ftrack_status ftrack_session_create(const char *server_url,
                                     ftrack_session **out);
 
 /**
- * Creates a session from options (see `ftrack_session_options_create`) and
- * connects. `options` is only read (copied); it can be reused or destroyed after.
- * On success `*out` owns a new session the caller frees with
- * `ftrack_session_destroy`; on failure `*out` is NULL.
+ * @brief Creates a session from options (see `ftrack_session_options_create`) and
+ *        connects.
  *
+ * `options` is only read (copied); it can be reused or destroyed after. On success
+ * `*out` owns a new session the caller frees with `ftrack_session_destroy`; on failure
+ * `*out` is NULL.
+ *
+ * @param options the session options handle.
+ * @param out receives a new session handle, freed with ftrack_session_destroy(); NULL on
+ *        failure.
  * @return as `ftrack_session_create`, plus `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `options` must be NULL or a live options handle; `out` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_session_create_with_options(const ftrack_session_options *options,
                                                  ftrack_session **out);
 
 /**
- * Frees a session handle. NULL is a no-op. Uncommitted operations are discarded.
- * Entity and list handles obtained from it stay valid (see `ftrack_session`).
- * Destroying the same handle twice, or while another thread uses it, is forbidden.
+ * @brief Frees a session handle.
  *
- * # Safety
- * `session` must be NULL or a live session handle that no other thread is using.
+ * NULL is a no-op. Uncommitted operations are discarded. Entity and list handles
+ * obtained from it stay valid (see `ftrack_session`). Destroying the same handle
+ * twice, or while another thread uses it, is forbidden.
+ *
+ * @param session the session handle, or NULL.
  */
 FTRACK_API void ftrack_session_destroy(ftrack_session *session);
 
 /**
- * Runs a query and returns every matching entity (all pages).
+ * @brief Runs a query and returns every matching entity (all pages).
  *
  * `expression` is an ftrack query such as
  * `"select username from User where is_active is true"`; without `select`, the
  * schema's default projections are loaded. On success `*out` owns a new list
  * (possibly empty) freed with `ftrack_entity_list_destroy`; on failure NULL.
  *
+ * @param session the session handle.
+ * @param expression query in the ftrack query language (NUL-terminated UTF-8).
+ * @param out receives a new list handle, freed with ftrack_entity_list_destroy(); NULL
+ *        on failure.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_QUERY_SYNTAX`, `FTRACK_STATUS_UNKNOWN_ENTITY_TYPE`,
  *         `FTRACK_STATUS_POISONED`, or a transport/server status (2xx, 3xx).
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `expression` NULL or NUL-terminated;
- * `out` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_session_query(ftrack_session *session,
@@ -1953,18 +2039,19 @@ ftrack_status ftrack_session_query(ftrack_session *session,
                                    ftrack_entity_list **out);
 
 /**
- * Returns the first entity matching `expression` (sends it with limit 1).
+ * @brief Returns the first entity matching `expression` (sends it with limit 1).
  *
  * On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
  * on failure NULL.
  *
+ * @param session the session handle.
+ * @param expression query in the ftrack query language (NUL-terminated UTF-8).
+ * @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+ *        failure.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NOT_FOUND` (nothing matched), and the
  *         statuses of `ftrack_session_query`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_session_query`.
  */
 FTRACK_API
 ftrack_status ftrack_session_query_first(ftrack_session *session,
@@ -1972,19 +2059,20 @@ ftrack_status ftrack_session_query_first(ftrack_session *session,
                                          ftrack_entity **out);
 
 /**
- * Returns the one entity matching `expression`.
+ * @brief Returns the one entity matching `expression`.
  *
  * On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
  * on failure NULL.
  *
+ * @param session the session handle.
+ * @param expression query in the ftrack query language (NUL-terminated UTF-8).
+ * @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+ *        failure.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NOT_FOUND` (nothing matched),
  *         `FTRACK_STATUS_MULTIPLE_RESULTS` (more than one), and the statuses of
  *         `ftrack_session_query`.
  *
  * Thread-safe.
- *
- * # Safety
- * As `ftrack_session_query`.
  */
 FTRACK_API
 ftrack_status ftrack_session_query_one(ftrack_session *session,
@@ -1992,24 +2080,25 @@ ftrack_status ftrack_session_query_one(ftrack_session *session,
                                        ftrack_entity **out);
 
 /**
- * Creates an entity locally with a new UUID primary key and records a create
- * operation (sent by `ftrack_session_commit`).
+ * @brief Creates an entity locally with a new UUID primary key and records a create
+ *        operation (sent by `ftrack_session_commit`).
  *
  * `entity_type` is e.g. `"Project"`; `data_json` is a JSON object of initial
  * attribute values (`"{}"` for none; references as
  * `{"__entity_type__": "User", "id": "..."}`). On success `*out` owns a new entity
  * handle freed with `ftrack_entity_destroy`; on failure NULL.
  *
+ * @param session the session handle.
+ * @param entity_type entity type name, e.g. `"Project"` (NUL-terminated UTF-8).
+ * @param data_json initial attribute values as a JSON object (NUL-terminated UTF-8).
+ * @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+ *        failure.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_INVALID_ARGUMENT` (not a JSON object),
  *         `FTRACK_STATUS_UNKNOWN_ENTITY_TYPE`, `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`,
  *         `FTRACK_STATUS_TYPE_MISMATCH` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; strings NULL or NUL-terminated;
- * `out` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_session_create_entity(ftrack_session *session,
@@ -2018,87 +2107,103 @@ ftrack_status ftrack_session_create_entity(ftrack_session *session,
                                            ftrack_entity **out);
 
 /**
- * Records the deletion of `entity` (sent by `ftrack_session_commit`). The handle
- * stays valid and must still be destroyed with `ftrack_entity_destroy`.
+ * @brief Records the deletion of `entity` (sent by `ftrack_session_commit`).
  *
+ * The handle stays valid and must still be destroyed with `ftrack_entity_destroy`.
+ *
+ * @param session the session handle.
+ * @param entity the entity to delete; the handle stays valid and must still be
+ *        destroyed.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
  *         `FTRACK_STATUS_INVALID_ARGUMENT` (the entity belongs to another session)
  *         or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` and `entity` must be NULL or live handles.
  */
 FTRACK_API
 ftrack_status ftrack_session_delete_entity(ftrack_session *session,
-                                           ftrack_entity *entity);
+                                           const ftrack_entity *entity);
 
 /**
- * Sends every pending operation as one batch, merges the server's answer and
- * clears them. On failure every pending operation is kept and the cache is left
- * as it was: fix and commit again, or call `ftrack_session_rollback`.
+ * @brief Sends every pending operation as one batch, merges the server's answer and
+ *        clears them.
  *
+ * On failure every pending operation is kept and the cache is left as it was: fix and
+ * commit again, or call `ftrack_session_rollback`.
+ *
+ * @param session the session handle.
  * @return `FTRACK_STATUS_OK` (also when nothing is pending),
  *         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_VALIDATION`,
  *         `FTRACK_STATUS_PERMISSION_DENIED`, `FTRACK_STATUS_POISONED`, or a
  *         transport/server status (2xx, 3xx).
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session.
  */
 FTRACK_API ftrack_status ftrack_session_commit(ftrack_session *session);
 
 /**
- * Discards every pending operation and local change.
+ * @brief Discards every pending operation and local change.
  *
+ * @param session the session handle.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session.
  */
 FTRACK_API ftrack_status ftrack_session_rollback(ftrack_session *session);
 
 /**
- * Stores the number of pending operations in `*out` (0 on failure).
+ * @brief Stores the number of pending operations in `*out` (0 on failure).
  *
+ * @param session the session handle.
+ * @param out receives the count; 0 on failure.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `out` NULL or writable.
  */
-FTRACK_API ftrack_status ftrack_session_pending_count(ftrack_session *session, size_t *out);
+FTRACK_API ftrack_status ftrack_session_pending_count(const ftrack_session *session, size_t *out);
 
 /**
- * Copies the batch `ftrack_session_commit` would send, as a JSON array (a dry
- * run; nothing is sent). Buffer contract as `ftrack_last_error_message`.
+ * @brief Copies the batch `ftrack_session_commit` would send, as a JSON array (a dry
+ *        run; nothing is sent).
  *
+ * Buffer contract as `ftrack_last_error_message`.
+ *
+ * @param session the session handle.
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len` = size
  *         needed), `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `buffer` NULL or `buffer_len` writable
- * bytes; `out_len` NULL or writable.
  */
 FTRACK_API
-ftrack_status ftrack_session_pending_json(ftrack_session *session,
+ftrack_status ftrack_session_pending_json(const ftrack_session *session,
                                           char *buffer,
                                           size_t buffer_len,
                                           size_t *out_len);
 
 /**
- * Sends a raw batch (a JSON array of operations, e.g.
- * `[{"action": "query_server_information"}]`) and copies the server's JSON answer
- * into `buffer`. Server errors are still typed statuses. Buffer contract as
+ * @brief Sends a raw batch (a JSON array of operations, e.g. `[{"action":
+ *        "query_server_information"}]`) and copies the server's JSON answer into
+ *        `buffer`.
+ *
+ * Server errors are still typed statuses. Buffer contract as
  * `ftrack_last_error_message`.
+ *
+ * @param session the session handle.
+ * @param batch_json a JSON array of API operations (NUL-terminated UTF-8).
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
+ *         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
+ *         `FTRACK_STATUS_INVALID_ARGUMENT` (not JSON), `FTRACK_STATUS_POISONED`,
+ *         or a transport/server status (2xx, 3xx, 4xx).
  *
  * The batch is sent BEFORE the answer is copied: when the buffer is too small the
  * call returns `FTRACK_STATUS_BUFFER_TOO_SMALL` with `*out_len` set, and keeps the
@@ -2106,16 +2211,7 @@ ftrack_status ftrack_session_pending_json(ftrack_session *session,
  * sending the batch again (which would repeat its writes). Pass the buffer
  * arguments wrong (NULL with a length) and nothing is sent.
  *
- * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
- *         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
- *         `FTRACK_STATUS_INVALID_ARGUMENT` (not JSON), `FTRACK_STATUS_POISONED`,
- *         or a transport/server status (2xx, 3xx, 4xx).
- *
  * Thread-safe.
- *
- * # Safety
- * `session` must be NULL or a live session; `batch_json` NULL or NUL-terminated;
- * `buffer` NULL or `buffer_len` writable bytes; `out_len` NULL or writable.
  */
 FTRACK_API
 ftrack_status ftrack_session_call(ftrack_session *session,
@@ -2125,23 +2221,29 @@ ftrack_status ftrack_session_call(ftrack_session *session,
                                   size_t *out_len);
 
 /**
- * Copies the answer of this thread's last `ftrack_session_call` when that call
- * returned `FTRACK_STATUS_BUFFER_TOO_SMALL`, without sending anything. Once copied
- * successfully it is forgotten; any later `ftrack_session_call` forgets it too.
- * Buffer contract as `ftrack_last_error_message`.
+ * @brief Copies the answer of this thread's last `ftrack_session_call` when that call
+ *        returned `FTRACK_STATUS_BUFFER_TOO_SMALL`, without sending anything.
  *
- * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
- *         `FTRACK_STATUS_NULL_POINTER`, or `FTRACK_STATUS_NOT_FOUND` (no unread answer).
+ * Once copied successfully it is forgotten; any later `ftrack_session_call` forgets it
+ * too. Buffer contract as `ftrack_last_error_message`.
  *
  * Thread-safe (per thread).
  *
- * # Safety
- * `buffer` NULL or `buffer_len` writable bytes; `out_len` NULL or writable.
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
+ *         `FTRACK_STATUS_NULL_POINTER`, or `FTRACK_STATUS_NOT_FOUND` (no unread answer).
  */
 FTRACK_API ftrack_status ftrack_last_call_reply(char *buffer, size_t buffer_len, size_t *out_len);
 
 /**
- * Returns the name of a status code, e.g. `"FTRACK_STATUS_NOT_FOUND"`.
+ * @brief Returns the name of a status code, e.g. `"FTRACK_STATUS_NOT_FOUND"`.
+ *
+ * @param status a status value; any number, also one unknown to this library.
+ * @return the status name as static NUL-terminated ASCII; never NULL, never to be freed.
  *
  * Takes any `uint32_t` (an unknown value gives `"FTRACK_STATUS_UNKNOWN"`), so it is
  * safe to call with a value from a newer library. The returned text is static,
@@ -2151,17 +2253,118 @@ FTRACK_API ftrack_status ftrack_last_call_reply(char *buffer, size_t buffer_len,
 FTRACK_API const char *ftrack_status_name(uint32_t status);
 
 /**
- * Returns the library version as static NUL-terminated text, e.g. `"0.1.0"`
- * (never NULL, never freed). Compare it with `FTRACK_VERSION_STRING` to detect a
- * header/library mismatch. Thread-safe; never fails.
+ * @brief Returns the text of `string` (NUL-terminated UTF-8), valid until the
+ *        string is destroyed; NULL when `string` is NULL or poisoned.
+ *
+ * Never fails; does not touch the last error.
+ *
+ * @param string the string (may be NULL).
+ * @return the text, or NULL.
+ *
+ * Thread-safe.
+ */
+FTRACK_API const char *ftrack_string_data(const ftrack_string *string);
+
+/**
+ * @brief Returns the length of `string` in bytes, without the NUL; 0 when `string`
+ *        is NULL or poisoned.
+ *
+ * Never fails; does not touch the last error.
+ *
+ * @param string the string (may be NULL).
+ * @return its length in bytes.
+ *
+ * Thread-safe.
+ */
+FTRACK_API size_t ftrack_string_len(const ftrack_string *string);
+
+/**
+ * @brief Frees a string handle. NULL is a no-op.
+ *
+ * Destroying the same handle twice, or while another thread reads it, is forbidden.
+ *
+ * @param string the string (may be NULL).
+ */
+FTRACK_API void ftrack_string_destroy(ftrack_string *string);
+
+/**
+ * @brief Returns the batch ftrack_session_commit() would send now, as a JSON array
+ *        (a dry run), in a new library-owned string.
+ *
+ * See ftrack_session_pending_json() for the caller-buffer form.
+ *
+ * @param session the session handle.
+ * @param out receives a new string handle, freed with ftrack_string_destroy(); NULL on
+ *        failure.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_pending_json_string(ftrack_session *session,
+                                                 ftrack_string **out);
+
+/**
+ * @brief Returns every user × security role × scope visible to the API user, as
+ *        the JSON document ftrack_security_role_audit_json() describes, in a new
+ *        library-owned string.
+ *
+ * One paged query, never repeated for a caller's buffer.
+ *
+ * @param session the session handle.
+ * @param out receives a new string handle, freed with ftrack_string_destroy(); NULL on
+ *        failure.
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`;
+ *         or a transport/server status.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_security_role_audit_json_string(ftrack_session *session,
+                                                     ftrack_string **out);
+
+/**
+ * @brief Sends a raw batch (a JSON array of operations) and returns the server's
+ *        JSON answer in a new library-owned string.
+ *
+ * Server errors are typed statuses. See ftrack_session_call() for the
+ * caller-buffer form.
+ *
+ * @param session the session handle.
+ * @param batch_json the batch, NUL-terminated UTF-8 JSON.
+ * @param out receives a new string handle, freed with ftrack_string_destroy(); NULL on
+ *        failure.
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+ *         `FTRACK_STATUS_INVALID_ARGUMENT` (not a JSON array); `FTRACK_STATUS_POISONED`;
+ *         or a transport/server status.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_call_string(ftrack_session *session,
+                                         const char *batch_json,
+                                         ftrack_string **out);
+
+/**
+ * @brief Returns the library version as static NUL-terminated text, e.g. `"0.1.0"`
+ *        (never NULL, never freed).
+ *
+ * Compare it with `FTRACK_VERSION_STRING` to detect a header/library mismatch. Thread-
+ * safe; never fails.
+ *
+ * @return the library version as static NUL-terminated text; never NULL, never to be
+ *         freed.
  */
 FTRACK_API const char *ftrack_version_string(void);
 
 /**
- * Returns the library version as `MAJOR * 1000000 + MINOR * 1000 + PATCH`, the
- * same formula as `FTRACK_VERSION_NUMBER`:
- * `assert(ftrack_version_number() == FTRACK_VERSION_NUMBER);` checks that the
- * header matches the loaded library. Thread-safe; never fails.
+ * @brief Returns the library version as `MAJOR * 1000000 + MINOR * 1000 + PATCH`, the
+ *        same formula as `FTRACK_VERSION_NUMBER`: `assert(ftrack_version_number() ==
+ *        FTRACK_VERSION_NUMBER);` checks that the header matches the loaded library.
+ *
+ * Thread-safe; never fails.
+ *
+ * @return MAJOR * 1000000 + MINOR * 1000 + PATCH of the loaded library.
  */
 FTRACK_API uint32_t ftrack_version_number(void);
 

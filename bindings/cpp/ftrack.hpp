@@ -1,43 +1,111 @@
-// ftrack.hpp: header-only C++17 RAII wrapper over the libftrack C ABI (ftrack.h).
+// ftrack.hpp: header-only C++17 wrapper over the libftrack C ABI (ftrack.h).
 //
-// * Every handle is a move-only owner that calls the matching ftrack_*_destroy.
-// * Every failing call throws ftrack::Error, carrying the ftrack_status and this
-//   thread's last error message (what failed and what to do; never the API key).
+// Two layers, one per error style:
+//
+// * Non-throwing, always available, also with -fno-exceptions (Unreal's default):
+//   every operation has a `try_` form that returns ftrack::Result<T> (or
+//   Result<void>): the ftrack_status, this thread's last error message (what
+//   failed and what to do; never the API key) and, on success, the value.
+//
+//       ftrack::Result<ftrack::Session> session = ftrack::Session::try_from_environment();
+//       if (!session) { log(session.message()); return; }
+//       ftrack::Result<ftrack::EntityList> users = session->try_query("select username from User");
+//
+// * Throwing, only when exceptions are enabled (__cpp_exceptions): the same
+//   operations without `try_`, throwing ftrack::Error.
+//
+//       ftrack::Session session = ftrack::Session::from_environment();
+//       for (const ftrack::Entity &user : session.query("select username from User")) { ... }
+//
+// Result::value() on a failed result throws ftrack::Error with exceptions and
+// calls std::abort() without; check ok() (or operator bool) first.
+//
+// * Handles: Session, EntityList and SessionOptions are move-only owners; Entity
+//   is copyable (ftrack_entity_clone: copies share the entity's data).
+// * EntityList iterators meet the standard iterator requirements (input iterator
+//   for C++17 algorithms, random access for C++20 ranges): range-for,
+//   std::vector<ftrack::Entity>(list.begin(), list.end()), <algorithm>.
+// * Datetimes are ftrack::DateTime, a std::chrono::system_clock time point in
+//   microseconds (UTC).
 // * Strings are std::string (UTF-8) in and out; buffers are sized for you.
 // * Thread rule: as in ftrack.h; sessions and entities may be shared between
 //   threads, but an object must not be destroyed while another thread uses it.
 //
-//   ftrack::Session session = ftrack::Session::from_environment();
-//   for (const ftrack::Entity &user : session.query("select username from User")) {
-//       std::cout << user.get_string("username") << "\n";
-//   }
-//
-// Link with -lftrack. Thin by design: each method is one C call.
+// Link with -lftrack (CMake: ftrack::ftrack; pkg-config: ftrack).
 #ifndef FTRACK_HPP
 #define FTRACK_HPP
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <iterator>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
+
+#if !defined(FTRACK_HPP_EXCEPTIONS)
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+/// 1 when the throwing layer is available (exceptions are enabled), else 0.
+#define FTRACK_HPP_EXCEPTIONS 1
+#else
+#define FTRACK_HPP_EXCEPTIONS 0
+#endif
+#endif
+
+#if FTRACK_HPP_EXCEPTIONS
+#include <stdexcept>
+#endif
 
 #include "ftrack.h"
 
 namespace ftrack {
 
-/// Thrown for every status other than FTRACK_STATUS_OK.
+/// A point in time as ftrack stores it: microseconds since the Unix epoch, UTC.
+using DateTime = std::chrono::time_point<std::chrono::system_clock, std::chrono::microseconds>;
+
+/// The outcome of an operation without a value: a status and, on failure, this
+/// thread's last error message captured right after the failing call.
+class Status {
+public:
+    /// Success.
+    Status() noexcept = default;
+    /// A given status and message.
+    Status(ftrack_status code, std::string message) noexcept
+        : code_(code), message_(std::move(message)) {}
+
+    /// True for FTRACK_STATUS_OK.
+    bool ok() const noexcept { return code_ == FTRACK_STATUS_OK; }
+    /// Same as ok().
+    explicit operator bool() const noexcept { return ok(); }
+    /// The status code, e.g. FTRACK_STATUS_NOT_FOUND.
+    ftrack_status code() const noexcept { return code_; }
+    /// The status name, e.g. "FTRACK_STATUS_NOT_FOUND".
+    const char *name() const noexcept { return ftrack_status_name(code_); }
+    /// The library's message (empty on success).
+    const std::string &message() const noexcept { return message_; }
+
+private:
+    ftrack_status code_ = FTRACK_STATUS_OK;
+    std::string message_;
+};
+
+#if FTRACK_HPP_EXCEPTIONS
+/// Thrown by the throwing layer for every status other than FTRACK_STATUS_OK.
 class Error : public std::runtime_error {
 public:
+    /// An error with a status and the library's message.
     Error(ftrack_status status, const std::string &message)
         : std::runtime_error(std::string(ftrack_status_name(status)) + ": " + message),
           status_(status), message_(message) {}
+    /// From a failed Status.
+    explicit Error(const Status &status) : Error(status.code(), status.message()) {}
 
     /// The status code, e.g. FTRACK_STATUS_NOT_FOUND.
     ftrack_status status() const noexcept { return status_; }
@@ -50,30 +118,149 @@ private:
     ftrack_status status_;
     std::string message_;
 };
+#endif
 
 namespace detail {
 
-/// This thread's last error message.
-inline std::string last_error_message() {
+/// This thread's last error message ("" when it cannot be read).
+inline std::string last_error_message() noexcept {
     size_t needed = 0;
-    std::vector<char> buffer(256);
-    ftrack_status status = ftrack_last_error_message(buffer.data(), buffer.size(), &needed);
-    if (status == FTRACK_STATUS_BUFFER_TOO_SMALL) {
-        buffer.resize(needed);
-        status = ftrack_last_error_message(buffer.data(), buffer.size(), &needed);
+    char small[256];
+    ftrack_status status = ftrack_last_error_message(small, sizeof small, &needed);
+    if (status == FTRACK_STATUS_OK) {
+        return std::string(small);
     }
-    return status == FTRACK_STATUS_OK ? std::string(buffer.data()) : std::string();
+    if (status == FTRACK_STATUS_BUFFER_TOO_SMALL) {
+        std::string text(needed, '\0');
+        if (ftrack_last_error_message(&text[0], text.size(), &needed) == FTRACK_STATUS_OK) {
+            text.resize(needed > 0 ? needed - 1 : 0);
+            return text;
+        }
+    }
+    return std::string();
 }
 
-/// Throws Error unless `status` is OK.
-inline void check(ftrack_status status) {
-    if (status != FTRACK_STATUS_OK) {
-        throw Error(status, last_error_message());
+/// The Status of a C call: OK, or the code with the message read at once.
+inline Status status_of(ftrack_status code) noexcept {
+    if (code == FTRACK_STATUS_OK) {
+        return Status();
     }
+    return Status(code, last_error_message());
+}
+
+/// What Result::value() does on a failed result: throw, or abort without exceptions.
+[[noreturn]] inline void fail(const Status &status) {
+#if FTRACK_HPP_EXCEPTIONS
+    throw Error(status);
+#else
+    (void)status;
+    std::abort();
+#endif
+}
+
+} // namespace detail
+
+/// The outcome of an operation that yields a T: a Status and, on success, the value.
+template <typename T> class [[nodiscard]] Result {
+public:
+    /// Success with a value.
+    Result(T value) noexcept(std::is_nothrow_move_constructible<T>::value)
+        : value_(std::move(value)) {}
+    /// Failure (`status` must not be OK).
+    Result(Status status) noexcept : status_(std::move(status)) {}
+
+    /// True on success.
+    bool ok() const noexcept { return status_.ok(); }
+    /// Same as ok().
+    explicit operator bool() const noexcept { return ok(); }
+    /// The status and message.
+    const Status &status() const noexcept { return status_; }
+    /// The status code.
+    ftrack_status code() const noexcept { return status_.code(); }
+    /// The library's message (empty on success).
+    const std::string &message() const noexcept { return status_.message(); }
+
+    /// The value; on failure throws Error (or aborts without exceptions).
+    T &value() & {
+        check();
+        return *value_;
+    }
+    /// The value; on failure throws Error (or aborts without exceptions).
+    const T &value() const & {
+        check();
+        return *value_;
+    }
+    /// The value, moved out; on failure throws Error (or aborts without exceptions).
+    T value() && {
+        check();
+        return std::move(*value_);
+    }
+    /// The value, or `fallback` on failure.
+    T value_or(T fallback) && { return ok() ? std::move(*value_) : std::move(fallback); }
+    /// The value's members; see value().
+    T *operator->() { return &value(); }
+    /// The value's members; see value().
+    const T *operator->() const { return &value(); }
+    /// The value; see value().
+    T &operator*() & { return value(); }
+    /// The value; see value().
+    const T &operator*() const & { return value(); }
+
+private:
+    void check() const {
+        if (!ok()) {
+            detail::fail(status_);
+        }
+    }
+
+    Status status_;
+    std::optional<T> value_;
+};
+
+/// The outcome of an operation without a value.
+template <> class [[nodiscard]] Result<void> {
+public:
+    /// Success.
+    Result() noexcept = default;
+    /// The given status.
+    Result(Status status) noexcept : status_(std::move(status)) {}
+
+    /// True on success.
+    bool ok() const noexcept { return status_.ok(); }
+    /// Same as ok().
+    explicit operator bool() const noexcept { return ok(); }
+    /// The status and message.
+    const Status &status() const noexcept { return status_; }
+    /// The status code.
+    ftrack_status code() const noexcept { return status_.code(); }
+    /// The library's message (empty on success).
+    const std::string &message() const noexcept { return status_.message(); }
+    /// Nothing on success; on failure throws Error (or aborts without exceptions).
+    void value() const {
+        if (!ok()) {
+            detail::fail(status_);
+        }
+    }
+
+private:
+    Status status_;
+};
+
+namespace detail {
+
+/// Result<void> of a C call.
+inline Result<void> done(ftrack_status code) noexcept { return Result<void>(status_of(code)); }
+
+/// Result<T> of a C call that wrote `value` on success.
+template <typename T> Result<T> with(ftrack_status code, T value) {
+    if (code != FTRACK_STATUS_OK) {
+        return Result<T>(status_of(code));
+    }
+    return Result<T>(std::move(value));
 }
 
 /// Runs a buffer-pattern call `fill(buffer, len, &out_len)`, growing the buffer once.
-template <typename Fill> std::string read_string(Fill fill) {
+template <typename Fill> Result<std::string> read_string(Fill fill) {
     std::vector<char> buffer(256);
     size_t needed = 0;
     ftrack_status status = fill(buffer.data(), buffer.size(), &needed);
@@ -81,8 +268,23 @@ template <typename Fill> std::string read_string(Fill fill) {
         buffer.resize(needed);
         status = fill(buffer.data(), buffer.size(), &needed);
     }
-    check(status);
-    return std::string(buffer.data(), needed > 0 ? needed - 1 : 0);
+    if (status != FTRACK_STATUS_OK) {
+        return Result<std::string>(status_of(status));
+    }
+    return Result<std::string>(std::string(buffer.data(), needed > 0 ? needed - 1 : 0));
+}
+
+/// The text of a library-owned string (then freed), or the failure.
+inline Result<std::string> take_string(ftrack_status status, ftrack_string *str) {
+    std::string text;
+    if (str != nullptr) {
+        text.assign(ftrack_string_data(str), ftrack_string_len(str));
+        ftrack_string_destroy(str);
+    }
+    if (status != FTRACK_STATUS_OK) {
+        return Result<std::string>(status_of(status));
+    }
+    return Result<std::string>(std::move(text));
 }
 
 /// A move-only owner of a C handle.
@@ -103,6 +305,7 @@ public:
     ~Owner() { reset(); }
 
     T *get() const noexcept { return raw_; }
+    T *release() noexcept { return std::exchange(raw_, nullptr); }
     explicit operator bool() const noexcept { return raw_ != nullptr; }
     void reset() noexcept {
         if (raw_ != nullptr) {
@@ -119,362 +322,773 @@ private:
 
 class EntityList;
 
-/// One entity of a session's cache. Owns its handle (not the server entity).
+/// One entity of a session's cache. Owns a handle (not the server entity).
+/// Copyable: a copy is a second handle to the same entity, sharing its data.
 class Entity {
 public:
     /// Takes ownership of a handle from the C API.
     explicit Entity(ftrack_entity *raw) noexcept : handle_(raw) {}
+    /// A second handle to the same entity (ftrack_entity_clone). Fails only on
+    /// an internal error: throws Error, or aborts without exceptions; use
+    /// try_clone() to handle that case.
+    Entity(const Entity &other) : handle_(other.raw() ? other.try_clone().value().release() : nullptr) {}
+    /// Replaces this handle with a second handle to `other`'s entity.
+    Entity &operator=(const Entity &other) {
+        if (this != &other) {
+            Entity copy(other);
+            *this = std::move(copy);
+        }
+        return *this;
+    }
+    /// Moves the handle; `other` becomes empty (raw() == nullptr).
+    Entity(Entity &&other) noexcept = default;
+    /// Moves the handle; `other` becomes empty (raw() == nullptr).
+    Entity &operator=(Entity &&other) noexcept = default;
 
+    /// The C handle (still owned by this object).
     ftrack_entity *raw() const noexcept { return handle_.get(); }
+    /// Gives up ownership of the C handle (the caller destroys it).
+    ftrack_entity *release() noexcept { return handle_.release(); }
 
-    std::string type_name() const {
+    // ---- non-throwing ----
+
+    /// A second handle to the same entity.
+    Result<Entity> try_clone() const {
+        ftrack_entity *out = nullptr;
+        ftrack_status status = ftrack_entity_clone(raw(), &out);
+        return detail::with(status, Entity(out));
+    }
+    /// The entity type, e.g. "User".
+    Result<std::string> try_type_name() const {
         return detail::read_string(
             [&](char *b, size_t n, size_t *o) { return ftrack_entity_type_name(raw(), b, n, o); });
     }
-    std::string id() const {
+    /// The primary key as text.
+    Result<std::string> try_id() const {
         return detail::read_string(
             [&](char *b, size_t n, size_t *o) { return ftrack_entity_id(raw(), b, n, o); });
     }
-
-    std::string get_string(const std::string &attribute) const {
+    /// A text attribute.
+    Result<std::string> try_get_string(const std::string &attribute) const {
         return detail::read_string([&](char *b, size_t n, size_t *o) {
             return ftrack_entity_get_string(raw(), attribute.c_str(), b, n, o);
         });
     }
     /// Any attribute as JSON text (wire encoding).
-    std::string get_json(const std::string &attribute) const {
+    Result<std::string> try_get_json(const std::string &attribute) const {
         return detail::read_string([&](char *b, size_t n, size_t *o) {
             return ftrack_entity_get_json(raw(), attribute.c_str(), b, n, o);
         });
     }
-    bool get_bool(const std::string &attribute) const {
+    /// A boolean attribute.
+    Result<bool> try_get_bool(const std::string &attribute) const {
         bool value = false;
-        detail::check(ftrack_entity_get_bool(raw(), attribute.c_str(), &value));
-        return value;
+        ftrack_status status = ftrack_entity_get_bool(raw(), attribute.c_str(), &value);
+        return detail::with(status, value);
     }
-    std::int64_t get_int64(const std::string &attribute) const {
+    /// An integer attribute.
+    Result<std::int64_t> try_get_int64(const std::string &attribute) const {
         std::int64_t value = 0;
-        detail::check(ftrack_entity_get_int64(raw(), attribute.c_str(), &value));
-        return value;
+        ftrack_status status = ftrack_entity_get_int64(raw(), attribute.c_str(), &value);
+        return detail::with(status, value);
     }
-    double get_double(const std::string &attribute) const {
+    /// A number attribute.
+    Result<double> try_get_double(const std::string &attribute) const {
         double value = 0.0;
-        detail::check(ftrack_entity_get_double(raw(), attribute.c_str(), &value));
-        return value;
+        ftrack_status status = ftrack_entity_get_double(raw(), attribute.c_str(), &value);
+        return detail::with(status, value);
     }
-    /// Microseconds since the Unix epoch, UTC.
-    std::int64_t get_datetime(const std::string &attribute) const {
-        std::int64_t value = 0;
-        detail::check(ftrack_entity_get_datetime(raw(), attribute.c_str(), &value));
-        return value;
+    /// A datetime attribute.
+    Result<DateTime> try_get_datetime(const std::string &attribute) const {
+        std::int64_t micros = 0;
+        ftrack_status status = ftrack_entity_get_datetime(raw(), attribute.c_str(), &micros);
+        return detail::with(status, DateTime(std::chrono::microseconds(micros)));
     }
-    bool is_null(const std::string &attribute) const {
+    /// Whether an attribute is null.
+    Result<bool> try_is_null(const std::string &attribute) const {
         bool value = false;
-        detail::check(ftrack_entity_is_null(raw(), attribute.c_str(), &value));
-        return value;
+        ftrack_status status = ftrack_entity_is_null(raw(), attribute.c_str(), &value);
+        return detail::with(status, value);
     }
     /// The referenced entity, or std::nullopt for a null reference.
-    std::optional<Entity> get_entity(const std::string &attribute) const {
+    Result<std::optional<Entity>> try_get_entity(const std::string &attribute) const {
         ftrack_entity *out = nullptr;
-        detail::check(ftrack_entity_get_entity(raw(), attribute.c_str(), &out));
-        if (out == nullptr) {
-            return std::nullopt;
+        ftrack_status status = ftrack_entity_get_entity(raw(), attribute.c_str(), &out);
+        if (status != FTRACK_STATUS_OK) {
+            return Result<std::optional<Entity>>(detail::status_of(status));
         }
-        return Entity(out);
+        if (out == nullptr) {
+            return Result<std::optional<Entity>>(std::optional<Entity>());
+        }
+        return Result<std::optional<Entity>>(std::optional<Entity>(Entity(out)));
     }
-    inline EntityList get_list(const std::string &attribute) const;
+    /// A collection attribute, as a snapshot list.
+    inline Result<EntityList> try_get_list(const std::string &attribute) const;
 
+    /// Sets a text attribute (recorded; sent by commit).
+    Result<void> try_set_string(const std::string &attribute, const std::string &value) {
+        return detail::done(ftrack_entity_set_string(raw(), attribute.c_str(), value.c_str()));
+    }
+    /// Sets a boolean attribute.
+    Result<void> try_set_bool(const std::string &attribute, bool value) {
+        return detail::done(ftrack_entity_set_bool(raw(), attribute.c_str(), value));
+    }
+    /// Sets an integer attribute.
+    Result<void> try_set_int64(const std::string &attribute, std::int64_t value) {
+        return detail::done(ftrack_entity_set_int64(raw(), attribute.c_str(), value));
+    }
+    /// Sets a number attribute.
+    Result<void> try_set_double(const std::string &attribute, double value) {
+        return detail::done(ftrack_entity_set_double(raw(), attribute.c_str(), value));
+    }
+    /// Sets a datetime attribute (any system_clock time point; kept to the microsecond).
+    template <typename Duration>
+    Result<void> try_set_datetime(const std::string &attribute,
+                                  std::chrono::time_point<std::chrono::system_clock, Duration> when) {
+        const auto micros =
+            std::chrono::duration_cast<std::chrono::microseconds>(when.time_since_epoch()).count();
+        return detail::done(
+            ftrack_entity_set_datetime(raw(), attribute.c_str(), static_cast<std::int64_t>(micros)));
+    }
+    /// Sets an attribute to null.
+    Result<void> try_set_null(const std::string &attribute) {
+        return detail::done(ftrack_entity_set_null(raw(), attribute.c_str()));
+    }
+    /// Sets a reference attribute.
+    Result<void> try_set_entity(const std::string &attribute, const Entity &value) {
+        return detail::done(ftrack_entity_set_entity(raw(), attribute.c_str(), value.raw()));
+    }
+    /// Sets an attribute from JSON text.
+    Result<void> try_set_json(const std::string &attribute, const std::string &json) {
+        return detail::done(ftrack_entity_set_json(raw(), attribute.c_str(), json.c_str()));
+    }
+    /// Appends to a collection attribute.
+    Result<void> try_append(const std::string &attribute, const Entity &item) {
+        return detail::done(ftrack_entity_collection_append(raw(), attribute.c_str(), item.raw()));
+    }
+    /// Removes from a collection attribute.
+    Result<void> try_remove(const std::string &attribute, const Entity &item) {
+        return detail::done(ftrack_entity_collection_remove(raw(), attribute.c_str(), item.raw()));
+    }
+
+#if FTRACK_HPP_EXCEPTIONS
+    // ---- throwing: each is its try_ form's value() ----
+
+    /// See try_clone().
+    Entity clone() const { return try_clone().value(); }
+    /// See try_type_name().
+    std::string type_name() const { return try_type_name().value(); }
+    /// See try_id().
+    std::string id() const { return try_id().value(); }
+    /// See try_get_string().
+    std::string get_string(const std::string &attribute) const {
+        return try_get_string(attribute).value();
+    }
+    /// See try_get_json().
+    std::string get_json(const std::string &attribute) const {
+        return try_get_json(attribute).value();
+    }
+    /// See try_get_bool().
+    bool get_bool(const std::string &attribute) const { return try_get_bool(attribute).value(); }
+    /// See try_get_int64().
+    std::int64_t get_int64(const std::string &attribute) const {
+        return try_get_int64(attribute).value();
+    }
+    /// See try_get_double().
+    double get_double(const std::string &attribute) const {
+        return try_get_double(attribute).value();
+    }
+    /// See try_get_datetime().
+    DateTime get_datetime(const std::string &attribute) const {
+        return try_get_datetime(attribute).value();
+    }
+    /// See try_is_null().
+    bool is_null(const std::string &attribute) const { return try_is_null(attribute).value(); }
+    /// See try_get_entity().
+    std::optional<Entity> get_entity(const std::string &attribute) const {
+        return try_get_entity(attribute).value();
+    }
+    /// See try_get_list().
+    inline EntityList get_list(const std::string &attribute) const;
+    /// See try_set_string().
     void set_string(const std::string &attribute, const std::string &value) {
-        detail::check(ftrack_entity_set_string(raw(), attribute.c_str(), value.c_str()));
+        try_set_string(attribute, value).value();
     }
+    /// See try_set_bool().
     void set_bool(const std::string &attribute, bool value) {
-        detail::check(ftrack_entity_set_bool(raw(), attribute.c_str(), value));
+        try_set_bool(attribute, value).value();
     }
+    /// See try_set_int64().
     void set_int64(const std::string &attribute, std::int64_t value) {
-        detail::check(ftrack_entity_set_int64(raw(), attribute.c_str(), value));
+        try_set_int64(attribute, value).value();
     }
+    /// See try_set_double().
     void set_double(const std::string &attribute, double value) {
-        detail::check(ftrack_entity_set_double(raw(), attribute.c_str(), value));
+        try_set_double(attribute, value).value();
     }
-    void set_datetime(const std::string &attribute, std::int64_t microseconds_utc) {
-        detail::check(ftrack_entity_set_datetime(raw(), attribute.c_str(), microseconds_utc));
+    /// See try_set_datetime().
+    template <typename Duration>
+    void set_datetime(const std::string &attribute,
+                      std::chrono::time_point<std::chrono::system_clock, Duration> when) {
+        try_set_datetime(attribute, when).value();
     }
-    void set_null(const std::string &attribute) {
-        detail::check(ftrack_entity_set_null(raw(), attribute.c_str()));
-    }
+    /// See try_set_null().
+    void set_null(const std::string &attribute) { try_set_null(attribute).value(); }
+    /// See try_set_entity().
     void set_entity(const std::string &attribute, const Entity &value) {
-        detail::check(ftrack_entity_set_entity(raw(), attribute.c_str(), value.raw()));
+        try_set_entity(attribute, value).value();
     }
+    /// See try_set_json().
     void set_json(const std::string &attribute, const std::string &json) {
-        detail::check(ftrack_entity_set_json(raw(), attribute.c_str(), json.c_str()));
+        try_set_json(attribute, json).value();
     }
+    /// See try_append().
     void append(const std::string &attribute, const Entity &item) {
-        detail::check(ftrack_entity_collection_append(raw(), attribute.c_str(), item.raw()));
+        try_append(attribute, item).value();
     }
+    /// See try_remove().
     void remove(const std::string &attribute, const Entity &item) {
-        detail::check(ftrack_entity_collection_remove(raw(), attribute.c_str(), item.raw()));
+        try_remove(attribute, item).value();
     }
+#endif
 
 private:
     detail::Owner<ftrack_entity, ftrack_entity_destroy> handle_;
 };
 
-/// An immutable list of entities; indexing returns new Entity owners.
+/// An immutable list of entities; reading an element returns a new Entity.
 class EntityList {
 public:
+    /// Takes ownership of a handle from the C API.
     explicit EntityList(ftrack_entity_list *raw) noexcept : handle_(raw) {}
 
+    /// The C handle (still owned by this object).
     ftrack_entity_list *raw() const noexcept { return handle_.get(); }
+    /// Number of entities.
     std::size_t size() const noexcept { return ftrack_entity_list_len(raw()); }
+    /// True when there are none.
     bool empty() const noexcept { return size() == 0; }
-    Entity at(std::size_t index) const {
-        ftrack_entity *out = nullptr;
-        detail::check(ftrack_entity_list_get(raw(), index, &out));
-        return Entity(out);
-    }
-    Entity operator[](std::size_t index) const { return at(index); }
 
-    /// Input iterator yielding Entity values.
+    /// The entity at `index` (FTRACK_STATUS_INVALID_ARGUMENT past the end).
+    Result<Entity> try_at(std::size_t index) const {
+        ftrack_entity *out = nullptr;
+        ftrack_status status = ftrack_entity_list_get(raw(), index, &out);
+        return detail::with(status, Entity(out));
+    }
+#if FTRACK_HPP_EXCEPTIONS
+    /// See try_at().
+    Entity at(std::size_t index) const { return try_at(index).value(); }
+#endif
+    /// The entity at `index`; the index must be valid (else: Result::value()'s
+    /// failure: throws, or aborts without exceptions).
+    Entity operator[](std::size_t index) const { return try_at(index).value(); }
+
+    /// A random-access iterator yielding Entity values (C++17: an input iterator
+    /// by category, since it yields values, not references; C++20: a random-access
+    /// iterator by concept). Valid while the list lives.
     class iterator {
     public:
-        iterator(const EntityList *list, std::size_t index) : list_(list), index_(index) {}
-        Entity operator*() const { return list_->at(index_); }
-        iterator &operator++() {
+        using iterator_category = std::input_iterator_tag;
+#if __cplusplus >= 202002L
+        using iterator_concept = std::random_access_iterator_tag;
+#endif
+        using value_type = Entity;
+        using difference_type = std::ptrdiff_t;
+        using pointer = void;
+        using reference = Entity;
+
+        iterator() noexcept = default;
+        iterator(const EntityList *list, std::size_t index) noexcept : list_(list), index_(index) {}
+
+        Entity operator*() const { return (*list_)[index_]; }
+        Entity operator[](difference_type n) const { return *(*this + n); }
+
+        iterator &operator++() noexcept {
             ++index_;
             return *this;
         }
-        bool operator!=(const iterator &other) const { return index_ != other.index_; }
+        iterator operator++(int) noexcept {
+            iterator old = *this;
+            ++index_;
+            return old;
+        }
+        iterator &operator--() noexcept {
+            --index_;
+            return *this;
+        }
+        iterator operator--(int) noexcept {
+            iterator old = *this;
+            --index_;
+            return old;
+        }
+        iterator &operator+=(difference_type n) noexcept {
+            index_ = static_cast<std::size_t>(static_cast<difference_type>(index_) + n);
+            return *this;
+        }
+        iterator &operator-=(difference_type n) noexcept { return *this += -n; }
+        friend iterator operator+(iterator it, difference_type n) noexcept { return it += n; }
+        friend iterator operator+(difference_type n, iterator it) noexcept { return it += n; }
+        friend iterator operator-(iterator it, difference_type n) noexcept { return it -= n; }
+        friend difference_type operator-(const iterator &a, const iterator &b) noexcept {
+            return static_cast<difference_type>(a.index_) - static_cast<difference_type>(b.index_);
+        }
+        friend bool operator==(const iterator &a, const iterator &b) noexcept {
+            return a.list_ == b.list_ && a.index_ == b.index_;
+        }
+        friend bool operator!=(const iterator &a, const iterator &b) noexcept { return !(a == b); }
+        friend bool operator<(const iterator &a, const iterator &b) noexcept {
+            return a.index_ < b.index_;
+        }
+        friend bool operator>(const iterator &a, const iterator &b) noexcept { return b < a; }
+        friend bool operator<=(const iterator &a, const iterator &b) noexcept { return !(b < a); }
+        friend bool operator>=(const iterator &a, const iterator &b) noexcept { return !(a < b); }
 
     private:
-        const EntityList *list_;
-        std::size_t index_;
+        const EntityList *list_ = nullptr;
+        std::size_t index_ = 0;
     };
-    iterator begin() const { return iterator(this, 0); }
-    iterator end() const { return iterator(this, size()); }
+    /// The iterator type (the list is immutable).
+    using const_iterator = iterator;
+
+    /// First element.
+    iterator begin() const noexcept { return iterator(this, 0); }
+    /// Past the last element.
+    iterator end() const noexcept { return iterator(this, size()); }
+
+    /// Every entity, as a vector.
+    Result<std::vector<Entity>> try_to_vector() const {
+        std::vector<Entity> out;
+        out.reserve(size());
+        for (std::size_t i = 0; i < size(); ++i) {
+            Result<Entity> item = try_at(i);
+            if (!item) {
+                return Result<std::vector<Entity>>(item.status());
+            }
+            out.push_back(std::move(item).value());
+        }
+        return Result<std::vector<Entity>>(std::move(out));
+    }
 
 private:
     detail::Owner<ftrack_entity_list, ftrack_entity_list_destroy> handle_;
 };
 
-inline EntityList Entity::get_list(const std::string &attribute) const {
+inline Result<EntityList> Entity::try_get_list(const std::string &attribute) const {
     ftrack_entity_list *out = nullptr;
-    detail::check(ftrack_entity_get_list(raw(), attribute.c_str(), &out));
-    return EntityList(out);
+    ftrack_status status = ftrack_entity_get_list(raw(), attribute.c_str(), &out);
+    return detail::with(status, EntityList(out));
 }
+#if FTRACK_HPP_EXCEPTIONS
+inline EntityList Entity::get_list(const std::string &attribute) const {
+    return try_get_list(attribute).value();
+}
+#endif
 
 /// Session options (builder); setters return *this for chaining.
+///
+/// Setters never fail silently: the first failing one is kept (status()) and
+/// Session::try_create(options) returns it without connecting. With exceptions
+/// enabled a failing setter also throws Error at once.
 class SessionOptions {
 public:
+    /// Empty options (defaults and the FTRACK_* environment apply).
     SessionOptions() {
         ftrack_session_options *out = nullptr;
-        detail::check(ftrack_session_options_create(&out));
+        apply(ftrack_session_options_create(&out));
         handle_ = Handle(out);
     }
-    const ftrack_session_options *raw() const noexcept { return handle_.get(); }
 
+    /// The C handle (still owned by this object).
+    const ftrack_session_options *raw() const noexcept { return handle_.get(); }
+    /// OK, or the first setter's failure.
+    const Status &status() const noexcept { return first_error_; }
+
+    /// Server URL.
     SessionOptions &server_url(const std::string &v) {
-        detail::check(ftrack_session_options_set_server_url(handle_.get(), v.c_str()));
-        return *this;
+        return apply(ftrack_session_options_set_server_url(handle_.get(), v.c_str()));
     }
+    /// API key.
     SessionOptions &api_key(const std::string &v) {
-        detail::check(ftrack_session_options_set_api_key(handle_.get(), v.c_str()));
-        return *this;
+        return apply(ftrack_session_options_set_api_key(handle_.get(), v.c_str()));
     }
+    /// API user.
     SessionOptions &api_user(const std::string &v) {
-        detail::check(ftrack_session_options_set_api_user(handle_.get(), v.c_str()));
-        return *this;
+        return apply(ftrack_session_options_set_api_user(handle_.get(), v.c_str()));
     }
+    /// Request timeout in milliseconds (not 0).
     SessionOptions &timeout_ms(std::uint64_t v) {
-        detail::check(ftrack_session_options_set_timeout_ms(handle_.get(), v));
-        return *this;
+        return apply(ftrack_session_options_set_timeout_ms(handle_.get(), v));
     }
+    /// Request timeout.
+    template <typename Rep, typename Period>
+    SessionOptions &timeout(std::chrono::duration<Rep, Period> v) {
+        return timeout_ms(static_cast<std::uint64_t>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(v).count()));
+    }
+    /// An extra HTTP header.
     SessionOptions &header(const std::string &name, const std::string &value) {
-        detail::check(ftrack_session_options_add_header(handle_.get(), name.c_str(), value.c_str()));
-        return *this;
+        return apply(ftrack_session_options_add_header(handle_.get(), name.c_str(), value.c_str()));
     }
+    /// An extra cookie.
     SessionOptions &cookie(const std::string &name, const std::string &value) {
-        detail::check(ftrack_session_options_add_cookie(handle_.get(), name.c_str(), value.c_str()));
-        return *this;
+        return apply(ftrack_session_options_add_cookie(handle_.get(), name.c_str(), value.c_str()));
     }
+    /// Strict API mode.
     SessionOptions &strict_api(bool v) {
-        detail::check(ftrack_session_options_set_strict_api(handle_.get(), v));
-        return *this;
+        return apply(ftrack_session_options_set_strict_api(handle_.get(), v));
     }
+    /// Auto-populate unloaded attributes.
     SessionOptions &auto_populate(bool v) {
-        detail::check(ftrack_session_options_set_auto_populate(handle_.get(), v));
-        return *this;
+        return apply(ftrack_session_options_set_auto_populate(handle_.get(), v));
     }
+    /// Idempotent role changes.
     SessionOptions &idempotent_role_changes(bool v) {
-        detail::check(ftrack_session_options_set_idempotent_role_changes(handle_.get(), v));
-        return *this;
+        return apply(ftrack_session_options_set_idempotent_role_changes(handle_.get(), v));
     }
+    /// Record operations until commit.
     SessionOptions &record_operations(bool v) {
-        detail::check(ftrack_session_options_set_record_operations(handle_.get(), v));
-        return *this;
+        return apply(ftrack_session_options_set_record_operations(handle_.get(), v));
     }
+    /// Schema cache file.
     SessionOptions &schema_cache_path(const std::string &v) {
-        detail::check(ftrack_session_options_set_schema_cache_path(handle_.get(), v.c_str()));
-        return *this;
+        return apply(ftrack_session_options_set_schema_cache_path(handle_.get(), v.c_str()));
     }
+    /// No schema cache.
     SessionOptions &disable_schema_cache() {
-        detail::check(ftrack_session_options_disable_schema_cache(handle_.get()));
-        return *this;
+        return apply(ftrack_session_options_disable_schema_cache(handle_.get()));
     }
+    /// Query page size.
     SessionOptions &page_size(std::size_t v) {
-        detail::check(ftrack_session_options_set_page_size(handle_.get(), v));
-        return *this;
+        return apply(ftrack_session_options_set_page_size(handle_.get(), v));
     }
+    /// Attempts per request.
     SessionOptions &max_attempts(std::uint32_t v) {
-        detail::check(ftrack_session_options_set_max_attempts(handle_.get(), v));
-        return *this;
+        return apply(ftrack_session_options_set_max_attempts(handle_.get(), v));
     }
+    /// Delay between attempts in milliseconds.
     SessionOptions &retry_delay_ms(std::uint64_t v) {
-        detail::check(ftrack_session_options_set_retry_delay_ms(handle_.get(), v));
-        return *this;
+        return apply(ftrack_session_options_set_retry_delay_ms(handle_.get(), v));
     }
+    /// CA bundle file.
     SessionOptions &ca_bundle_path(const std::string &v) {
-        detail::check(ftrack_session_options_set_ca_bundle_path(handle_.get(), v.c_str()));
-        return *this;
+        return apply(ftrack_session_options_set_ca_bundle_path(handle_.get(), v.c_str()));
     }
+    /// Persistent cache file.
     SessionOptions &persistent_cache_path(const std::string &v) {
-        detail::check(ftrack_session_options_set_persistent_cache_path(handle_.get(), v.c_str()));
-        return *this;
+        return apply(ftrack_session_options_set_persistent_cache_path(handle_.get(), v.c_str()));
+    }
+    /// How long establishing a connection may take.
+    SessionOptions &connect_timeout_ms(std::uint64_t v) {
+        return apply(ftrack_session_options_set_connect_timeout_ms(handle_.get(), v));
+    }
+    /// The longest one request may take, whatever its phases.
+    SessionOptions &request_deadline_ms(std::uint64_t v) {
+        return apply(ftrack_session_options_set_request_deadline_ms(handle_.get(), v));
+    }
+    /// The largest reply accepted, in bytes.
+    SessionOptions &max_reply_bytes(std::uint64_t v) {
+        return apply(ftrack_session_options_set_max_reply_bytes(handle_.get(), v));
+    }
+    /// Allows plain http:// to other hosts (the API key then travels in clear text).
+    SessionOptions &allow_insecure_http(bool v) {
+        return apply(ftrack_session_options_set_allow_insecure_http(handle_.get(), v));
+    }
+    /// Log lines of `level` and more severe, from session start-up on, go to
+    /// `callback(user_data, level, message)` (see ftrack_session_options_set_logger).
+    SessionOptions &logger(ftrack_log_level level, ftrack_log_fn callback, void *user_data) {
+        return apply(ftrack_session_options_set_logger(handle_.get(),
+                                                       static_cast<std::uint32_t>(level),
+                                                       callback, user_data));
     }
 
 private:
+    SessionOptions &apply(ftrack_status code) {
+        if (code != FTRACK_STATUS_OK) {
+            Status failure = detail::status_of(code);
+            if (first_error_.ok()) {
+                first_error_ = failure;
+            }
+#if FTRACK_HPP_EXCEPTIONS
+            throw Error(failure);
+#endif
+        }
+        return *this;
+    }
+
     using Handle = detail::Owner<ftrack_session_options, ftrack_session_options_destroy>;
     Handle handle_;
+    Status first_error_;
 };
 
-/// A connection to an ftrack server (see ftrack_session in ftrack.h).
+/// A connection to an ftrack server (see ftrack_session in ftrack.h). Move-only.
 class Session {
 public:
+    /// Takes ownership of a handle from the C API.
+    explicit Session(ftrack_session *raw) noexcept : handle_(raw) {}
+
+    // ---- non-throwing ----
+
     /// Connects with explicit values; an empty std::optional reads the environment.
-    Session(const std::optional<std::string> &server_url, const std::optional<std::string> &api_key,
-            const std::optional<std::string> &api_user) {
+    static Result<Session> try_create(const std::optional<std::string> &server_url,
+                                      const std::optional<std::string> &api_key,
+                                      const std::optional<std::string> &api_user) {
         ftrack_session *out = nullptr;
-        detail::check(ftrack_session_create(server_url ? server_url->c_str() : nullptr,
-                                            api_key ? api_key->c_str() : nullptr,
-                                            api_user ? api_user->c_str() : nullptr, &out));
-        handle_ = Handle(out);
+        ftrack_status status = ftrack_session_create(server_url ? server_url->c_str() : nullptr,
+                                                     api_key ? api_key->c_str() : nullptr,
+                                                     api_user ? api_user->c_str() : nullptr, &out);
+        return detail::with(status, Session(out));
     }
-    /// Connects with options (which are copied).
-    explicit Session(const SessionOptions &options) {
+    /// Connects with options (which are copied); a failed setter's status is returned.
+    static Result<Session> try_create(const SessionOptions &options) {
+        if (!options.status().ok()) {
+            return Result<Session>(options.status());
+        }
         ftrack_session *out = nullptr;
-        detail::check(ftrack_session_create_with_options(options.raw(), &out));
-        handle_ = Handle(out);
+        ftrack_status status = ftrack_session_create_with_options(options.raw(), &out);
+        return detail::with(status, Session(out));
     }
     /// Connects using FTRACK_SERVER, FTRACK_API_KEY and FTRACK_API_USER.
-    static Session from_environment() { return Session(std::nullopt, std::nullopt, std::nullopt); }
+    static Result<Session> try_from_environment() {
+        return try_create(std::nullopt, std::nullopt, std::nullopt);
+    }
 
+    /// The C handle (still owned by this object).
     ftrack_session *raw() const noexcept { return handle_.get(); }
 
-    EntityList query(const std::string &expression) {
+    /// Runs a query.
+    Result<EntityList> try_query(const std::string &expression) {
         ftrack_entity_list *out = nullptr;
-        detail::check(ftrack_session_query(raw(), expression.c_str(), &out));
-        return EntityList(out);
+        ftrack_status status = ftrack_session_query(raw(), expression.c_str(), &out);
+        return detail::with(status, EntityList(out));
     }
     /// The first match, or std::nullopt when nothing matches.
-    std::optional<Entity> query_first(const std::string &expression) {
+    Result<std::optional<Entity>> try_query_first(const std::string &expression) {
         ftrack_entity *out = nullptr;
         ftrack_status status = ftrack_session_query_first(raw(), expression.c_str(), &out);
         if (status == FTRACK_STATUS_NOT_FOUND) {
-            return std::nullopt;
+            return Result<std::optional<Entity>>(std::optional<Entity>());
         }
-        detail::check(status);
-        return Entity(out);
+        if (status != FTRACK_STATUS_OK) {
+            return Result<std::optional<Entity>>(detail::status_of(status));
+        }
+        return Result<std::optional<Entity>>(std::optional<Entity>(Entity(out)));
     }
-    /// Exactly one match; throws FTRACK_STATUS_NOT_FOUND or FTRACK_STATUS_MULTIPLE_RESULTS.
-    Entity query_one(const std::string &expression) {
+    /// Exactly one match (FTRACK_STATUS_NOT_FOUND / FTRACK_STATUS_MULTIPLE_RESULTS).
+    Result<Entity> try_query_one(const std::string &expression) {
         ftrack_entity *out = nullptr;
-        detail::check(ftrack_session_query_one(raw(), expression.c_str(), &out));
-        return Entity(out);
+        ftrack_status status = ftrack_session_query_one(raw(), expression.c_str(), &out);
+        return detail::with(status, Entity(out));
     }
-    Entity create(const std::string &entity_type, const std::string &data_json = "{}") {
+    /// Creates an entity (recorded; sent by commit).
+    Result<Entity> try_create_entity(const std::string &entity_type,
+                                     const std::string &data_json = "{}") {
         ftrack_entity *out = nullptr;
-        detail::check(
-            ftrack_session_create_entity(raw(), entity_type.c_str(), data_json.c_str(), &out));
-        return Entity(out);
+        ftrack_status status =
+            ftrack_session_create_entity(raw(), entity_type.c_str(), data_json.c_str(), &out);
+        return detail::with(status, Entity(out));
     }
-    void delete_entity(Entity &entity) {
-        detail::check(ftrack_session_delete_entity(raw(), entity.raw()));
+    /// Deletes an entity (recorded; sent by commit).
+    Result<void> try_delete_entity(const Entity &entity) {
+        return detail::done(ftrack_session_delete_entity(raw(), entity.raw()));
     }
-    void commit() { detail::check(ftrack_session_commit(raw())); }
-    void rollback() { detail::check(ftrack_session_rollback(raw())); }
-    std::size_t pending_count() {
+    /// Sends the recorded operations as one atomic batch.
+    Result<void> try_commit() { return detail::done(ftrack_session_commit(raw())); }
+    /// Drops the recorded operations.
+    Result<void> try_rollback() { return detail::done(ftrack_session_rollback(raw())); }
+    /// Number of recorded operations.
+    Result<std::size_t> try_pending_count() {
         std::size_t count = 0;
-        detail::check(ftrack_session_pending_count(raw(), &count));
-        return count;
+        ftrack_status status = ftrack_session_pending_count(raw(), &count);
+        return detail::with(status, count);
     }
-    std::string pending_json() {
-        return detail::read_string(
-            [&](char *b, size_t n, size_t *o) { return ftrack_session_pending_json(raw(), b, n, o); });
+    /// The recorded operations as JSON.
+    Result<std::string> try_pending_json() {
+        ftrack_string *out = nullptr;
+        ftrack_status status = ftrack_session_pending_json_string(raw(), &out);
+        return detail::take_string(status, out);
     }
-    /// Sends a raw batch once; a large answer is fetched without sending again.
-    std::string call(const std::string &batch_json) {
-        bool sent = false;
-        return detail::read_string([&](char *b, size_t n, size_t *o) {
-            if (sent) {
-                return ftrack_last_call_reply(b, n, o);
-            }
-            sent = true;
-            return ftrack_session_call(raw(), batch_json.c_str(), b, n, o);
-        });
+    /// Sends a raw batch once and returns the whole answer.
+    Result<std::string> try_call(const std::string &batch_json) {
+        ftrack_string *out = nullptr;
+        ftrack_status status = ftrack_session_call_string(raw(), batch_json.c_str(), &out);
+        return detail::take_string(status, out);
     }
 
-    // ---- security roles (issue 4); changes are recorded and sent by commit() ----
+    // security roles; changes are recorded and sent by commit
 
     /// Security roles, optionally of one type ("PROJECT", "ASSIGNED", "API").
-    EntityList security_roles(const std::optional<std::string> &type = std::nullopt) {
+    Result<EntityList> try_security_roles(const std::optional<std::string> &type = std::nullopt) {
         ftrack_entity_list *out = nullptr;
-        detail::check(ftrack_security_roles(raw(), type ? type->c_str() : nullptr, &out));
-        return EntityList(out);
+        ftrack_status status = ftrack_security_roles(raw(), type ? type->c_str() : nullptr, &out);
+        return detail::with(status, EntityList(out));
     }
-    /// The security role with this name (throws FTRACK_STATUS_NOT_FOUND).
-    Entity find_security_role(const std::string &name) {
+    /// The security role with this name (FTRACK_STATUS_NOT_FOUND).
+    Result<Entity> try_find_security_role(const std::string &name) {
         ftrack_entity *out = nullptr;
-        detail::check(ftrack_security_role_find(raw(), name.c_str(), &out));
-        return Entity(out);
+        ftrack_status status = ftrack_security_role_find(raw(), name.c_str(), &out);
+        return detail::with(status, Entity(out));
     }
-    /// The user with this username (throws FTRACK_STATUS_NOT_FOUND).
-    Entity find_user(const std::string &username) {
+    /// The user with this username (FTRACK_STATUS_NOT_FOUND).
+    Result<Entity> try_find_user(const std::string &username) {
         ftrack_entity *out = nullptr;
-        detail::check(ftrack_user_find(raw(), username.c_str(), &out));
-        return Entity(out);
+        ftrack_status status = ftrack_user_find(raw(), username.c_str(), &out);
+        return detail::with(status, Entity(out));
     }
-    /// The project with this (short) name (throws FTRACK_STATUS_NOT_FOUND).
-    Entity find_project(const std::string &name) {
+    /// The project with this (short) name (FTRACK_STATUS_NOT_FOUND).
+    Result<Entity> try_find_project(const std::string &name) {
         ftrack_entity *out = nullptr;
-        detail::check(ftrack_project_find(raw(), name.c_str(), &out));
-        return Entity(out);
+        ftrack_status status = ftrack_project_find(raw(), name.c_str(), &out);
+        return detail::with(status, Entity(out));
+    }
+    /// Users matching a query condition (nullopt: all) with their roles loaded by
+    /// one paged query, so role changes to them validate without a request each.
+    Result<EntityList> try_users(const std::optional<std::string> &criteria = std::nullopt) {
+        ftrack_entity_list *out = nullptr;
+        ftrack_status status = ftrack_users(raw(), criteria ? criteria->c_str() : nullptr, &out);
+        return detail::with(status, EntityList(out));
     }
     /// The user's UserSecurityRole entities with role and granted projects loaded.
-    EntityList user_security_roles(const Entity &user) {
+    Result<EntityList> try_user_security_roles(const Entity &user) {
         ftrack_entity_list *out = nullptr;
-        detail::check(ftrack_user_security_roles(raw(), user.raw(), &out));
-        return EntityList(out);
+        ftrack_status status = ftrack_user_security_roles(raw(), user.raw(), &out);
+        return detail::with(status, EntityList(out));
     }
+    /// Gives the user a role (on all open projects, or on granted ones only).
+    Result<void> try_role_append(const Entity &user, const Entity &role, bool all_open_projects) {
+        return detail::done(
+            ftrack_user_role_append(raw(), user.raw(), role.raw(), all_open_projects));
+    }
+    /// Takes a role from the user.
+    Result<void> try_role_remove(const Entity &user, const Entity &role) {
+        return detail::done(ftrack_user_role_remove(raw(), user.raw(), role.raw()));
+    }
+    /// Replaces one of the user's roles with another.
+    Result<void> try_role_replace(const Entity &user, const Entity &old_role,
+                                  const Entity &new_role) {
+        return detail::done(
+            ftrack_user_role_replace(raw(), user.raw(), old_role.raw(), new_role.raw()));
+    }
+    /// Grants a project to the user's role.
+    Result<void> try_grant_project(const Entity &user, const Entity &role, const Entity &project) {
+        return detail::done(
+            ftrack_user_role_grant_project(raw(), user.raw(), role.raw(), project.raw()));
+    }
+    /// Revokes a project from the user's role.
+    Result<void> try_revoke_project(const Entity &user, const Entity &role, const Entity &project) {
+        return detail::done(
+            ftrack_user_role_revoke_project(raw(), user.raw(), role.raw(), project.raw()));
+    }
+    /// Makes this session's in-flight call, on any thread, return
+    /// FTRACK_STATUS_CANCELLED (see ftrack_session_cancel).
+    Result<void> try_cancel() { return detail::done(ftrack_session_cancel(raw())); }
+    /// Sends this session's log lines of `level` and more severe to `callback`
+    /// (NULL stops logging).
+    Result<void> try_set_logger(ftrack_log_level level, ftrack_log_fn callback, void *user_data) {
+        return detail::done(ftrack_session_set_logger(raw(), static_cast<std::uint32_t>(level),
+                                                      callback, user_data));
+    }
+    /// Reports long operations' progress to `callback`, which returns non-zero to
+    /// cancel (NULL stops reporting).
+    Result<void> try_set_progress(ftrack_progress_fn callback, void *user_data) {
+        return detail::done(ftrack_session_set_progress(raw(), callback, user_data));
+    }
+    /// Every user x role x scope as a JSON array (see ftrack_security_role_audit_json),
+    /// read once.
+    Result<std::string> try_security_role_audit_json() {
+        ftrack_string *out = nullptr;
+        ftrack_status status = ftrack_security_role_audit_json_string(raw(), &out);
+        return detail::take_string(status, out);
+    }
+
+#if FTRACK_HPP_EXCEPTIONS
+    // ---- throwing: each is its try_ form's value() ----
+
+    /// See try_create().
+    Session(const std::optional<std::string> &server_url, const std::optional<std::string> &api_key,
+            const std::optional<std::string> &api_user)
+        : Session(try_create(server_url, api_key, api_user).value()) {}
+    /// See try_create(const SessionOptions &).
+    explicit Session(const SessionOptions &options) : Session(try_create(options).value()) {}
+    /// See try_from_environment().
+    static Session from_environment() { return try_from_environment().value(); }
+
+    /// See try_query().
+    EntityList query(const std::string &expression) { return try_query(expression).value(); }
+    /// See try_query_first().
+    std::optional<Entity> query_first(const std::string &expression) {
+        return try_query_first(expression).value();
+    }
+    /// See try_query_one().
+    Entity query_one(const std::string &expression) { return try_query_one(expression).value(); }
+    /// See try_create_entity().
+    Entity create(const std::string &entity_type, const std::string &data_json = "{}") {
+        return try_create_entity(entity_type, data_json).value();
+    }
+    /// See try_delete_entity().
+    void delete_entity(const Entity &entity) { try_delete_entity(entity).value(); }
+    /// See try_commit().
+    void commit() { try_commit().value(); }
+    /// See try_rollback().
+    void rollback() { try_rollback().value(); }
+    /// See try_pending_count().
+    std::size_t pending_count() { return try_pending_count().value(); }
+    /// See try_pending_json().
+    std::string pending_json() { return try_pending_json().value(); }
+    /// See try_call().
+    std::string call(const std::string &batch_json) { return try_call(batch_json).value(); }
+    /// See try_security_roles().
+    EntityList security_roles(const std::optional<std::string> &type = std::nullopt) {
+        return try_security_roles(type).value();
+    }
+    /// See try_find_security_role().
+    Entity find_security_role(const std::string &name) {
+        return try_find_security_role(name).value();
+    }
+    /// See try_find_user().
+    Entity find_user(const std::string &username) { return try_find_user(username).value(); }
+    /// See try_find_project().
+    Entity find_project(const std::string &name) { return try_find_project(name).value(); }
+    /// See try_users().
+    EntityList users(const std::optional<std::string> &criteria = std::nullopt) {
+        return try_users(criteria).value();
+    }
+    /// See try_user_security_roles().
+    EntityList user_security_roles(const Entity &user) {
+        return try_user_security_roles(user).value();
+    }
+    /// See try_role_append().
     void role_append(const Entity &user, const Entity &role, bool all_open_projects) {
-        detail::check(ftrack_user_role_append(raw(), user.raw(), role.raw(), all_open_projects));
+        try_role_append(user, role, all_open_projects).value();
     }
+    /// See try_role_remove().
     void role_remove(const Entity &user, const Entity &role) {
-        detail::check(ftrack_user_role_remove(raw(), user.raw(), role.raw()));
+        try_role_remove(user, role).value();
     }
+    /// See try_role_replace().
     void role_replace(const Entity &user, const Entity &old_role, const Entity &new_role) {
-        detail::check(ftrack_user_role_replace(raw(), user.raw(), old_role.raw(), new_role.raw()));
+        try_role_replace(user, old_role, new_role).value();
     }
+    /// See try_grant_project().
     void grant_project(const Entity &user, const Entity &role, const Entity &project) {
-        detail::check(ftrack_user_role_grant_project(raw(), user.raw(), role.raw(), project.raw()));
+        try_grant_project(user, role, project).value();
     }
+    /// See try_revoke_project().
     void revoke_project(const Entity &user, const Entity &role, const Entity &project) {
-        detail::check(ftrack_user_role_revoke_project(raw(), user.raw(), role.raw(), project.raw()));
+        try_revoke_project(user, role, project).value();
     }
-    /// Every user x role x scope as a JSON array (see ftrack_security_role_audit_json).
-    std::string security_role_audit_json() {
-        return detail::read_string([&](char *b, size_t n, size_t *o) {
-            return ftrack_security_role_audit_json(raw(), b, n, o);
-        });
+    /// See try_security_role_audit_json().
+    std::string security_role_audit_json() { return try_security_role_audit_json().value(); }
+    /// See try_cancel().
+    void cancel() { try_cancel().value(); }
+    /// See try_set_logger().
+    void set_logger(ftrack_log_level level, ftrack_log_fn callback, void *user_data) {
+        try_set_logger(level, callback, user_data).value();
     }
+    /// See try_set_progress().
+    void set_progress(ftrack_progress_fn callback, void *user_data) {
+        try_set_progress(callback, user_data).value();
+    }
+#endif
 
 private:
     using Handle = detail::Owner<ftrack_session, ftrack_session_destroy>;
@@ -486,41 +1100,43 @@ inline std::string version() { return ftrack_version_string(); }
 
 // ---- event hub and plugins (see ftrack_event_hub_* in ftrack.h) ----
 //
-// Handlers run on the thread that calls event_hub_dispatch (or the library's
-// dispatch thread when SessionOptions asked for it). A handler returns 0 when
-// it handled the event; it may call Event::set_reply. It must not throw: an
-// exception is caught, logged through the session's logger as a failure.
+// Handlers run on the thread that calls try_event_hub_dispatch (or the
+// library's dispatch thread when the options asked for it). A handler returns
+// 0 when it handled the event; it may call Event::try_set_reply. With
+// exceptions enabled, an exception escaping a handler is caught and reported
+// as a failure (logged through the session's logger).
 
 /// The event a handler receives (valid only during the call), or a reply
-/// returned by event_hub_publish_and_wait (owned).
+/// returned by try_event_hub_publish_and_wait (owned, freed on destruction).
 class Event {
 public:
-    explicit Event(ftrack_event *raw, bool owned = false) : raw_(raw), owned_(owned) {}
+    explicit Event(ftrack_event *raw, bool owned = false) noexcept : raw_(raw), owned_(owned) {}
     Event(const Event &) = delete;
     Event &operator=(const Event &) = delete;
-    Event(Event &&other) noexcept : raw_(other.raw_), owned_(other.owned_) { other.raw_ = nullptr; }
+    Event(Event &&other) noexcept : raw_(std::exchange(other.raw_, nullptr)), owned_(other.owned_) {}
+    Event &operator=(Event &&) = delete;
     ~Event() {
         if (owned_) ftrack_event_destroy(raw_);
     }
-    std::string topic() const {
+    Result<std::string> try_topic() const {
         return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_topic(raw_, b, n, o); });
     }
-    std::string id() const {
+    Result<std::string> try_id() const {
         return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_id(raw_, b, n, o); });
     }
-    std::string data_json() const {
+    Result<std::string> try_data_json() const {
         return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_data_json(raw_, b, n, o); });
     }
-    std::string source_json() const {
+    Result<std::string> try_source_json() const {
         return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_source_json(raw_, b, n, o); });
     }
-    /// One value of the data by JSON pointer (strings unquoted); throws NOT_FOUND.
-    std::string get(const std::string &pointer) const {
+    /// One value of the data by JSON pointer (strings unquoted); NOT_FOUND when absent.
+    Result<std::string> try_get(const std::string &pointer) const {
         return detail::read_string([&](char *b, size_t n, size_t *o) {
             return ftrack_event_data_get(raw_, pointer.c_str(), b, n, o);
         });
     }
-    void set_reply(const std::string &json) { detail::check(ftrack_event_set_reply(raw_, json.c_str())); }
+    Result<void> try_set_reply(const std::string &json) { return detail::done(ftrack_event_set_reply(raw_, json.c_str())); }
 
 private:
     ftrack_event *raw_;
@@ -540,73 +1156,119 @@ inline std::map<std::string, std::unique_ptr<EventHandler>> &handlers() {
     return h;
 }
 inline int event_trampoline(void *user_data, ftrack_event *raw) {
+    Event event(raw);
+#if FTRACK_HPP_EXCEPTIONS
     try {
-        Event event(raw);
         return (*static_cast<EventHandler *>(user_data))(event);
     } catch (...) {
         return -1;
     }
+#else
+    return (*static_cast<EventHandler *>(user_data))(event);
+#endif
+}
+inline ftrack_session_options *mutable_options(SessionOptions &o) noexcept {
+    // The options functions lock the handle internally.
+    return const_cast<ftrack_session_options *>(o.raw());
 }
 } // namespace detail
 
-inline void set_auto_connect_event_hub(SessionOptions &o, bool on) {
-    detail::check(ftrack_session_options_set_auto_connect_event_hub(const_cast<ftrack_session_options *>(o.raw()), on));
+inline Result<void> try_set_auto_connect_event_hub(SessionOptions &o, bool on) {
+    return detail::done(ftrack_session_options_set_auto_connect_event_hub(detail::mutable_options(o), on));
 }
-inline void set_event_dispatch_thread(SessionOptions &o, bool on) {
-    detail::check(ftrack_session_options_set_event_dispatch_thread(const_cast<ftrack_session_options *>(o.raw()), on));
+inline Result<void> try_set_event_dispatch_thread(SessionOptions &o, bool on) {
+    return detail::done(ftrack_session_options_set_event_dispatch_thread(detail::mutable_options(o), on));
 }
-inline void add_plugin_path(SessionOptions &o, const std::string &path) {
-    detail::check(ftrack_session_options_add_plugin_path(const_cast<ftrack_session_options *>(o.raw()), path.c_str()));
+inline Result<void> try_add_plugin_path(SessionOptions &o, const std::string &path) {
+    return detail::done(ftrack_session_options_add_plugin_path(detail::mutable_options(o), path.c_str()));
 }
-inline void set_plugin_arguments(SessionOptions &o, const std::string &json) {
-    detail::check(ftrack_session_options_set_plugin_arguments(const_cast<ftrack_session_options *>(o.raw()), json.c_str()));
+inline Result<void> try_set_plugin_arguments(SessionOptions &o, const std::string &json) {
+    return detail::done(ftrack_session_options_set_plugin_arguments(detail::mutable_options(o), json.c_str()));
 }
-inline void event_hub_connect(Session &s, uint64_t timeout_ms) { detail::check(ftrack_event_hub_connect(s.raw(), timeout_ms)); }
-inline void event_hub_disconnect(Session &s) { detail::check(ftrack_event_hub_disconnect(s.raw())); }
-inline bool event_hub_is_connected(Session &s) {
+inline Result<void> try_event_hub_connect(Session &s, uint64_t timeout_ms) {
+    return detail::done(ftrack_event_hub_connect(s.raw(), timeout_ms));
+}
+inline Result<void> try_event_hub_disconnect(Session &s) { return detail::done(ftrack_event_hub_disconnect(s.raw())); }
+inline Result<bool> try_event_hub_is_connected(Session &s) {
     bool out = false;
-    detail::check(ftrack_event_hub_is_connected(s.raw(), &out));
-    return out;
+    ftrack_status status = ftrack_event_hub_is_connected(s.raw(), &out);
+    return detail::with(status, out);
 }
 /// Subscribes `handler`; returns the subscriber id (keep it to unsubscribe).
-inline std::string event_hub_subscribe(Session &s, const std::string &subscription, EventHandler handler,
-                                       const std::optional<std::string> &subscriber_json = std::nullopt,
-                                       int32_t priority = 100) {
+inline Result<std::string> try_event_hub_subscribe(Session &s, const std::string &subscription, EventHandler handler,
+                                                   const std::optional<std::string> &subscriber_json = std::nullopt,
+                                                   int32_t priority = 100) {
     auto owned = std::make_unique<EventHandler>(std::move(handler));
     EventHandler *ptr = owned.get();
-    std::string id = detail::read_string([&](char *b, size_t n, size_t *o) {
+    // The 256-byte first buffer of read_string holds any subscriber id, so
+    // exactly one call subscribes.
+    Result<std::string> id = detail::read_string([&](char *b, size_t n, size_t *o) {
         return ftrack_event_hub_subscribe(s.raw(), subscription.c_str(),
                                           subscriber_json ? subscriber_json->c_str() : nullptr, priority,
                                           detail::event_trampoline, ptr, b, n, o);
     });
-    // read_string's 256-byte first buffer holds any subscriber id, so the
-    // subscription is made by exactly one call.
-    std::lock_guard<std::mutex> lock(detail::handlers_mutex());
-    detail::handlers()[id] = std::move(owned);
+    if (id.ok()) {
+        std::lock_guard<std::mutex> lock(detail::handlers_mutex());
+        detail::handlers()[*id] = std::move(owned);
+    }
     return id;
 }
+inline Result<void> try_event_hub_unsubscribe(Session &s, const std::string &subscriber_id) {
+    Result<void> r = detail::done(ftrack_event_hub_unsubscribe(s.raw(), subscriber_id.c_str()));
+    if (r.ok()) {
+        std::lock_guard<std::mutex> lock(detail::handlers_mutex());
+        detail::handlers().erase(subscriber_id);
+    }
+    return r;
+}
+inline Result<void> try_event_hub_publish(Session &s, const std::string &topic, const std::string &data_json = "{}",
+                                          const std::string &target = "") {
+    return detail::done(ftrack_event_hub_publish(s.raw(), topic.c_str(), data_json.c_str(), target.c_str()));
+}
+inline Result<Event> try_event_hub_publish_and_wait(Session &s, const std::string &topic, const std::string &data_json,
+                                                    uint64_t timeout_ms, const std::string &target = "") {
+    ftrack_event *out = nullptr;
+    ftrack_status status = ftrack_event_hub_publish_and_wait(s.raw(), topic.c_str(), data_json.c_str(),
+                                                             target.c_str(), timeout_ms, &out);
+    if (status != FTRACK_STATUS_OK) {
+        return Result<Event>(detail::status_of(status));
+    }
+    return Result<Event>(Event(out, true));
+}
+/// Runs handlers of arrived events on this thread; returns how many were handled.
+inline Result<size_t> try_event_hub_dispatch(Session &s, uint64_t timeout_ms) {
+    size_t handled = 0;
+    ftrack_status status = ftrack_event_hub_dispatch(s.raw(), timeout_ms, &handled);
+    return detail::with(status, handled);
+}
+
+#if FTRACK_HPP_EXCEPTIONS
+// The throwing forms of the event hub functions (ftrack::Error on failure).
+inline void set_auto_connect_event_hub(SessionOptions &o, bool on) { try_set_auto_connect_event_hub(o, on).value(); }
+inline void set_event_dispatch_thread(SessionOptions &o, bool on) { try_set_event_dispatch_thread(o, on).value(); }
+inline void add_plugin_path(SessionOptions &o, const std::string &path) { try_add_plugin_path(o, path).value(); }
+inline void set_plugin_arguments(SessionOptions &o, const std::string &json) { try_set_plugin_arguments(o, json).value(); }
+inline void event_hub_connect(Session &s, uint64_t timeout_ms) { try_event_hub_connect(s, timeout_ms).value(); }
+inline void event_hub_disconnect(Session &s) { try_event_hub_disconnect(s).value(); }
+inline bool event_hub_is_connected(Session &s) { return try_event_hub_is_connected(s).value(); }
+inline std::string event_hub_subscribe(Session &s, const std::string &subscription, EventHandler handler,
+                                       const std::optional<std::string> &subscriber_json = std::nullopt,
+                                       int32_t priority = 100) {
+    return try_event_hub_subscribe(s, subscription, std::move(handler), subscriber_json, priority).value();
+}
 inline void event_hub_unsubscribe(Session &s, const std::string &subscriber_id) {
-    detail::check(ftrack_event_hub_unsubscribe(s.raw(), subscriber_id.c_str()));
-    std::lock_guard<std::mutex> lock(detail::handlers_mutex());
-    detail::handlers().erase(subscriber_id);
+    try_event_hub_unsubscribe(s, subscriber_id).value();
 }
 inline void event_hub_publish(Session &s, const std::string &topic, const std::string &data_json = "{}",
                               const std::string &target = "") {
-    detail::check(ftrack_event_hub_publish(s.raw(), topic.c_str(), data_json.c_str(), target.c_str()));
+    try_event_hub_publish(s, topic, data_json, target).value();
 }
 inline Event event_hub_publish_and_wait(Session &s, const std::string &topic, const std::string &data_json,
                                         uint64_t timeout_ms, const std::string &target = "") {
-    ftrack_event *out = nullptr;
-    detail::check(ftrack_event_hub_publish_and_wait(s.raw(), topic.c_str(), data_json.c_str(), target.c_str(),
-                                                    timeout_ms, &out));
-    return Event(out, true);
+    return try_event_hub_publish_and_wait(s, topic, data_json, timeout_ms, target).value();
 }
-/// Runs handlers of arrived events on this thread; returns how many were handled.
-inline size_t event_hub_dispatch(Session &s, uint64_t timeout_ms) {
-    size_t handled = 0;
-    detail::check(ftrack_event_hub_dispatch(s.raw(), timeout_ms, &handled));
-    return handled;
-}
+inline size_t event_hub_dispatch(Session &s, uint64_t timeout_ms) { return try_event_hub_dispatch(s, timeout_ms).value(); }
+#endif
 
 } // namespace ftrack
 

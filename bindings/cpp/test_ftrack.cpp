@@ -30,7 +30,8 @@ template <typename F> static ftrack_status status_of(F f) {
 }
 
 static_assert(!std::is_copy_constructible<ftrack::Session>::value, "move-only");
-static_assert(!std::is_copy_constructible<ftrack::Entity>::value, "move-only");
+static_assert(std::is_copy_constructible<ftrack::Entity>::value, "copyable");
+static_assert(!std::is_copy_constructible<ftrack::EntityList>::value, "move-only");
 static_assert(std::is_nothrow_move_constructible<ftrack::Entity>::value, "movable");
 static_assert(std::is_nothrow_move_constructible<ftrack::EntityList>::value, "movable");
 
@@ -82,7 +83,8 @@ int main() {
         // create, update, commit, read back, delete
         ftrack::Entity project =
             session.create("Project", "{\"name\": \"cpp_binding\", \"full_name\": \"C++ binding\"}");
-        project.set_datetime("start_date", 1714979289000000);
+        const ftrack::DateTime start{std::chrono::microseconds(1714979289000000)};
+        project.set_datetime("start_date", start);
         EXPECT(session.pending_count() >= 1);
         EXPECT(session.pending_json().find("cpp_binding") != std::string::npos);
         session.commit();
@@ -92,7 +94,8 @@ int main() {
         ftrack::Entity again =
             session.query_one("select full_name, start_date from Project where name is \"cpp_binding\"");
         EXPECT(again.get_string("full_name") == "C++ binding, renamed");
-        EXPECT(again.get_datetime("start_date") == 1714979289000000);
+        EXPECT(again.get_datetime("start_date") == start);
+        EXPECT(again.get_datetime("start_date").time_since_epoch().count() == 1714979289000000);
         project.set_string("full_name", "never sent");
         session.rollback();
         EXPECT(session.pending_count() == 0);
@@ -124,6 +127,7 @@ int main() {
             EXPECT(status_of([&] { session.role_append(artist, pm_role, false); }) ==
                    FTRACK_STATUS_ROLE_ALREADY_ASSIGNED);
             EXPECT(status_of([&] { session.find_user("nobody-here"); }) == FTRACK_STATUS_NOT_FOUND);
+            EXPECT(session.users(std::string("username like \"a%\"")).size() >= 2);
             std::string audit = session.security_role_audit_json();
             EXPECT(audit.find("\"artist\"") != std::string::npos);
             EXPECT(audit.find("\"gamma\"") != std::string::npos);

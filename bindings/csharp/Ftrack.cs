@@ -35,6 +35,7 @@ namespace Ftrack
         Timeout = 201,
         Tls = 202,
         Protocol = 203,
+        Cancelled = 204,
         Server = 300,
         Authentication = 301,
         PermissionDenied = 302,
@@ -55,6 +56,23 @@ namespace Ftrack
         Poisoned = 901,
         Internal = 999,
     }
+
+    /// <summary>The ftrack_log_level values of ftrack.h.</summary>
+    public enum LogLevel : uint
+    {
+        Error = 1,
+        Warn = 2,
+        Info = 3,
+        Debug = 4,
+    }
+
+    /// <summary>ftrack_log_fn: a log line (UTF-8, valid during the call only).</summary>
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    public delegate void LogCallback(IntPtr userData, LogLevel level, IntPtr message);
+
+    /// <summary>ftrack_progress_fn: returns non-zero to cancel the operation.</summary>
+    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
+    public delegate int ProgressCallback(IntPtr userData, IntPtr operation, ulong done, long total);
 
     /// <summary>A libftrack call failed.</summary>
     public sealed class FtrackException : Exception
@@ -106,89 +124,126 @@ namespace Ftrack
         protected override bool ReleaseHandle() { Native.ftrack_entity_list_destroy(handle); return true; }
     }
 
+    /// <summary>Owner of an ftrack_string handle (a library-owned result).</summary>
+    public sealed class StringHandle : SafeHandle
+    {
+        public StringHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid => handle == IntPtr.Zero;
+        protected override bool ReleaseHandle() { Native.ftrack_string_destroy(handle); return true; }
+    }
+
     /// <summary>The raw C functions and the marshalling helpers.</summary>
     public static class Native
     {
         const string Lib = "ftrack";
 
-        [DllImport(Lib)] public static extern IntPtr ftrack_status_name(uint status);
-        [DllImport(Lib)] public static extern IntPtr ftrack_version_string();
-        [DllImport(Lib)] public static extern uint ftrack_version_number();
-        [DllImport(Lib)] public static extern Status ftrack_last_error_message(byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_last_call_reply(byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern IntPtr ftrack_status_name(uint status);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern IntPtr ftrack_version_string();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern uint ftrack_version_number();
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_last_error_message(byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_last_call_reply(byte[] buffer, UIntPtr len, out UIntPtr outLen);
 
-        [DllImport(Lib)] public static extern Status ftrack_session_options_create(out OptionsHandle options);
-        [DllImport(Lib)] public static extern void ftrack_session_options_destroy(IntPtr options);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_server_url(OptionsHandle o, byte[] v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_api_key(OptionsHandle o, byte[] v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_api_user(OptionsHandle o, byte[] v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_timeout_ms(OptionsHandle o, ulong ms);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_add_header(OptionsHandle o, byte[] name, byte[] value);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_add_cookie(OptionsHandle o, byte[] name, byte[] value);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_strict_api(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_auto_populate(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_idempotent_role_changes(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_record_operations(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_schema_cache_path(OptionsHandle o, byte[] v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_disable_schema_cache(OptionsHandle o);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_page_size(OptionsHandle o, UIntPtr v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_max_attempts(OptionsHandle o, uint v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_retry_delay_ms(OptionsHandle o, ulong v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_ca_bundle_path(OptionsHandle o, byte[] v);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_persistent_cache_path(OptionsHandle o, byte[] v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_create(out OptionsHandle options);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern void ftrack_session_options_destroy(IntPtr options);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_server_url(OptionsHandle o, byte[] v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_api_key(OptionsHandle o, byte[] v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_api_user(OptionsHandle o, byte[] v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_timeout_ms(OptionsHandle o, ulong ms);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_add_header(OptionsHandle o, byte[] name, byte[] value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_add_cookie(OptionsHandle o, byte[] name, byte[] value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_strict_api(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_auto_populate(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_idempotent_role_changes(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_record_operations(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_schema_cache_path(OptionsHandle o, byte[] v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_disable_schema_cache(OptionsHandle o);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_page_size(OptionsHandle o, UIntPtr v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_max_attempts(OptionsHandle o, uint v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_retry_delay_ms(OptionsHandle o, ulong v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_ca_bundle_path(OptionsHandle o, byte[] v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_persistent_cache_path(OptionsHandle o, byte[] v);
 
-        [DllImport(Lib)] public static extern Status ftrack_session_create(byte[] serverUrl, byte[] apiKey, byte[] apiUser, out SessionHandle session);
-        [DllImport(Lib)] public static extern Status ftrack_session_create_with_options(OptionsHandle options, out SessionHandle session);
-        [DllImport(Lib)] public static extern void ftrack_session_destroy(IntPtr session);
-        [DllImport(Lib)] public static extern Status ftrack_session_query(SessionHandle s, byte[] expression, out EntityListHandle list);
-        [DllImport(Lib)] public static extern Status ftrack_session_query_first(SessionHandle s, byte[] expression, out EntityHandle entity);
-        [DllImport(Lib)] public static extern Status ftrack_session_query_one(SessionHandle s, byte[] expression, out EntityHandle entity);
-        [DllImport(Lib)] public static extern Status ftrack_session_create_entity(SessionHandle s, byte[] type, byte[] dataJson, out EntityHandle entity);
-        [DllImport(Lib)] public static extern Status ftrack_session_delete_entity(SessionHandle s, EntityHandle entity);
-        [DllImport(Lib)] public static extern Status ftrack_session_commit(SessionHandle s);
-        [DllImport(Lib)] public static extern Status ftrack_session_rollback(SessionHandle s);
-        [DllImport(Lib)] public static extern Status ftrack_session_pending_count(SessionHandle s, out UIntPtr count);
-        [DllImport(Lib)] public static extern Status ftrack_session_pending_json(SessionHandle s, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_session_call(SessionHandle s, byte[] batchJson, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_connect_timeout_ms(OptionsHandle o, ulong ms);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_request_deadline_ms(OptionsHandle o, ulong ms);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_max_reply_bytes(OptionsHandle o, ulong bytes);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_allow_insecure_http(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool allow);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_logger(OptionsHandle o, LogLevel level, LogCallback callback, IntPtr userData);
 
-        [DllImport(Lib)] public static extern UIntPtr ftrack_entity_list_len(EntityListHandle list);
-        [DllImport(Lib)] public static extern Status ftrack_entity_list_get(EntityListHandle list, UIntPtr index, out EntityHandle entity);
-        [DllImport(Lib)] public static extern void ftrack_entity_list_destroy(IntPtr list);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_create(byte[] serverUrl, byte[] apiKey, byte[] apiUser, out SessionHandle session);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_create_with_options(OptionsHandle options, out SessionHandle session);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern void ftrack_session_destroy(IntPtr session);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_query(SessionHandle s, byte[] expression, out EntityListHandle list);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_query_first(SessionHandle s, byte[] expression, out EntityHandle entity);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_query_one(SessionHandle s, byte[] expression, out EntityHandle entity);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_create_entity(SessionHandle s, byte[] type, byte[] dataJson, out EntityHandle entity);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_delete_entity(SessionHandle s, EntityHandle entity);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_commit(SessionHandle s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_rollback(SessionHandle s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_pending_count(SessionHandle s, out UIntPtr count);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_pending_json(SessionHandle s, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_call(SessionHandle s, byte[] batchJson, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_set_logger(SessionHandle s, LogLevel level, LogCallback callback, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_set_progress(SessionHandle s, ProgressCallback callback, IntPtr userData);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_cancel(SessionHandle s);
 
-        [DllImport(Lib)] public static extern void ftrack_entity_destroy(IntPtr entity);
-        [DllImport(Lib)] public static extern Status ftrack_entity_type_name(EntityHandle e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_entity_id(EntityHandle e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_entity_get_string(EntityHandle e, byte[] attribute, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_entity_get_json(EntityHandle e, byte[] attribute, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_entity_get_bool(EntityHandle e, byte[] attribute, [MarshalAs(UnmanagedType.I1)] out bool value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_get_int64(EntityHandle e, byte[] attribute, out long value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_get_double(EntityHandle e, byte[] attribute, out double value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_get_datetime(EntityHandle e, byte[] attribute, out long value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_is_null(EntityHandle e, byte[] attribute, [MarshalAs(UnmanagedType.I1)] out bool value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_get_entity(EntityHandle e, byte[] attribute, out EntityHandle value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_get_list(EntityHandle e, byte[] attribute, out EntityListHandle value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_set_string(EntityHandle e, byte[] attribute, byte[] value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_set_bool(EntityHandle e, byte[] attribute, [MarshalAs(UnmanagedType.I1)] bool value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_set_int64(EntityHandle e, byte[] attribute, long value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_set_double(EntityHandle e, byte[] attribute, double value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_set_datetime(EntityHandle e, byte[] attribute, long microsecondsUtc);
-        [DllImport(Lib)] public static extern Status ftrack_entity_set_null(EntityHandle e, byte[] attribute);
-        [DllImport(Lib)] public static extern Status ftrack_entity_set_entity(EntityHandle e, byte[] attribute, EntityHandle value);
-        [DllImport(Lib)] public static extern Status ftrack_entity_set_json(EntityHandle e, byte[] attribute, byte[] json);
-        [DllImport(Lib)] public static extern Status ftrack_entity_collection_append(EntityHandle owner, byte[] attribute, EntityHandle item);
-        [DllImport(Lib)] public static extern Status ftrack_entity_collection_remove(EntityHandle owner, byte[] attribute, EntityHandle item);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern UIntPtr ftrack_entity_list_len(EntityListHandle list);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_list_get(EntityListHandle list, UIntPtr index, out EntityHandle entity);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern void ftrack_entity_list_destroy(IntPtr list);
 
-        [DllImport(Lib)] public static extern Status ftrack_security_roles(SessionHandle s, byte[] roleType, out EntityListHandle list);
-        [DllImport(Lib)] public static extern Status ftrack_security_role_find(SessionHandle s, byte[] name, out EntityHandle role);
-        [DllImport(Lib)] public static extern Status ftrack_user_find(SessionHandle s, byte[] username, out EntityHandle user);
-        [DllImport(Lib)] public static extern Status ftrack_project_find(SessionHandle s, byte[] name, out EntityHandle project);
-        [DllImport(Lib)] public static extern Status ftrack_user_security_roles(SessionHandle s, EntityHandle user, out EntityListHandle list);
-        [DllImport(Lib)] public static extern Status ftrack_user_role_append(SessionHandle s, EntityHandle user, EntityHandle role, [MarshalAs(UnmanagedType.I1)] bool allOpenProjects);
-        [DllImport(Lib)] public static extern Status ftrack_user_role_remove(SessionHandle s, EntityHandle user, EntityHandle role);
-        [DllImport(Lib)] public static extern Status ftrack_user_role_replace(SessionHandle s, EntityHandle user, EntityHandle oldRole, EntityHandle newRole);
-        [DllImport(Lib)] public static extern Status ftrack_user_role_grant_project(SessionHandle s, EntityHandle user, EntityHandle role, EntityHandle project);
-        [DllImport(Lib)] public static extern Status ftrack_user_role_revoke_project(SessionHandle s, EntityHandle user, EntityHandle role, EntityHandle project);
-        [DllImport(Lib)] public static extern Status ftrack_security_role_audit_json(SessionHandle s, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern void ftrack_entity_destroy(IntPtr entity);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_clone(EntityHandle e, out EntityHandle copy);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_type_name(EntityHandle e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_id(EntityHandle e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_get_string(EntityHandle e, byte[] attribute, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_get_json(EntityHandle e, byte[] attribute, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_get_bool(EntityHandle e, byte[] attribute, [MarshalAs(UnmanagedType.I1)] out bool value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_get_int64(EntityHandle e, byte[] attribute, out long value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_get_double(EntityHandle e, byte[] attribute, out double value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_get_datetime(EntityHandle e, byte[] attribute, out long value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_is_null(EntityHandle e, byte[] attribute, [MarshalAs(UnmanagedType.I1)] out bool value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_get_entity(EntityHandle e, byte[] attribute, out EntityHandle value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_get_list(EntityHandle e, byte[] attribute, out EntityListHandle value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_set_string(EntityHandle e, byte[] attribute, byte[] value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_set_bool(EntityHandle e, byte[] attribute, [MarshalAs(UnmanagedType.I1)] bool value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_set_int64(EntityHandle e, byte[] attribute, long value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_set_double(EntityHandle e, byte[] attribute, double value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_set_datetime(EntityHandle e, byte[] attribute, long microsecondsUtc);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_set_null(EntityHandle e, byte[] attribute);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_set_entity(EntityHandle e, byte[] attribute, EntityHandle value);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_set_json(EntityHandle e, byte[] attribute, byte[] json);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_collection_append(EntityHandle owner, byte[] attribute, EntityHandle item);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_entity_collection_remove(EntityHandle owner, byte[] attribute, EntityHandle item);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_security_roles(SessionHandle s, byte[] roleType, out EntityListHandle list);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_security_role_find(SessionHandle s, byte[] name, out EntityHandle role);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_user_find(SessionHandle s, byte[] username, out EntityHandle user);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_project_find(SessionHandle s, byte[] name, out EntityHandle project);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_user_security_roles(SessionHandle s, EntityHandle user, out EntityListHandle list);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_user_role_append(SessionHandle s, EntityHandle user, EntityHandle role, [MarshalAs(UnmanagedType.I1)] bool allOpenProjects);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_user_role_remove(SessionHandle s, EntityHandle user, EntityHandle role);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_user_role_replace(SessionHandle s, EntityHandle user, EntityHandle oldRole, EntityHandle newRole);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_user_role_grant_project(SessionHandle s, EntityHandle user, EntityHandle role, EntityHandle project);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_user_role_revoke_project(SessionHandle s, EntityHandle user, EntityHandle role, EntityHandle project);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_security_role_audit_json(SessionHandle s, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_users(SessionHandle s, byte[] criteria, out EntityListHandle list);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern IntPtr ftrack_string_data(StringHandle s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern UIntPtr ftrack_string_len(StringHandle s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern void ftrack_string_destroy(IntPtr s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_pending_json_string(SessionHandle s, out StringHandle str);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_security_role_audit_json_string(SessionHandle s, out StringHandle str);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_call_string(SessionHandle s, byte[] batchJson, out StringHandle str);
+
+        /// <summary>The text of a library-owned string, then frees it.</summary>
+        public static string Take(StringHandle h)
+        {
+            using (h)
+            {
+                int n = checked((int)(ulong)ftrack_string_len(h));
+                var bytes = new byte[n];
+                if (n > 0) Marshal.Copy(ftrack_string_data(h), bytes, 0, n);
+                return System.Text.Encoding.UTF8.GetString(bytes);
+            }
+        }
 
         /// <summary>NUL-terminated UTF-8 bytes of a string (null stays null).</summary>
         public static byte[] Utf8(string value)
@@ -243,6 +298,9 @@ namespace Ftrack
         public EntityHandle Handle { get; }
         internal Entity(EntityHandle handle) { Handle = handle; }
         public void Dispose() => Handle.Dispose();
+
+        /// <summary>A second handle to the same entity (ftrack_entity_clone); dispose both.</summary>
+        public Entity Clone() { Native.Check(Native.ftrack_entity_clone(Handle, out EntityHandle h)); return new Entity(h); }
 
         public string TypeName => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_entity_type_name(Handle, b, n, out o));
         public string Id => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_entity_id(Handle, b, n, out o));
@@ -323,6 +381,10 @@ namespace Ftrack
         public SessionOptions ApiKey(string v) => Do(Native.ftrack_session_options_set_api_key(Handle, Native.Utf8(v)));
         public SessionOptions ApiUser(string v) => Do(Native.ftrack_session_options_set_api_user(Handle, Native.Utf8(v)));
         public SessionOptions TimeoutMs(ulong v) => Do(Native.ftrack_session_options_set_timeout_ms(Handle, v));
+        public SessionOptions ConnectTimeoutMs(ulong v) => Do(Native.ftrack_session_options_set_connect_timeout_ms(Handle, v));
+        public SessionOptions RequestDeadlineMs(ulong v) => Do(Native.ftrack_session_options_set_request_deadline_ms(Handle, v));
+        public SessionOptions MaxReplyBytes(ulong v) => Do(Native.ftrack_session_options_set_max_reply_bytes(Handle, v));
+        public SessionOptions AllowInsecureHttp(bool v) => Do(Native.ftrack_session_options_set_allow_insecure_http(Handle, v));
         public SessionOptions Header(string name, string value) => Do(Native.ftrack_session_options_add_header(Handle, Native.Utf8(name), Native.Utf8(value)));
         public SessionOptions Cookie(string name, string value) => Do(Native.ftrack_session_options_add_cookie(Handle, Native.Utf8(name), Native.Utf8(value)));
         public SessionOptions StrictApi(bool v) => Do(Native.ftrack_session_options_set_strict_api(Handle, v));
@@ -382,20 +444,21 @@ namespace Ftrack
         }
         public void Delete(Entity entity) => Native.Check(Native.ftrack_session_delete_entity(Handle, entity.Handle));
         public void Commit() => Native.Check(Native.ftrack_session_commit(Handle));
+        /// <summary>Makes this session's in-flight call (on any thread) return Status.Cancelled.</summary>
+        public void Cancel() => Native.Check(Native.ftrack_session_cancel(Handle));
         public void Rollback() => Native.Check(Native.ftrack_session_rollback(Handle));
         public int PendingCount { get { Native.Check(Native.ftrack_session_pending_count(Handle, out UIntPtr n)); return (int)n; } }
-        public string PendingJson() => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_session_pending_json(Handle, b, n, out o));
-        /// <summary>Sends a raw batch once; a large answer is fetched without sending it again.</summary>
+        /// <summary>The batch Commit() would send, as JSON (a dry run).</summary>
+        public string PendingJson()
+        {
+            Native.Check(Native.ftrack_session_pending_json_string(Handle, out StringHandle h));
+            return Native.Take(h);
+        }
+        /// <summary>Sends a raw batch once and returns the whole JSON answer.</summary>
         public string Call(string batchJson)
         {
-            var batch = Native.Utf8(batchJson);
-            bool sent = false;
-            return Native.Text((byte[] b, UIntPtr n, out UIntPtr o) =>
-            {
-                if (sent) return Native.ftrack_last_call_reply(b, n, out o);
-                sent = true;
-                return Native.ftrack_session_call(Handle, batch, b, n, out o);
-            });
+            Native.Check(Native.ftrack_session_call_string(Handle, Native.Utf8(batchJson), out StringHandle h));
+            return Native.Take(h);
         }
 
         // ---- security roles (issue 4); changes are recorded and sent by Commit() ----
@@ -420,8 +483,18 @@ namespace Ftrack
         public void RoleReplace(Entity user, Entity oldRole, Entity newRole) => Native.Check(Native.ftrack_user_role_replace(Handle, user.Handle, oldRole.Handle, newRole.Handle));
         public void GrantProject(Entity user, Entity role, Entity project) => Native.Check(Native.ftrack_user_role_grant_project(Handle, user.Handle, role.Handle, project.Handle));
         public void RevokeProject(Entity user, Entity role, Entity project) => Native.Check(Native.ftrack_user_role_revoke_project(Handle, user.Handle, role.Handle, project.Handle));
-        /// <summary>Every user x role x scope as a JSON array (see ftrack_security_role_audit_json).</summary>
-        public string SecurityRoleAuditJson() => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_security_role_audit_json(Handle, b, n, out o));
+        /// <summary>Users matching a query condition (null: all) with their roles loaded in one paged query, so role changes to them validate without a request each.</summary>
+        public EntityList Users(string criteria = null)
+        {
+            Native.Check(Native.ftrack_users(Handle, Native.Utf8(criteria), out EntityListHandle h));
+            return new EntityList(h);
+        }
+        /// <summary>Every user x role x scope as a JSON array (see ftrack_security_role_audit_json), read once.</summary>
+        public string SecurityRoleAuditJson()
+        {
+            Native.Check(Native.ftrack_security_role_audit_json_string(Handle, out StringHandle h));
+            return Native.Take(h);
+        }
     }
 
     public static class Library
@@ -457,25 +530,25 @@ namespace Ftrack
         private const string Lib = "ftrack";
         [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
         public delegate int Callback(IntPtr userData, IntPtr evt);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_auto_connect_event_hub(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool on);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_event_dispatch_thread(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool on);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_add_plugin_path(OptionsHandle o, byte[] path);
-        [DllImport(Lib)] public static extern Status ftrack_session_options_set_plugin_arguments(OptionsHandle o, byte[] json);
-        [DllImport(Lib)] public static extern Status ftrack_event_hub_connect(SessionHandle s, ulong timeoutMs);
-        [DllImport(Lib)] public static extern Status ftrack_event_hub_disconnect(SessionHandle s);
-        [DllImport(Lib)] public static extern Status ftrack_event_hub_is_connected(SessionHandle s, [MarshalAs(UnmanagedType.I1)] out bool connected);
-        [DllImport(Lib)] public static extern Status ftrack_event_hub_subscribe(SessionHandle s, byte[] subscription, byte[] subscriberJson, int priority, Callback callback, IntPtr userData, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_event_hub_unsubscribe(SessionHandle s, byte[] subscriberId);
-        [DllImport(Lib)] public static extern Status ftrack_event_hub_publish(SessionHandle s, byte[] topic, byte[] dataJson, byte[] target);
-        [DllImport(Lib)] public static extern Status ftrack_event_hub_publish_and_wait(SessionHandle s, byte[] topic, byte[] dataJson, byte[] target, ulong timeoutMs, out IntPtr reply);
-        [DllImport(Lib)] public static extern Status ftrack_event_hub_dispatch(SessionHandle s, ulong timeoutMs, out UIntPtr handled);
-        [DllImport(Lib)] public static extern Status ftrack_event_topic(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_event_id(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_event_data_json(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_event_source_json(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_event_data_get(IntPtr e, byte[] pointer, byte[] buffer, UIntPtr len, out UIntPtr outLen);
-        [DllImport(Lib)] public static extern Status ftrack_event_set_reply(IntPtr e, byte[] json);
-        [DllImport(Lib)] public static extern void ftrack_event_destroy(IntPtr e);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_auto_connect_event_hub(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool on);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_event_dispatch_thread(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool on);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_add_plugin_path(OptionsHandle o, byte[] path);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_plugin_arguments(OptionsHandle o, byte[] json);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_connect(SessionHandle s, ulong timeoutMs);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_disconnect(SessionHandle s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_is_connected(SessionHandle s, [MarshalAs(UnmanagedType.I1)] out bool connected);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_subscribe(SessionHandle s, byte[] subscription, byte[] subscriberJson, int priority, Callback callback, IntPtr userData, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_unsubscribe(SessionHandle s, byte[] subscriberId);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_publish(SessionHandle s, byte[] topic, byte[] dataJson, byte[] target);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_publish_and_wait(SessionHandle s, byte[] topic, byte[] dataJson, byte[] target, ulong timeoutMs, out IntPtr reply);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_dispatch(SessionHandle s, ulong timeoutMs, out UIntPtr handled);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_topic(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_id(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_data_json(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_source_json(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_data_get(IntPtr e, byte[] pointer, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_set_reply(IntPtr e, byte[] json);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern void ftrack_event_destroy(IntPtr e);
     }
 
     /// <summary>

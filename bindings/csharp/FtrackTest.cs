@@ -49,6 +49,12 @@ static class FtrackTest
                 Expect(admin.GetJson("username") == "\"admin\"", "get json");
                 Expect(StatusOf(() => admin.GetInt64("username")) == Status.TypeMismatch, "type mismatch");
                 Expect(StatusOf(() => admin.GetString("nope")) == Status.UnknownAttribute, "unknown attribute");
+                using (var copy = admin.Clone())
+                {
+                    Expect(copy.Handle.DangerousGetHandle() != admin.Handle.DangerousGetHandle(), "clone is a new handle");
+                    Expect(copy.GetString("username") == "admin", "clone reads the same entity");
+                }
+                Expect(admin.GetString("username") == "admin", "original survives the clone's disposal");
                 using (var roles = admin.GetList("user_security_roles"))
                 {
                     Expect(roles.Count >= 1, "collection");
@@ -108,6 +114,8 @@ static class FtrackTest
                 using (var roles = session.UserSecurityRoles(artist)) Expect(roles.Count == before + 1, "role appended");
                 Expect(StatusOf(() => session.RoleAppend(artist, pmRole, false)) == Status.RoleAlreadyAssigned, "role already assigned");
                 Expect(StatusOf(() => session.FindUser("nobody-here").Dispose()) == Status.NotFound, "user not found");
+                using (var some = session.Users("username like \"a%\""))
+                    Expect(some.Count >= 2, "users with roles (admin, artist)");
                 string audit = session.SecurityRoleAuditJson();
                 Expect(audit.Contains("\"artist\"") && audit.Contains("\"gamma\""), "audit");
             }

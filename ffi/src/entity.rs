@@ -57,27 +57,58 @@ pub(crate) unsafe fn entity_arg<'a>(
     Ok(&unsafe { borrow(entity, argument)? }.entity)
 }
 
-/// Frees an entity handle (not the server entity). NULL is a no-op. Destroying the
-/// same handle twice, or while another thread uses it, is forbidden.
+/// @brief Frees an entity handle (not the server entity).
 ///
-/// # Safety
-/// `entity` must be NULL or a live entity handle that no other thread is using.
+/// NULL is a no-op. Destroying the same handle twice, or while another thread uses it,
+/// is forbidden.
+///
+/// @param entity the entity handle, or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_destroy(entity: *mut ftrack_entity) {
     ffi_boundary!(value: (), { unsafe { destroy_handle(entity) } })
 }
 
-/// Copies the entity type name, e.g. `"User"`. Buffer contract as
-/// `ftrack_last_error_message`.
+/// @brief Returns a NEW handle to the same entity in `*out`, which the caller frees with
+///        `ftrack_entity_destroy`; NULL on failure.
 ///
+/// Both handles share the entity's data (a change through one is seen through the
+/// other) and either may be destroyed first. This is what makes an entity copyable in
+/// the C++ wrapper.
+///
+/// @param entity the entity handle to copy.
+/// @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+///        failure.
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or
+///         `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_entity_clone(
+    entity: *const ftrack_entity,
+    out: *mut *mut ftrack_entity,
+) -> ftrack_status {
+    ffi_boundary!({
+        let out = unsafe { out_handle(out, "out")? };
+        let handle = unsafe { borrow(entity, "entity")? };
+        *out = new_entity(handle.entity.clone(), handle.secret());
+        Ok(())
+    })
+}
+
+/// @brief Copies the entity type name, e.g. `"User"`.
+///
+/// Buffer contract as `ftrack_last_error_message`.
+///
+/// @param entity the entity handle.
+/// @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+///        when @p buffer_len is 0 (size query).
+/// @param buffer_len size of @p buffer in bytes.
+/// @param out_len receives the size of the result in bytes, NUL included (also when the
+///        buffer is too small); may be NULL.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
 ///         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `buffer` NULL or `buffer_len` writable
-/// bytes; `out_len` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_type_name(
     entity: *const ftrack_entity,
@@ -91,17 +122,20 @@ pub unsafe extern "C" fn ftrack_entity_type_name(
     })
 }
 
-/// Copies the primary key as text (a composite key is joined with `,`). Buffer
-/// contract as `ftrack_last_error_message`.
+/// @brief Copies the primary key as text (a composite key is joined with `,`).
 ///
+/// Buffer contract as `ftrack_last_error_message`.
+///
+/// @param entity the entity handle.
+/// @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+///        when @p buffer_len is 0 (size query).
+/// @param buffer_len size of @p buffer in bytes.
+/// @param out_len receives the size of the result in bytes, NUL included (also when the
+///        buffer is too small); may be NULL.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
 ///         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `buffer` NULL or `buffer_len` writable
-/// bytes; `out_len` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_id(
     entity: *const ftrack_entity,
@@ -117,36 +151,40 @@ pub unsafe extern "C" fn ftrack_entity_id(
 
 /// Shared body of the buffer getters: check the buffer first, then read.
 unsafe fn get_text(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     out: OutBuffer,
     read: impl FnOnce(&Entity, &str) -> FfiResult<String>,
 ) -> FfiResult<()> {
-    let entity = unsafe { entity_arg(entity.cast_const(), "entity")? };
+    let entity = unsafe { entity_arg(entity, "entity")? };
     let attribute = unsafe { str_arg(attribute, "attribute")? };
     let text = read(entity, attribute)?;
     out.write(&text)
 }
 
-/// Copies a string attribute (UTF-8, NUL-terminated) into `buffer`. A null value is
-/// `FTRACK_STATUS_TYPE_MISMATCH` (test with `ftrack_entity_is_null`). Fetches the
-/// attribute when it is not loaded and auto-populate is on. Buffer contract as
-/// `ftrack_last_error_message`; repeating the call after
+/// @brief Copies a string attribute (UTF-8, NUL-terminated) into `buffer`.
+///
+/// A null value is `FTRACK_STATUS_TYPE_MISMATCH` (test with `ftrack_entity_is_null`).
+/// Fetches the attribute when it is not loaded and auto-populate is on. Buffer contract
+/// as `ftrack_last_error_message`; repeating the call after
 /// `FTRACK_STATUS_BUFFER_TOO_SMALL` sends nothing more.
 ///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+///        when @p buffer_len is 0 (size query).
+/// @param buffer_len size of @p buffer in bytes.
+/// @param out_len receives the size of the result in bytes, NUL included (also when the
+///        buffer is too small); may be NULL.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
 ///         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
 ///         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated;
-/// `buffer` NULL or `buffer_len` writable bytes; `out_len` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_get_string(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     buffer: *mut c_char,
     buffer_len: usize,
@@ -158,20 +196,25 @@ pub unsafe extern "C" fn ftrack_entity_get_string(
     })
 }
 
-/// Copies any attribute as JSON text, encoded as on the wire: entities as
-/// `{"__entity_type__": ..., "id": ...}` references, datetimes as
-/// `{"__type__": "datetime", "value": "<ISO-8601 UTC>"}`, null as `null`. Buffer
-/// contract as `ftrack_last_error_message`.
+/// @brief Copies any attribute as JSON text, encoded as on the wire: entities as
+///        `{"__entity_type__": ..., "id": ...}` references, datetimes as `{"__type__":
+///        "datetime", "value": "<ISO-8601 UTC>"}`, null as `null`.
 ///
+/// Buffer contract as `ftrack_last_error_message`.
+///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+///        when @p buffer_len is 0 (size query).
+/// @param buffer_len size of @p buffer in bytes.
+/// @param out_len receives the size of the result in bytes, NUL included (also when the
+///        buffer is too small); may be NULL.
 /// @return as `ftrack_entity_get_string`, without `FTRACK_STATUS_TYPE_MISMATCH`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_entity_get_string`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_get_json(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     buffer: *mut c_char,
     buffer_len: usize,
@@ -189,135 +232,137 @@ pub unsafe extern "C" fn ftrack_entity_get_json(
 
 /// Shared body of the scalar getters.
 unsafe fn get_scalar<T: Default>(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     out: *mut T,
     read: impl FnOnce(&Entity, &str) -> ftrack::Result<T>,
 ) -> FfiResult<()> {
     let out = unsafe { out_value(out, "out")? };
-    let entity = unsafe { entity_arg(entity.cast_const(), "entity")? };
+    let entity = unsafe { entity_arg(entity, "entity")? };
     let attribute = unsafe { str_arg(attribute, "attribute")? };
     *out = read(entity, attribute)?;
     Ok(())
 }
 
-/// Stores a boolean attribute in `*out` (false on failure). A null value is
-/// `FTRACK_STATUS_TYPE_MISMATCH`. Fetches the attribute when it is not loaded and
-/// auto-populate is on.
+/// @brief Stores a boolean attribute in `*out` (false on failure).
 ///
+/// A null value is `FTRACK_STATUS_TYPE_MISMATCH`. Fetches the attribute when it is not
+/// loaded and auto-populate is on.
+///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param out receives the value; false on failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
 ///         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated;
-/// `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_get_bool(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     out: *mut bool,
 ) -> ftrack_status {
     ffi_boundary!({ unsafe { get_scalar(entity, attribute, out, |e, a| e.get_bool(a)) } })
 }
 
-/// Stores an integer attribute in `*out` (0 on failure). A float with no
-/// fractional part is accepted; null is `FTRACK_STATUS_TYPE_MISMATCH`.
+/// @brief Stores an integer attribute in `*out` (0 on failure).
 ///
+/// A float with no fractional part is accepted; null is `FTRACK_STATUS_TYPE_MISMATCH`.
+///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param out receives the value; 0 on failure.
 /// @return as `ftrack_entity_get_bool`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_entity_get_bool`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_get_int64(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     out: *mut i64,
 ) -> ftrack_status {
     ffi_boundary!({ unsafe { get_scalar(entity, attribute, out, |e, a| e.get_i64(a)) } })
 }
 
-/// Stores a number attribute in `*out` (0.0 on failure). Integers are converted;
-/// null is `FTRACK_STATUS_TYPE_MISMATCH`.
+/// @brief Stores a number attribute in `*out` (0.0 on failure).
 ///
+/// Integers are converted; null is `FTRACK_STATUS_TYPE_MISMATCH`.
+///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param out receives the value; 0 on failure.
 /// @return as `ftrack_entity_get_bool`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_entity_get_bool`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_get_double(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     out: *mut f64,
 ) -> ftrack_status {
     ffi_boundary!({ unsafe { get_scalar(entity, attribute, out, |e, a| e.get_f64(a)) } })
 }
 
-/// Stores a datetime attribute in `*out` as microseconds since the Unix epoch,
-/// UTC (0 on failure); null is `FTRACK_STATUS_TYPE_MISMATCH`.
+/// @brief Stores a datetime attribute in `*out` as microseconds since the Unix epoch, UTC
+///        (0 on failure); null is `FTRACK_STATUS_TYPE_MISMATCH`.
 ///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param out receives the value; 0 on failure.
 /// @return as `ftrack_entity_get_bool`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_entity_get_bool`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_get_datetime(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     out: *mut i64,
 ) -> ftrack_status {
     ffi_boundary!({ unsafe { get_scalar(entity, attribute, out, |e, a| e.get_datetime(a)) } })
 }
 
-/// Stores in `*out` whether the attribute is null (false on failure).
+/// @brief Stores in `*out` whether the attribute is null (false on failure).
 ///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param out receives the value; false on failure.
 /// @return as `ftrack_entity_get_bool`, without `FTRACK_STATUS_TYPE_MISMATCH`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_entity_get_bool`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_is_null(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     out: *mut bool,
 ) -> ftrack_status {
     ffi_boundary!({ unsafe { get_scalar(entity, attribute, out, |e, a| Ok(e.get(a)?.is_null())) } })
 }
 
-/// Returns the entity a reference attribute points to, as a NEW handle in `*out`
-/// that the caller frees with `ftrack_entity_destroy`.
+/// @brief Returns the entity a reference attribute points to, as a NEW handle in `*out`
+///        that the caller frees with `ftrack_entity_destroy`.
 ///
 /// A null reference is not an error: the call returns `FTRACK_STATUS_OK` with
 /// `*out` set to NULL. On failure `*out` is NULL too.
 ///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param out receives a new handle to the referenced entity, freed with
+///        ftrack_entity_destroy(); NULL for a null reference and on failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
 ///         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated;
-/// `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_get_entity(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     out: *mut *mut ftrack_entity,
 ) -> ftrack_status {
     ffi_boundary!({
         let out = unsafe { out_handle(out, "out")? };
-        let handle = unsafe { borrow(entity.cast_const(), "entity")? };
+        let handle = unsafe { borrow(entity, "entity")? };
         let attribute = unsafe { str_arg(attribute, "attribute")? };
         if let Some(target) = handle.entity.get_entity(attribute)? {
             *out = new_entity(target, handle.secret());
@@ -326,25 +371,27 @@ pub unsafe extern "C" fn ftrack_entity_get_entity(
     })
 }
 
-/// Returns a collection attribute as a NEW list in `*out` (possibly empty) that
-/// the caller frees with `ftrack_entity_list_destroy`; NULL on failure. The list
-/// is a snapshot: later changes to the collection do not change it.
+/// @brief Returns a collection attribute as a NEW list in `*out` (possibly empty) that
+///        the caller frees with `ftrack_entity_list_destroy`; NULL on failure.
 ///
+/// The list is a snapshot: later changes to the collection do not change it.
+///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param out receives a new list handle, freed with ftrack_entity_list_destroy(); NULL
+///        on failure.
 /// @return as `ftrack_entity_get_entity`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_entity_get_entity`, with `out` a writable `ftrack_entity_list *`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_get_list(
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
     attribute: *const c_char,
     out: *mut *mut ftrack_entity_list,
 ) -> ftrack_status {
     ffi_boundary!({
         let out = unsafe { out_handle(out, "out")? };
-        let handle = unsafe { borrow(entity.cast_const(), "entity")? };
+        let handle = unsafe { borrow(entity, "entity")? };
         let attribute = unsafe { str_arg(attribute, "attribute")? };
         let items = handle.entity.get_list(attribute)?;
         *out = new_list(items, handle.secret());
@@ -365,18 +412,19 @@ unsafe fn set_value(
     Ok(())
 }
 
-/// Sets a string attribute locally and records an update (sent by
-/// `ftrack_session_commit`). The string is copied.
+/// @brief Sets a string attribute locally and records an update (sent by
+///        `ftrack_session_commit`).
 ///
+/// The string is copied.
+///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param value the new text (NUL-terminated UTF-8).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH` or
 ///         `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `attribute` and `value` NULL or
-/// NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_set_string(
     entity: *mut ftrack_entity,
@@ -392,14 +440,14 @@ pub unsafe extern "C" fn ftrack_entity_set_string(
     })
 }
 
-/// Sets a boolean attribute and records an update.
+/// @brief Sets a boolean attribute and records an update.
 ///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param value the new value.
 /// @return as `ftrack_entity_set_string`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_set_bool(
     entity: *mut ftrack_entity,
@@ -409,14 +457,14 @@ pub unsafe extern "C" fn ftrack_entity_set_bool(
     ffi_boundary!({ unsafe { set_value(entity, attribute, || Ok(Value::Bool(value))) } })
 }
 
-/// Sets an integer attribute and records an update.
+/// @brief Sets an integer attribute and records an update.
 ///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param value the new value.
 /// @return as `ftrack_entity_set_string`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_set_int64(
     entity: *mut ftrack_entity,
@@ -426,15 +474,15 @@ pub unsafe extern "C" fn ftrack_entity_set_int64(
     ffi_boundary!({ unsafe { set_value(entity, attribute, || Ok(Value::Int(value))) } })
 }
 
-/// Sets a number attribute and records an update.
+/// @brief Sets a number attribute and records an update.
 ///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param value the new value.
 /// @return as `ftrack_entity_set_string`, plus `FTRACK_STATUS_INVALID_ARGUMENT`
 ///         for NaN or infinity (JSON cannot carry them).
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_set_double(
     entity: *mut ftrack_entity,
@@ -456,15 +504,15 @@ pub unsafe extern "C" fn ftrack_entity_set_double(
     })
 }
 
-/// Sets a datetime attribute from microseconds since the Unix epoch, UTC, and
-/// records an update.
+/// @brief Sets a datetime attribute from microseconds since the Unix epoch, UTC, and
+///        records an update.
 ///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param microseconds_utc the new value in microseconds since the Unix epoch, UTC.
 /// @return as `ftrack_entity_set_string`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_set_datetime(
     entity: *mut ftrack_entity,
@@ -476,14 +524,13 @@ pub unsafe extern "C" fn ftrack_entity_set_datetime(
     })
 }
 
-/// Sets an attribute to null and records an update.
+/// @brief Sets an attribute to null and records an update.
 ///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
 /// @return as `ftrack_entity_set_string`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `attribute` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_set_null(
     entity: *mut ftrack_entity,
@@ -492,18 +539,19 @@ pub unsafe extern "C" fn ftrack_entity_set_null(
     ffi_boundary!({ unsafe { set_value(entity, attribute, || Ok(Value::Null)) } })
 }
 
-/// Sets a reference attribute to `value` (an entity of the same session) and
-/// records an update. `value` is only read; the caller still owns it. Use
-/// `ftrack_entity_set_null` to clear a reference.
+/// @brief Sets a reference attribute to `value` (an entity of the same session) and
+///        records an update.
 ///
+/// `value` is only read; the caller still owns it. Use `ftrack_entity_set_null` to
+/// clear a reference.
+///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param value the entity to refer to; only read (the caller still owns it).
 /// @return as `ftrack_entity_set_string`, plus `FTRACK_STATUS_INVALID_ARGUMENT`
 ///         (`value` belongs to another session).
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` and `value` must be NULL or live entities; `attribute` NULL or
-/// NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_set_entity(
     entity: *mut ftrack_entity,
@@ -519,17 +567,16 @@ pub unsafe extern "C" fn ftrack_entity_set_entity(
     })
 }
 
-/// Sets any attribute from JSON text (same encoding as `ftrack_entity_get_json`)
-/// and records an update.
+/// @brief Sets any attribute from JSON text (same encoding as `ftrack_entity_get_json`)
+///        and records an update.
 ///
+/// @param entity the entity handle.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param json the new value as JSON text (NUL-terminated UTF-8).
 /// @return as `ftrack_entity_set_string`, plus `FTRACK_STATUS_INVALID_ARGUMENT`
 ///         (`json` is not valid JSON).
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `entity` must be NULL or a live entity; `attribute` and `json` NULL or
-/// NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_set_json(
     entity: *mut ftrack_entity,
@@ -545,54 +592,53 @@ pub unsafe extern "C" fn ftrack_entity_set_json(
     })
 }
 
-/// Appends `item` to the collection attribute of `owner` and records the update.
+/// @brief Appends `item` to the collection attribute of `owner` and records the update.
+///
 /// `item` is only read; the caller still owns it.
 ///
+/// @param owner the entity that holds the collection.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param item the entity to add or remove; only read (the caller still owns it).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH` (not a
 ///         collection), `FTRACK_STATUS_INVALID_ARGUMENT` (another session) or
 ///         `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `owner` and `item` must be NULL or live entities; `attribute` NULL or
-/// NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_collection_append(
     owner: *mut ftrack_entity,
     attribute: *const c_char,
-    item: *mut ftrack_entity,
+    item: *const ftrack_entity,
 ) -> ftrack_status {
     ffi_boundary!({
         let owner = unsafe { entity_arg(owner.cast_const(), "owner")? };
         let attribute = unsafe { str_arg(attribute, "attribute")? };
-        let item = unsafe { entity_arg(item.cast_const(), "item")? };
+        let item = unsafe { entity_arg(item, "item")? };
         owner.collection_append(attribute, item)?;
         Ok(())
     })
 }
 
-/// Removes `item` from the collection attribute of `owner` and records the update.
+/// @brief Removes `item` from the collection attribute of `owner` and records the update.
 ///
+/// @param owner the entity that holds the collection.
+/// @param attribute attribute name (NUL-terminated UTF-8).
+/// @param item the entity to add or remove; only read (the caller still owns it).
 /// @return as `ftrack_entity_collection_append`, plus `FTRACK_STATUS_NOT_FOUND`
 ///         (`item` is not in the collection).
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `owner` and `item` must be NULL or live entities; `attribute` NULL or
-/// NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_collection_remove(
     owner: *mut ftrack_entity,
     attribute: *const c_char,
-    item: *mut ftrack_entity,
+    item: *const ftrack_entity,
 ) -> ftrack_status {
     ffi_boundary!({
         let owner = unsafe { entity_arg(owner.cast_const(), "owner")? };
         let attribute = unsafe { str_arg(attribute, "attribute")? };
-        let item = unsafe { entity_arg(item.cast_const(), "item")? };
+        let item = unsafe { entity_arg(item, "item")? };
         owner.collection_remove(attribute, item)?;
         Ok(())
     })

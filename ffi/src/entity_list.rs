@@ -34,13 +34,14 @@ pub(crate) fn new_list(entities: Vec<Entity>, secret: Option<Arc<str>>) -> *mut 
     })
 }
 
-/// Returns the number of entities in the list; 0 when `list` is NULL or poisoned.
+/// @brief Returns the number of entities in the list; 0 when `list` is NULL or poisoned.
+///
 /// Never fails; does not touch the last error.
 ///
-/// Thread-safe.
+/// @param list the list handle (NULL gives 0).
+/// @return the number of entities; 0 when @p list is NULL or poisoned.
 ///
-/// # Safety
-/// `list` must be NULL or a live list handle.
+/// Thread-safe.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_list_len(list: *const ftrack_entity_list) -> usize {
     ffi_boundary!(value: 0, {
@@ -52,17 +53,18 @@ pub unsafe extern "C" fn ftrack_entity_list_len(list: *const ftrack_entity_list)
     })
 }
 
-/// Returns the entity at `index` (0-based) as a NEW handle in `*out`, freed with
-/// `ftrack_entity_destroy`; NULL on failure.
+/// @brief Returns the entity at `index` (0-based) as a NEW handle in `*out`, freed with
+///        `ftrack_entity_destroy`; NULL on failure.
 ///
+/// @param list the list handle.
+/// @param index zero-based position, less than ftrack_entity_list_len().
+/// @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+///        failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
 ///         `FTRACK_STATUS_INVALID_ARGUMENT` (`index` >= length) or
 ///         `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `list` must be NULL or a live list handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_list_get(
     list: *const ftrack_entity_list,
@@ -83,11 +85,12 @@ pub unsafe extern "C" fn ftrack_entity_list_get(
     })
 }
 
-/// Frees a list handle (entity handles taken from it stay valid). NULL is a no-op.
-/// Destroying the same handle twice, or while another thread uses it, is forbidden.
+/// @brief Frees a list handle (entity handles taken from it stay valid).
 ///
-/// # Safety
-/// `list` must be NULL or a live list handle that no other thread is using.
+/// NULL is a no-op. Destroying the same handle twice, or while another thread uses it,
+/// is forbidden.
+///
+/// @param list the list handle, or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_entity_list_destroy(list: *mut ftrack_entity_list) {
     ffi_boundary!(value: (), { unsafe { destroy_handle(list) } })

@@ -68,6 +68,22 @@ pub(crate) fn last_error() -> String {
     LAST_ERROR.with_borrow(|e| e.1.clone())
 }
 
+/// @brief Buffer contract (the same for every string output of this library): `buffer`
+///        may be NULL only when `buffer_len` is 0, to ask for the size.
+///
+/// `out_len` may be NULL. On `FTRACK_STATUS_OK`, `*out_len` is the number of bytes
+/// written including the NUL. When the buffer is too small, returns
+/// `FTRACK_STATUS_BUFFER_TOO_SMALL`, sets `*out_len` to the size needed (NUL included)
+/// and writes an empty string when `buffer_len` > 0.
+///
+/// @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+///        when @p buffer_len is 0 (size query).
+/// @param buffer_len size of @p buffer in bytes.
+/// @param out_len receives the size of the result in bytes, NUL included (also when the
+///        buffer is too small); may be NULL.
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`, or
+///         `FTRACK_STATUS_NULL_POINTER` (`buffer` NULL with `buffer_len` > 0).
+///
 /// Copies this thread's last error message into `buffer`.
 ///
 /// The message is UTF-8 and NUL-terminated; it says which function failed, what
@@ -77,21 +93,7 @@ pub(crate) fn last_error() -> String {
 /// (`""`) when no call has failed on this thread yet. This function never changes
 /// the last error, even when it fails itself.
 ///
-/// Buffer contract (the same for every string output of this library):
-/// `buffer` may be NULL only when `buffer_len` is 0, to ask for the size.
-/// `out_len` may be NULL. On `FTRACK_STATUS_OK`, `*out_len` is the number of bytes
-/// written including the NUL. When the buffer is too small, returns
-/// `FTRACK_STATUS_BUFFER_TOO_SMALL`, sets `*out_len` to the size needed (NUL
-/// included) and writes an empty string when `buffer_len` > 0.
-///
-/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`, or
-///         `FTRACK_STATUS_NULL_POINTER` (`buffer` NULL with `buffer_len` > 0).
-///
 /// Thread-safe: each thread has its own last error.
-///
-/// # Safety
-/// `buffer` must be NULL or point to `buffer_len` writable bytes; `out_len` must be
-/// NULL or point to a writable `size_t`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_last_error_message(
     buffer: *mut c_char,

@@ -112,15 +112,14 @@ fn ms(milliseconds: u64) -> Duration {
     Duration::from_millis(milliseconds)
 }
 
-/// Connects the session's event hub when the session starts (in the
+/// @brief Connects the session's event hub when the session starts (in the
 /// background; the session does not wait for it).
 ///
+/// @param options the options (not NULL).
+/// @param on true to turn it on, false to turn it off.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_auto_connect_event_hub(
     options: *mut ftrack_session_options,
@@ -129,16 +128,15 @@ pub unsafe extern "C" fn ftrack_session_options_set_auto_connect_event_hub(
     ffi_boundary!({ unsafe { update(options, |o| o.auto_connect_event_hub(on)) } })
 }
 
-/// Runs subscriber callbacks on a library thread instead of in
+/// @brief Runs subscriber callbacks on a library thread instead of in
 /// `ftrack_event_hub_dispatch` (off by default: callbacks run on the host's
 /// thread when it dispatches).
 ///
+/// @param options the options (not NULL).
+/// @param on true to turn it on, false to turn it off.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_event_dispatch_thread(
     options: *mut ftrack_session_options,
@@ -157,18 +155,17 @@ pub unsafe extern "C" fn ftrack_session_options_set_event_dispatch_thread(
     })
 }
 
-/// Adds a directory searched recursively for plugin libraries (files
+/// @brief Adds a directory searched recursively for plugin libraries (files
 /// ending in `.so`, `.dylib` or `.dll` that export
 /// `ftrack_event_plugin_register`). Without any, the directories of
 /// `FTRACK_EVENT_PLUGIN_PATH` (separated by `:`) are searched. The string is copied.
 ///
+/// @param options the options (not NULL).
+/// @param path a directory, NUL-terminated UTF-8 (not NULL); copied.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
 ///         `FTRACK_STATUS_INVALID_UTF8` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `path` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_add_plugin_path(
     options: *mut ftrack_session_options,
@@ -186,17 +183,16 @@ pub unsafe extern "C" fn ftrack_session_options_add_plugin_path(
     })
 }
 
-/// Sets the arguments handed to every plugin, a JSON object (default `{}`).
+/// @brief Sets the arguments handed to every plugin, a JSON object (default `{}`).
 /// The string is copied.
 ///
+/// @param options the options (not NULL).
+/// @param json a JSON object, NUL-terminated UTF-8 (not NULL); copied.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` when it is
 ///         not a JSON object; `FTRACK_STATUS_NULL_POINTER`;
 ///         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `json` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_plugin_arguments(
     options: *mut ftrack_session_options,
@@ -213,19 +209,18 @@ pub unsafe extern "C" fn ftrack_session_options_set_plugin_arguments(
     })
 }
 
-/// Connects the session's event hub and waits up to `timeout_ms` for the
+/// @brief Connects the session's event hub and waits up to `timeout_ms` for the
 /// connection (0: return at once and connect in the background). The hub
 /// then stays connected, reconnecting with backoff after failures, until
 /// `ftrack_event_hub_disconnect`.
 ///
+/// @param session the session (not NULL).
+/// @param timeout_ms how long to wait, in milliseconds.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the first
 ///         attempt failed (the hub keeps retrying); `FTRACK_STATUS_TIMEOUT`;
 ///         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_hub_connect(
     session: *mut ftrack_session,
@@ -238,15 +233,13 @@ pub unsafe extern "C" fn ftrack_event_hub_connect(
     })
 }
 
-/// Disconnects the event hub and stops reconnecting; subscriptions are kept
+/// @brief Disconnects the event hub and stops reconnecting; subscriptions are kept
 /// for the next `ftrack_event_hub_connect`.
 ///
+/// @param session the session (not NULL).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_hub_disconnect(
     session: *mut ftrack_session,
@@ -257,14 +250,13 @@ pub unsafe extern "C" fn ftrack_event_hub_disconnect(
     })
 }
 
-/// Sets `*out` to whether the event hub is connected now.
+/// @brief Sets `*out` to whether the event hub is connected now.
 ///
+/// @param session the session (not NULL).
+/// @param out receives the answer (not NULL).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_hub_is_connected(
     session: *mut ftrack_session,
@@ -277,7 +269,7 @@ pub unsafe extern "C" fn ftrack_event_hub_is_connected(
     })
 }
 
-/// Subscribes `callback` to events matching `subscription` (e.g.
+/// @brief Subscribes `callback` to events matching `subscription` (e.g.
 /// `"topic=ftrack.update and data.user.name=jane"`; `and`, `or`, `not`,
 /// parentheses, dotted keys, `= != > < >= <=`, trailing `*`).
 /// `subscriber_json` is NULL or a JSON object of metadata other hubs can
@@ -287,6 +279,15 @@ pub unsafe extern "C" fn ftrack_event_hub_is_connected(
 /// and `buffer_len` is 0). The subscription is sent to the server now when
 /// connected, else at the next connection.
 ///
+/// @param session the session (not NULL).
+/// @param subscription the subscription expression, NUL-terminated UTF-8 (not NULL).
+/// @param subscriber_json NULL, or a JSON object of subscriber metadata (NUL-terminated).
+/// @param priority lower runs first; 100 is the usual default.
+/// @param callback the callback (not NULL); see `ftrack_event_callback_fn`.
+/// @param user_data passed back to `callback` unchanged; must stay valid until the subscriber is removed or the session destroyed.
+/// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+/// @param buffer_len the size of `buffer` in bytes.
+/// @param out_len NULL, or receives the size needed, NUL included.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for a bad
 ///         expression (the message says where), metadata that is not an
 ///         object, or a subscriber id already in use; `FTRACK_STATUS_BUFFER_TOO_SMALL`
@@ -297,11 +298,6 @@ pub unsafe extern "C" fn ftrack_event_hub_is_connected(
 /// Thread-safe. `user_data` must stay valid until the subscriber is removed
 /// or the session destroyed; see `ftrack_event_callback_fn` for the thread
 /// the callback runs on.
-///
-/// # Safety
-/// `session` must be NULL or a live session; strings NULL or
-/// NUL-terminated; `callback` a valid function; `buffer` NULL or
-/// `buffer_len` writable bytes; `out_len` NULL or writable.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ftrack_event_hub_subscribe(
@@ -346,16 +342,15 @@ pub unsafe extern "C" fn ftrack_event_hub_subscribe(
     })
 }
 
-/// Removes the subscriber with this id.
+/// @brief Removes the subscriber with this id.
 ///
+/// @param session the session (not NULL).
+/// @param subscriber_id an id `ftrack_event_hub_subscribe` returned, NUL-terminated (not NULL).
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` when no subscriber
 ///         has that id; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
 ///         `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `subscriber_id` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_hub_unsubscribe(
     session: *mut ftrack_session,
@@ -398,21 +393,22 @@ unsafe fn event_args(
     Ok(Event::new(topic, data).with_target(target))
 }
 
-/// Publishes an event: `topic`, `data_json` (NULL: `{}`) and `target` (NULL
+/// @brief Publishes an event: `topic`, `data_json` (NULL: `{}`) and `target` (NULL
 /// or empty: every subscriber; else an expression over subscriber metadata,
 /// e.g. `"id=<subscriber id>"`). Local-only topics (`ftrack.api.session.*`,
 /// `ftrack.meta.connected`, ...) are handled locally. While the hub is
 /// reconnecting the event is queued (at most 1000 by default) and sent after.
 ///
+/// @param session the session (not NULL).
+/// @param topic the topic, NUL-terminated UTF-8 (not NULL, not empty).
+/// @param data_json NULL for `{}`, or the data as JSON (NUL-terminated).
+/// @param target NULL or empty for every subscriber, else an expression over subscriber metadata (NUL-terminated).
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the hub was
 ///         never connected or the queue is full; `FTRACK_STATUS_INVALID_ARGUMENT`
 ///         (empty topic, bad JSON); `FTRACK_STATUS_NULL_POINTER`;
 ///         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe; may be called from a subscriber callback.
-///
-/// # Safety
-/// `session` must be NULL or a live session; strings NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_hub_publish(
     session: *mut ftrack_session,
@@ -428,20 +424,22 @@ pub unsafe extern "C" fn ftrack_event_hub_publish(
     })
 }
 
-/// Publishes an event (as `ftrack_event_hub_publish`) and waits up to
+/// @brief Publishes an event (as `ftrack_event_hub_publish`) and waits up to
 /// `timeout_ms` for the first reply, returned in `*out_reply` (free it with
 /// `ftrack_event_destroy`; its data is the replying handler's result).
 ///
+/// @param session the session (not NULL).
+/// @param topic the topic, NUL-terminated UTF-8 (not NULL, not empty).
+/// @param data_json NULL for `{}`, or the data as JSON (NUL-terminated).
+/// @param target NULL or empty for every subscriber, else an expression over subscriber metadata (NUL-terminated).
+/// @param timeout_ms how long to wait, in milliseconds.
+/// @param out_reply receives the reply the caller frees with `ftrack_event_destroy`; NULL on failure (not NULL).
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_TIMEOUT` when no reply came;
 ///         the statuses of `ftrack_event_hub_publish`.
 ///
 /// Thread-safe. Do not call it from a subscriber callback running in
 /// `ftrack_event_hub_dispatch` when the reply is to come from a callback of
 /// the same session (dispatch would be blocked): use the dispatch thread.
-///
-/// # Safety
-/// `session` must be NULL or a live session; strings NULL or NUL-terminated;
-/// `out_reply` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_hub_publish_and_wait(
     session: *mut ftrack_session,
@@ -463,18 +461,18 @@ pub unsafe extern "C" fn ftrack_event_hub_publish_and_wait(
     })
 }
 
-/// Runs the callbacks of the events that arrived, on this thread, waiting
+/// @brief Runs the callbacks of the events that arrived, on this thread, waiting
 /// up to `timeout_ms` for the first; `*out_handled` (may be NULL) is the
 /// number of events handled. Call it regularly from the thread that should
 /// run callbacks (a UI loop, a timer). Events wait at most 10000 deep; past
 /// that the oldest are dropped with a warning in the log.
 ///
+/// @param session the session (not NULL).
+/// @param timeout_ms how long to wait, in milliseconds.
+/// @param out_handled NULL, or receives the number of events handled.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe; a second thread dispatching at the same time handles nothing.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `out_handled` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_hub_dispatch(
     session: *mut ftrack_session,
@@ -504,16 +502,16 @@ fn event_field(
     out.write(&get(&event.event))
 }
 
-/// Copies the event's topic into `(buffer, buffer_len, out_len)`.
+/// @brief Copies the event's topic into `(buffer, buffer_len, out_len)`.
 ///
+/// @param event the event (not NULL).
+/// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+/// @param buffer_len the size of `buffer` in bytes.
+/// @param out_len NULL, or receives the size needed, NUL included.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len`
 ///         is the size needed), `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `event` must be NULL or a live event; `buffer` NULL or `buffer_len`
-/// writable bytes; `out_len` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_topic(
     event: *const ftrack_event,
@@ -524,14 +522,15 @@ pub unsafe extern "C" fn ftrack_event_topic(
     ffi_boundary!({ event_field(event, buffer, buffer_len, out_len, |e| e.topic.clone()) })
 }
 
-/// Copies the event's id (as `ftrack_event_topic`).
+/// @brief Copies the event's id (as `ftrack_event_topic`).
 ///
+/// @param event the event (not NULL).
+/// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+/// @param buffer_len the size of `buffer` in bytes.
+/// @param out_len NULL, or receives the size needed, NUL included.
 /// @return as `ftrack_event_topic`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_event_topic`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_id(
     event: *const ftrack_event,
@@ -542,14 +541,15 @@ pub unsafe extern "C" fn ftrack_event_id(
     ffi_boundary!({ event_field(event, buffer, buffer_len, out_len, |e| e.id.clone()) })
 }
 
-/// Copies the event's data as JSON (as `ftrack_event_topic`).
+/// @brief Copies the event's data as JSON (as `ftrack_event_topic`).
 ///
+/// @param event the event (not NULL).
+/// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+/// @param buffer_len the size of `buffer` in bytes.
+/// @param out_len NULL, or receives the size needed, NUL included.
 /// @return as `ftrack_event_topic`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_event_topic`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_data_json(
     event: *const ftrack_event,
@@ -560,15 +560,16 @@ pub unsafe extern "C" fn ftrack_event_data_json(
     ffi_boundary!({ event_field(event, buffer, buffer_len, out_len, |e| e.data.to_string()) })
 }
 
-/// Copies the event's source as JSON (`id` of the publishing hub,
+/// @brief Copies the event's source as JSON (`id` of the publishing hub,
 /// `user.username`, `applicationId`), as `ftrack_event_topic`.
 ///
+/// @param event the event (not NULL).
+/// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+/// @param buffer_len the size of `buffer` in bytes.
+/// @param out_len NULL, or receives the size needed, NUL included.
 /// @return as `ftrack_event_topic`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_event_topic`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_source_json(
     event: *const ftrack_event,
@@ -579,19 +580,21 @@ pub unsafe extern "C" fn ftrack_event_source_json(
     ffi_boundary!({ event_field(event, buffer, buffer_len, out_len, |e| e.source.to_string()) })
 }
 
-/// Copies one value of the event's data, found by a JSON pointer (RFC
+/// @brief Copies one value of the event's data, found by a JSON pointer (RFC
 /// 6901, e.g. `"/entities/0/changes/roleid/new"`; `""` is all of it): a
 /// string without its quotes, anything else as JSON (`null`, `3`, `{...}`).
 ///
+/// @param event the event (not NULL).
+/// @param pointer a JSON pointer such as `/entities/0/action`, NUL-terminated (not NULL).
+/// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+/// @param buffer_len the size of `buffer` in bytes.
+/// @param out_len NULL, or receives the size needed, NUL included.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` when nothing is at
 ///         that pointer; `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len` is the
 ///         size needed); `FTRACK_STATUS_NULL_POINTER`;
 ///         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_event_topic`; `pointer` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_data_get(
     event: *const ftrack_event,
@@ -617,18 +620,17 @@ pub unsafe extern "C" fn ftrack_event_data_get(
     })
 }
 
-/// Sets the reply a callback sends back to the publisher: `data_json` is
+/// @brief Sets the reply a callback sends back to the publisher: `data_json` is
 /// any JSON value (copied). Call it on the event a callback received,
 /// before the callback returns; the last call wins.
 ///
+/// @param event the event (not NULL).
+/// @param data_json NULL for `{}`, or the data as JSON (NUL-terminated).
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` (not JSON);
 ///         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
 ///         `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `event` must be NULL or a live event; `data_json` NULL or NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_set_reply(
     event: *mut ftrack_event,
@@ -642,11 +644,10 @@ pub unsafe extern "C" fn ftrack_event_set_reply(
     })
 }
 
-/// Frees an event returned by `ftrack_event_hub_publish_and_wait`.
+/// @brief Frees an event returned by `ftrack_event_hub_publish_and_wait`.
 /// NULL is a no-op. Never destroy the event a callback receives.
 ///
-/// # Safety
-/// `event` must be NULL or a live event the caller owns.
+/// @param event the event (not NULL).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_destroy(event: *mut ftrack_event) {
     ffi_boundary!(value: (), { unsafe { destroy_handle(event) } })

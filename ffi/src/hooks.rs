@@ -113,7 +113,7 @@ fn level_arg(level: u32) -> Result<ftrack_log_level, super::error::FfiError> {
     })
 }
 
-/// Sends the log lines of sessions created from `options` to `callback`, from
+/// @brief Sends the log lines of sessions created from `options` to `callback`, from
 /// session start-up on: lines of `level` and more severe.
 ///
 /// @param options   the options (not NULL).
@@ -126,10 +126,6 @@ fn level_arg(level: u32) -> Result<ftrack_log_level, super::error::FfiError> {
 ///         `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe. The callback may be called from any thread that uses the session.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `callback` NULL or a valid
-/// function.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_logger(
     options: *mut ftrack_session_options,
@@ -149,7 +145,7 @@ pub unsafe extern "C" fn ftrack_session_options_set_logger(
     })
 }
 
-/// Sends this session's log lines of `level` and more severe to `callback` from
+/// @brief Sends this session's log lines of `level` and more severe to `callback` from
 /// now on, or stops logging when `callback` is NULL.
 ///
 /// @param session   the session (not NULL).
@@ -161,9 +157,6 @@ pub unsafe extern "C" fn ftrack_session_options_set_logger(
 ///         `FTRACK_STATUS_INVALID_ARGUMENT` (unknown level) or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `callback` NULL or a valid function.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_set_logger(
     session: *mut ftrack_session,
@@ -180,7 +173,7 @@ pub unsafe extern "C" fn ftrack_session_set_logger(
     })
 }
 
-/// Reports the progress of this session's long operations (paged queries,
+/// @brief Reports the progress of this session's long operations (paged queries,
 /// audits, commits) to `callback`, or stops when `callback` is NULL. The callback
 /// returns non-zero to cancel the operation.
 ///
@@ -191,9 +184,6 @@ pub unsafe extern "C" fn ftrack_session_set_logger(
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `callback` NULL or a valid function.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_set_progress(
     session: *mut ftrack_session,
@@ -217,7 +207,7 @@ pub unsafe extern "C" fn ftrack_session_set_progress(
     })
 }
 
-/// Cancels every call of this session in flight at this moment, from any thread.
+/// @brief Cancels every call of this session in flight at this moment, from any thread.
 /// Each returns `FTRACK_STATUS_CANCELLED` within about 20 ms while it sends,
 /// waits for or reads the reply, or waits to retry; a TCP connect in progress is
 /// abandoned when it completes or its connect timeout expires
@@ -229,9 +219,6 @@ pub unsafe extern "C" fn ftrack_session_set_progress(
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe; meant to be called from another thread than the one waiting.
-///
-/// # Safety
-/// `session` must be NULL or a live session.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_cancel(session: *mut ftrack_session) -> ftrack_status {
     ffi_boundary!({
@@ -240,16 +227,15 @@ pub unsafe extern "C" fn ftrack_session_cancel(session: *mut ftrack_session) -> 
     })
 }
 
-/// Sets how long establishing a connection (TCP, proxy, TLS) may take, in
+/// @brief Sets how long establishing a connection (TCP, proxy, TLS) may take, in
 /// milliseconds (default 10000, never more than the timeout).
 ///
+/// @param options      the session options handle.
+/// @param milliseconds the connect timeout in milliseconds; not 0.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for 0;
 ///         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_connect_timeout_ms(
     options: *mut ftrack_session_options,
@@ -261,16 +247,15 @@ pub unsafe extern "C" fn ftrack_session_options_set_connect_timeout_ms(
     })
 }
 
-/// Sets the longest one request may take from start to end, whatever its phases,
+/// @brief Sets the longest one request may take from start to end, whatever its phases,
 /// in milliseconds (default 600000).
 ///
+/// @param options      the session options handle.
+/// @param milliseconds the deadline of one request in milliseconds; not 0.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for 0;
 ///         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_request_deadline_ms(
     options: *mut ftrack_session_options,
@@ -282,16 +267,15 @@ pub unsafe extern "C" fn ftrack_session_options_set_request_deadline_ms(
     })
 }
 
-/// Sets the largest reply accepted, in bytes (default 268435456, 256 MiB); a
+/// @brief Sets the largest reply accepted, in bytes (default 268435456, 256 MiB); a
 /// larger reply fails with `FTRACK_STATUS_PROTOCOL` and a message that says so.
 ///
+/// @param options the session options handle.
+/// @param bytes   the largest reply in bytes; not 0.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for 0;
 ///         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_max_reply_bytes(
     options: *mut ftrack_session_options,
@@ -303,16 +287,16 @@ pub unsafe extern "C" fn ftrack_session_options_set_max_reply_bytes(
     })
 }
 
-/// Allows (true) plain `http://` to a host that is not this machine. Off by
+/// @brief Allows (true) plain `http://` to a host that is not this machine. Off by
 /// default, because the API key would travel in clear text: session creation
 /// then fails with `FTRACK_STATUS_INVALID_ARGUMENT`.
 ///
+/// @param options the session options handle.
+/// @param allow   true to allow plain `http://` to other hosts; false (the default)
+///                to refuse it.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_allow_insecure_http(
     options: *mut ftrack_session_options,

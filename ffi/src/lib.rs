@@ -20,8 +20,11 @@
 //!   before any work);
 //! * core errors convert with `?` (`From<ftrack::Error> for FfiError`);
 //! * every exported item has `///` docs (they become the Doxygen docs of
-//!   `include/ftrack.h`): what it does, ownership, NULL handling, `@return` codes,
-//!   the thread rule, and a `# Safety` section.
+//!   `include/ftrack.h`, written for C readers, with no Rust names): `@brief`,
+//!   ownership, NULL handling, a `@param` for every parameter (what a valid
+//!   pointer is), `@return` codes and the thread rule. Checked by
+//!   `tests/ffi_header.rs` and by Doxygen with warnings as errors (`scripts/docs`);
+//! * `const` pointers for handles a function only reads.
 //!
 //! # Adding functions
 //!
@@ -29,11 +32,16 @@
 //!    ones in `session.rs`:
 //!
 //! ```ignore
-//! /// Lists security roles, optionally of one type ... (ownership, NULL, @return, thread rule)
+//! /// @brief Lists security roles, optionally of one type.
 //! ///
-//! /// # Safety
-//! /// `session` must be NULL or a live session; `role_type` NULL or NUL-terminated;
-//! /// `out` NULL or writable.
+//! /// ... (ownership, NULL handling)
+//! ///
+//! /// @param session the session handle.
+//! /// @param role_type ... or NULL for all.
+//! /// @param out receives a new list handle, freed with ftrack_entity_list_destroy(); NULL on failure.
+//! /// @return `FTRACK_STATUS_OK`, ...
+//! ///
+//! /// Thread-safe.
 //! #[unsafe(no_mangle)]
 //! pub unsafe extern "C" fn ftrack_security_roles(
 //!     session: *mut ftrack_session,
@@ -68,6 +76,11 @@
 #![warn(missing_docs)]
 // C names (`ftrack_session`, `ftrack_status`) are the ABI.
 #![allow(non_camel_case_types)]
+// The exported functions are called from C, not Rust (this crate builds no rlib).
+// Their docs are written for C readers and become ftrack.h's Doxygen: each
+// pointer's contract is in its `@param` and in the header's conventions, not in a
+// Rust `# Safety` section.
+#![allow(clippy::missing_safety_doc)]
 
 #[macro_use]
 pub mod boundary;
@@ -81,6 +94,7 @@ pub mod options;
 pub mod roles;
 pub mod session;
 pub mod status;
+pub mod string;
 pub mod strings;
 pub mod version;
 

@@ -81,19 +81,18 @@ pub(crate) fn positive<T: PartialOrd + Default + std::fmt::Display>(
     }
 }
 
-/// Creates default options: everything from the environment, a 60 s timeout,
-/// auto-populate and operation recording on, the default schema cache, pages of
-/// 500, 4 attempts per request.
+/// @brief Creates default options: everything from the environment, a 60 s timeout, auto-
+///        populate and operation recording on, the default schema cache, pages of 500, 4
+///        attempts per request.
 ///
 /// On success `*out` owns a new handle the caller frees with
 /// `ftrack_session_options_destroy`; on failure `*out` is NULL.
 ///
+/// @param out receives a new options handle, freed with ftrack_session_options_destroy();
+///        NULL on failure.
 /// @return `FTRACK_STATUS_OK` or `FTRACK_STATUS_NULL_POINTER` (`out` is NULL).
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `out` must be NULL or point to a writable `ftrack_session_options *`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_create(
     out: *mut *mut ftrack_session_options,
@@ -109,28 +108,28 @@ pub unsafe extern "C" fn ftrack_session_options_create(
     })
 }
 
-/// Frees options created by `ftrack_session_options_create`. NULL is a no-op.
-/// Sessions created from them are not affected. Destroying the same handle twice,
-/// or while another thread uses it, is forbidden (undefined behaviour).
+/// @brief Frees options created by `ftrack_session_options_create`.
 ///
-/// # Safety
-/// `options` must be NULL or a live options handle that no other thread is using.
+/// NULL is a no-op. Sessions created from them are not affected. Destroying the same
+/// handle twice, or while another thread uses it, is forbidden (undefined behaviour).
+///
+/// @param options the options handle, or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_destroy(options: *mut ftrack_session_options) {
     ffi_boundary!(value: (), { unsafe { destroy_handle(options) } })
 }
 
-/// Sets the server URL, e.g. `"https://studio.ftrackapp.com"` (otherwise
-/// `FTRACK_SERVER`). The string is copied.
+/// @brief Sets the server URL, e.g. `"https://studio.ftrackapp.com"` (otherwise
+///        `FTRACK_SERVER`).
 ///
+/// The string is copied.
+///
+/// @param options the session options handle.
+/// @param server_url server URL (NUL-terminated UTF-8).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
 ///         or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `server_url` NULL or a
-/// NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_server_url(
     options: *mut ftrack_session_options,
@@ -142,17 +141,16 @@ pub unsafe extern "C" fn ftrack_session_options_set_server_url(
     })
 }
 
-/// Sets the API key (otherwise `FTRACK_API_KEY`, or the legacy `FTRACK_APIKEY`).
+/// @brief Sets the API key (otherwise `FTRACK_API_KEY`, or the legacy `FTRACK_APIKEY`).
+///
 /// The string is copied; it never appears in an error message.
 ///
+/// @param options the session options handle.
+/// @param api_key API key (NUL-terminated UTF-8); copied, never shown in messages.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
 ///         or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `api_key` NULL or a
-/// NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_api_key(
     options: *mut ftrack_session_options,
@@ -167,17 +165,16 @@ pub unsafe extern "C" fn ftrack_session_options_set_api_key(
     })
 }
 
-/// Sets the API user name (otherwise `FTRACK_API_USER`, or the login name).
+/// @brief Sets the API user name (otherwise `FTRACK_API_USER`, or the login name).
+///
 /// The string is copied.
 ///
+/// @param options the session options handle.
+/// @param api_user API user (NUL-terminated UTF-8).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
 ///         or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `api_user` NULL or a
-/// NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_api_user(
     options: *mut ftrack_session_options,
@@ -189,16 +186,15 @@ pub unsafe extern "C" fn ftrack_session_options_set_api_user(
     })
 }
 
-/// Sets the timeout for connecting and for waiting for each answer, in
-/// milliseconds (default 60000).
+/// @brief Sets the timeout for connecting and for waiting for each answer, in
+///        milliseconds (default 60000).
 ///
+/// @param options the session options handle.
+/// @param timeout_ms timeout in milliseconds; not 0.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (0),
 ///         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_timeout_ms(
     options: *mut ftrack_session_options,
@@ -210,16 +206,17 @@ pub unsafe extern "C" fn ftrack_session_options_set_timeout_ms(
     })
 }
 
-/// Adds an HTTP header sent with every request. Both strings are copied.
+/// @brief Adds an HTTP header sent with every request.
 ///
+/// Both strings are copied.
+///
+/// @param options the session options handle.
+/// @param name header name (NUL-terminated UTF-8).
+/// @param value header value (NUL-terminated UTF-8).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_INVALID_ARGUMENT` (empty name) or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `name` and `value` NULL or
-/// NUL-terminated strings.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_add_header(
     options: *mut ftrack_session_options,
@@ -238,16 +235,17 @@ pub unsafe extern "C" fn ftrack_session_options_add_header(
     })
 }
 
-/// Adds a cookie sent with every request. Both strings are copied.
+/// @brief Adds a cookie sent with every request.
 ///
+/// Both strings are copied.
+///
+/// @param options the session options handle.
+/// @param name cookie name (NUL-terminated UTF-8).
+/// @param value cookie value (NUL-terminated UTF-8).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_INVALID_ARGUMENT` (empty name) or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `name` and `value` NULL or
-/// NUL-terminated strings.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_add_cookie(
     options: *mut ftrack_session_options,
@@ -266,14 +264,13 @@ pub unsafe extern "C" fn ftrack_session_options_add_cookie(
     })
 }
 
-/// Turns strict API mode on or off (the `ftrack-strict-api` header; default off).
+/// @brief Turns strict API mode on or off (the `ftrack-strict-api` header; default off).
 ///
+/// @param options the session options handle.
+/// @param strict true for strict API mode.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_strict_api(
     options: *mut ftrack_session_options,
@@ -282,15 +279,15 @@ pub unsafe extern "C" fn ftrack_session_options_set_strict_api(
     ffi_boundary!({ unsafe { update(options, |o| o.strict_api(strict)) } })
 }
 
-/// Turns auto-populate on or off (default on): reading an attribute that is not
-/// loaded fetches it, for all entities of the same result that lack it, in one request.
+/// @brief Turns auto-populate on or off (default on): reading an attribute that is not
+///        loaded fetches it, for all entities of the same result that lack it, in one
+///        request.
 ///
+/// @param options the session options handle.
+/// @param enabled true to enable, false to disable.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_auto_populate(
     options: *mut ftrack_session_options,
@@ -299,15 +296,16 @@ pub unsafe extern "C" fn ftrack_session_options_set_auto_populate(
     ffi_boundary!({ unsafe { update(options, |o| o.auto_populate(enabled)) } })
 }
 
-/// Turns operation recording on or off (default on). With it off, changes are
-/// local only and `ftrack_session_commit` sends nothing for them.
+/// @brief Turns operation recording on or off (default on).
 ///
+/// With it off, changes are local only and `ftrack_session_commit` sends nothing for
+/// them.
+///
+/// @param options the session options handle.
+/// @param enabled true to enable, false to disable.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_record_operations(
     options: *mut ftrack_session_options,
@@ -316,17 +314,17 @@ pub unsafe extern "C" fn ftrack_session_options_set_record_operations(
     ffi_boundary!({ unsafe { update(options, |o| o.record_operations(enabled)) } })
 }
 
-/// Keeps the schema cache in this directory (instead of
-/// `FTRACK_API_SCHEMA_CACHE_PATH` or the per-user cache directory). Copied.
+/// @brief Keeps the schema cache in this directory (instead of
+///        `FTRACK_API_SCHEMA_CACHE_PATH` or the per-user cache directory).
 ///
+/// Copied.
+///
+/// @param options the session options handle.
+/// @param path file path (NUL-terminated UTF-8).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
 ///         or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `path` NULL or a
-/// NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_schema_cache_path(
     options: *mut ftrack_session_options,
@@ -338,14 +336,12 @@ pub unsafe extern "C" fn ftrack_session_options_set_schema_cache_path(
     })
 }
 
-/// Disables the schema cache: every session start fetches the schemas.
+/// @brief Disables the schema cache: every session start fetches the schemas.
 ///
+/// @param options the session options handle.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_disable_schema_cache(
     options: *mut ftrack_session_options,
@@ -353,15 +349,14 @@ pub unsafe extern "C" fn ftrack_session_options_disable_schema_cache(
     ffi_boundary!({ unsafe { update(options, |o| o.schema_cache(SchemaCache::Disabled)) } })
 }
 
-/// Sets the number of rows per query page (default 500).
+/// @brief Sets the number of rows per query page (default 500).
 ///
+/// @param options the session options handle.
+/// @param page_size number of entities fetched per request; not 0.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (0),
 ///         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_page_size(
     options: *mut ftrack_session_options,
@@ -373,17 +368,18 @@ pub unsafe extern "C" fn ftrack_session_options_set_page_size(
     })
 }
 
-/// Sets the attempts per request including the first (default 4; 1 disables
-/// retries). Reads are retried on connection failures and HTTP 429/502/503/504;
-/// writes only when the request provably never reached the server.
+/// @brief Sets the attempts per request including the first (default 4; 1 disables
+///        retries).
 ///
+/// Reads are retried on connection failures and HTTP 429/502/503/504; writes only when
+/// the request provably never reached the server.
+///
+/// @param options the session options handle.
+/// @param max_attempts attempts per request, the first included; at least 1.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (0),
 ///         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_max_attempts(
     options: *mut ftrack_session_options,
@@ -395,15 +391,14 @@ pub unsafe extern "C" fn ftrack_session_options_set_max_attempts(
     })
 }
 
-/// Sets the base delay of the exponential retry back-off, in milliseconds
-/// (default 200; 0 retries at once).
+/// @brief Sets the base delay of the exponential retry back-off, in milliseconds (default
+///        200; 0 retries at once).
 ///
+/// @param options the session options handle.
+/// @param delay_ms delay before the first retry in milliseconds.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_retry_delay_ms(
     options: *mut ftrack_session_options,
@@ -414,17 +409,16 @@ pub unsafe extern "C" fn ftrack_session_options_set_retry_delay_ms(
     })
 }
 
-/// Trusts the CA certificates in this PEM file instead of the platform's. Copied;
-/// the file is read when the session is created.
+/// @brief Trusts the CA certificates in this PEM file instead of the platform's.
 ///
+/// Copied; the file is read when the session is created.
+///
+/// @param options the session options handle.
+/// @param path file path (NUL-terminated UTF-8).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
 ///         or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `path` NULL or a
-/// NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_ca_bundle_path(
     options: *mut ftrack_session_options,
@@ -436,16 +430,16 @@ pub unsafe extern "C" fn ftrack_session_options_set_ca_bundle_path(
     })
 }
 
-/// Uses this JSON file as a persistent entity cache under the in-memory one. Copied.
+/// @brief Uses this JSON file as a persistent entity cache under the in-memory one.
 ///
+/// Copied.
+///
+/// @param options the session options handle.
+/// @param path file path (NUL-terminated UTF-8).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`
 ///         or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `path` NULL or a
-/// NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_persistent_cache_path(
     options: *mut ftrack_session_options,
@@ -457,27 +451,26 @@ pub unsafe extern "C" fn ftrack_session_options_set_persistent_cache_path(
     })
 }
 
-/// Makes security-role changes of sessions created with these options idempotent
-/// (default off): a change that would be a no-op — `ftrack_user_role_append` of a
-/// role the user already holds, `ftrack_user_role_remove` of a role they do not
-/// hold, `ftrack_user_role_grant_project` of a project already granted,
-/// `ftrack_user_role_revoke_project` of a project not granted, or
-/// `ftrack_user_role_replace` already done — returns `FTRACK_STATUS_OK` and records
-/// nothing, instead of `FTRACK_STATUS_ROLE_ALREADY_ASSIGNED`,
-/// `FTRACK_STATUS_ROLE_NOT_ASSIGNED`, `FTRACK_STATUS_PROJECT_ALREADY_GRANTED` or
-/// `FTRACK_STATUS_PROJECT_NOT_GRANTED`. Appending with `all_open_projects` a held
-/// role that lacks all open projects records that grant instead.
-/// `ftrack_session_pending_count` tells whether anything was recorded. Other
-/// refusals (`FTRACK_STATUS_ROLE_NOT_ASSIGNABLE`, granting on a role the user does
-/// not hold) stay errors. The Rust equivalent is
-/// `SessionOptions::idempotent_role_changes`.
+/// @brief Makes security-role changes of sessions created with these options idempotent
+///        (default off): a change that would be a no-op — `ftrack_user_role_append` of a
+///        role the user already holds, `ftrack_user_role_remove` of a role they do not
+///        hold, `ftrack_user_role_grant_project` of a project already granted,
+///        `ftrack_user_role_revoke_project` of a project not granted, or
+///        `ftrack_user_role_replace` already done — returns `FTRACK_STATUS_OK` and
+///        records nothing, instead of `FTRACK_STATUS_ROLE_ALREADY_ASSIGNED`,
+///        `FTRACK_STATUS_ROLE_NOT_ASSIGNED`, `FTRACK_STATUS_PROJECT_ALREADY_GRANTED` or
+///        `FTRACK_STATUS_PROJECT_NOT_GRANTED`.
 ///
+/// Appending with `all_open_projects` a held role that lacks all open projects records
+/// that grant instead. `ftrack_session_pending_count` tells whether anything was
+/// recorded. Other refusals (`FTRACK_STATUS_ROLE_NOT_ASSIGNABLE`, granting on a role
+/// the user does not hold) stay errors.
+///
+/// @param options the session options handle.
+/// @param enabled true to enable, false to disable.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_options_set_idempotent_role_changes(
     options: *mut ftrack_session_options,

@@ -71,8 +71,8 @@ pub(crate) unsafe fn session_arg<'a>(session: *const ftrack_session) -> FfiResul
     Ok(&unsafe { borrow(session, "session")? }.session)
 }
 
-/// Creates a session and connects to the server (one round trip: server
-/// information, and the schemas unless the schema cache is current).
+/// @brief Creates a session and connects to the server (one round trip: server
+///        information, and the schemas unless the schema cache is current).
 ///
 /// Each argument may be NULL to read it from the environment: `server_url` from
 /// `FTRACK_SERVER`, `api_key` from `FTRACK_API_KEY` (or the legacy `FTRACK_APIKEY`),
@@ -80,6 +80,12 @@ pub(crate) unsafe fn session_arg<'a>(session: *const ftrack_session) -> FfiResul
 /// On success `*out` owns a new session the caller frees with
 /// `ftrack_session_destroy`; on failure `*out` is NULL.
 ///
+/// @param server_url server URL, e.g. `"https://studio.ftrackapp.com"`, or NULL to read
+///        `FTRACK_SERVER`.
+/// @param api_key API key, or NULL to read `FTRACK_API_KEY` (or `FTRACK_APIKEY`).
+/// @param api_user API user, or NULL to read `FTRACK_API_USER` (or the login name).
+/// @param out receives a new session handle, freed with ftrack_session_destroy(); NULL on
+///        failure.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER` (`out` is NULL);
 ///         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_MISSING_CONFIGURATION` (the
 ///         message names the argument and the variable to set);
@@ -87,9 +93,6 @@ pub(crate) unsafe fn session_arg<'a>(session: *const ftrack_session) -> FfiResul
 ///         `_AUTHENTICATION`, `_SERVER` or `_INCOMPATIBLE_SERVER`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// Each string must be NULL or NUL-terminated; `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_create(
     server_url: *const c_char,
@@ -113,17 +116,19 @@ pub unsafe extern "C" fn ftrack_session_create(
     })
 }
 
-/// Creates a session from options (see `ftrack_session_options_create`) and
-/// connects. `options` is only read (copied); it can be reused or destroyed after.
-/// On success `*out` owns a new session the caller frees with
-/// `ftrack_session_destroy`; on failure `*out` is NULL.
+/// @brief Creates a session from options (see `ftrack_session_options_create`) and
+///        connects.
 ///
+/// `options` is only read (copied); it can be reused or destroyed after. On success
+/// `*out` owns a new session the caller frees with `ftrack_session_destroy`; on failure
+/// `*out` is NULL.
+///
+/// @param options the session options handle.
+/// @param out receives a new session handle, freed with ftrack_session_destroy(); NULL on
+///        failure.
 /// @return as `ftrack_session_create`, plus `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `options` must be NULL or a live options handle; `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_create_with_options(
     options: *const ftrack_session_options,
@@ -144,33 +149,34 @@ pub unsafe extern "C" fn ftrack_session_create_with_options(
     })
 }
 
-/// Frees a session handle. NULL is a no-op. Uncommitted operations are discarded.
-/// Entity and list handles obtained from it stay valid (see `ftrack_session`).
-/// Destroying the same handle twice, or while another thread uses it, is forbidden.
+/// @brief Frees a session handle.
 ///
-/// # Safety
-/// `session` must be NULL or a live session handle that no other thread is using.
+/// NULL is a no-op. Uncommitted operations are discarded. Entity and list handles
+/// obtained from it stay valid (see `ftrack_session`). Destroying the same handle
+/// twice, or while another thread uses it, is forbidden.
+///
+/// @param session the session handle, or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_destroy(session: *mut ftrack_session) {
     ffi_boundary!(value: (), { unsafe { destroy_handle(session) } })
 }
 
-/// Runs a query and returns every matching entity (all pages).
+/// @brief Runs a query and returns every matching entity (all pages).
 ///
 /// `expression` is an ftrack query such as
 /// `"select username from User where is_active is true"`; without `select`, the
 /// schema's default projections are loaded. On success `*out` owns a new list
 /// (possibly empty) freed with `ftrack_entity_list_destroy`; on failure NULL.
 ///
+/// @param session the session handle.
+/// @param expression query in the ftrack query language (NUL-terminated UTF-8).
+/// @param out receives a new list handle, freed with ftrack_entity_list_destroy(); NULL
+///        on failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_QUERY_SYNTAX`, `FTRACK_STATUS_UNKNOWN_ENTITY_TYPE`,
 ///         `FTRACK_STATUS_POISONED`, or a transport/server status (2xx, 3xx).
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `expression` NULL or NUL-terminated;
-/// `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_query(
     session: *mut ftrack_session,
@@ -187,18 +193,19 @@ pub unsafe extern "C" fn ftrack_session_query(
     })
 }
 
-/// Returns the first entity matching `expression` (sends it with limit 1).
+/// @brief Returns the first entity matching `expression` (sends it with limit 1).
 ///
 /// On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
 /// on failure NULL.
 ///
+/// @param session the session handle.
+/// @param expression query in the ftrack query language (NUL-terminated UTF-8).
+/// @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+///        failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NOT_FOUND` (nothing matched), and the
 ///         statuses of `ftrack_session_query`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_session_query`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_query_first(
     session: *mut ftrack_session,
@@ -220,19 +227,20 @@ pub unsafe extern "C" fn ftrack_session_query_first(
     })
 }
 
-/// Returns the one entity matching `expression`.
+/// @brief Returns the one entity matching `expression`.
 ///
 /// On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
 /// on failure NULL.
 ///
+/// @param session the session handle.
+/// @param expression query in the ftrack query language (NUL-terminated UTF-8).
+/// @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+///        failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NOT_FOUND` (nothing matched),
 ///         `FTRACK_STATUS_MULTIPLE_RESULTS` (more than one), and the statuses of
 ///         `ftrack_session_query`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// As `ftrack_session_query`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_query_one(
     session: *mut ftrack_session,
@@ -249,24 +257,25 @@ pub unsafe extern "C" fn ftrack_session_query_one(
     })
 }
 
-/// Creates an entity locally with a new UUID primary key and records a create
-/// operation (sent by `ftrack_session_commit`).
+/// @brief Creates an entity locally with a new UUID primary key and records a create
+///        operation (sent by `ftrack_session_commit`).
 ///
 /// `entity_type` is e.g. `"Project"`; `data_json` is a JSON object of initial
 /// attribute values (`"{}"` for none; references as
 /// `{"__entity_type__": "User", "id": "..."}`). On success `*out` owns a new entity
 /// handle freed with `ftrack_entity_destroy`; on failure NULL.
 ///
+/// @param session the session handle.
+/// @param entity_type entity type name, e.g. `"Project"` (NUL-terminated UTF-8).
+/// @param data_json initial attribute values as a JSON object (NUL-terminated UTF-8).
+/// @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+///        failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_INVALID_ARGUMENT` (not a JSON object),
 ///         `FTRACK_STATUS_UNKNOWN_ENTITY_TYPE`, `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`,
 ///         `FTRACK_STATUS_TYPE_MISMATCH` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; strings NULL or NUL-terminated;
-/// `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_create_entity(
     session: *mut ftrack_session,
@@ -304,43 +313,44 @@ pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Records the deletion of `entity` (sent by `ftrack_session_commit`). The handle
-/// stays valid and must still be destroyed with `ftrack_entity_destroy`.
+/// @brief Records the deletion of `entity` (sent by `ftrack_session_commit`).
 ///
+/// The handle stays valid and must still be destroyed with `ftrack_entity_destroy`.
+///
+/// @param session the session handle.
+/// @param entity the entity to delete; the handle stays valid and must still be
+///        destroyed.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
 ///         `FTRACK_STATUS_INVALID_ARGUMENT` (the entity belongs to another session)
 ///         or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` and `entity` must be NULL or live handles.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_delete_entity(
     session: *mut ftrack_session,
-    entity: *mut ftrack_entity,
+    entity: *const ftrack_entity,
 ) -> ftrack_status {
     ffi_boundary!({
         let session = unsafe { session_arg(session)? };
-        let entity = unsafe { borrow(entity.cast_const(), "entity")? };
+        let entity = unsafe { borrow(entity, "entity")? };
         session.delete(&entity.entity)?;
         Ok(())
     })
 }
 
-/// Sends every pending operation as one batch, merges the server's answer and
-/// clears them. On failure every pending operation is kept and the cache is left
-/// as it was: fix and commit again, or call `ftrack_session_rollback`.
+/// @brief Sends every pending operation as one batch, merges the server's answer and
+///        clears them.
 ///
+/// On failure every pending operation is kept and the cache is left as it was: fix and
+/// commit again, or call `ftrack_session_rollback`.
+///
+/// @param session the session handle.
 /// @return `FTRACK_STATUS_OK` (also when nothing is pending),
 ///         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_VALIDATION`,
 ///         `FTRACK_STATUS_PERMISSION_DENIED`, `FTRACK_STATUS_POISONED`, or a
 ///         transport/server status (2xx, 3xx).
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_commit(session: *mut ftrack_session) -> ftrack_status {
     ffi_boundary!({
@@ -349,14 +359,12 @@ pub unsafe extern "C" fn ftrack_session_commit(session: *mut ftrack_session) -> 
     })
 }
 
-/// Discards every pending operation and local change.
+/// @brief Discards every pending operation and local change.
 ///
+/// @param session the session handle.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_rollback(session: *mut ftrack_session) -> ftrack_status {
     ffi_boundary!({
@@ -365,17 +373,16 @@ pub unsafe extern "C" fn ftrack_session_rollback(session: *mut ftrack_session) -
     })
 }
 
-/// Stores the number of pending operations in `*out` (0 on failure).
+/// @brief Stores the number of pending operations in `*out` (0 on failure).
 ///
+/// @param session the session handle.
+/// @param out receives the count; 0 on failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `out` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_pending_count(
-    session: *mut ftrack_session,
+    session: *const ftrack_session,
     out: *mut usize,
 ) -> ftrack_status {
     ffi_boundary!({
@@ -385,20 +392,24 @@ pub unsafe extern "C" fn ftrack_session_pending_count(
     })
 }
 
-/// Copies the batch `ftrack_session_commit` would send, as a JSON array (a dry
-/// run; nothing is sent). Buffer contract as `ftrack_last_error_message`.
+/// @brief Copies the batch `ftrack_session_commit` would send, as a JSON array (a dry
+///        run; nothing is sent).
 ///
+/// Buffer contract as `ftrack_last_error_message`.
+///
+/// @param session the session handle.
+/// @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+///        when @p buffer_len is 0 (size query).
+/// @param buffer_len size of @p buffer in bytes.
+/// @param out_len receives the size of the result in bytes, NUL included (also when the
+///        buffer is too small); may be NULL.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len` = size
 ///         needed), `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `buffer` NULL or `buffer_len` writable
-/// bytes; `out_len` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_pending_json(
-    session: *mut ftrack_session,
+    session: *const ftrack_session,
     buffer: *mut c_char,
     buffer_len: usize,
     out_len: *mut usize,
@@ -415,10 +426,24 @@ thread_local! {
     static UNREAD_REPLY: RefCell<Option<String>> = const { RefCell::new(None) };
 }
 
-/// Sends a raw batch (a JSON array of operations, e.g.
-/// `[{"action": "query_server_information"}]`) and copies the server's JSON answer
-/// into `buffer`. Server errors are still typed statuses. Buffer contract as
+/// @brief Sends a raw batch (a JSON array of operations, e.g. `[{"action":
+///        "query_server_information"}]`) and copies the server's JSON answer into
+///        `buffer`.
+///
+/// Server errors are still typed statuses. Buffer contract as
 /// `ftrack_last_error_message`.
+///
+/// @param session the session handle.
+/// @param batch_json a JSON array of API operations (NUL-terminated UTF-8).
+/// @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+///        when @p buffer_len is 0 (size query).
+/// @param buffer_len size of @p buffer in bytes.
+/// @param out_len receives the size of the result in bytes, NUL included (also when the
+///        buffer is too small); may be NULL.
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
+///         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
+///         `FTRACK_STATUS_INVALID_ARGUMENT` (not JSON), `FTRACK_STATUS_POISONED`,
+///         or a transport/server status (2xx, 3xx, 4xx).
 ///
 /// The batch is sent BEFORE the answer is copied: when the buffer is too small the
 /// call returns `FTRACK_STATUS_BUFFER_TOO_SMALL` with `*out_len` set, and keeps the
@@ -426,16 +451,7 @@ thread_local! {
 /// sending the batch again (which would repeat its writes). Pass the buffer
 /// arguments wrong (NULL with a length) and nothing is sent.
 ///
-/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
-///         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
-///         `FTRACK_STATUS_INVALID_ARGUMENT` (not JSON), `FTRACK_STATUS_POISONED`,
-///         or a transport/server status (2xx, 3xx, 4xx).
-///
 /// Thread-safe.
-///
-/// # Safety
-/// `session` must be NULL or a live session; `batch_json` NULL or NUL-terminated;
-/// `buffer` NULL or `buffer_len` writable bytes; `out_len` NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_call(
     session: *mut ftrack_session,
@@ -459,18 +475,21 @@ pub unsafe extern "C" fn ftrack_session_call(
     })
 }
 
-/// Copies the answer of this thread's last `ftrack_session_call` when that call
-/// returned `FTRACK_STATUS_BUFFER_TOO_SMALL`, without sending anything. Once copied
-/// successfully it is forgotten; any later `ftrack_session_call` forgets it too.
-/// Buffer contract as `ftrack_last_error_message`.
+/// @brief Copies the answer of this thread's last `ftrack_session_call` when that call
+///        returned `FTRACK_STATUS_BUFFER_TOO_SMALL`, without sending anything.
 ///
-/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
-///         `FTRACK_STATUS_NULL_POINTER`, or `FTRACK_STATUS_NOT_FOUND` (no unread answer).
+/// Once copied successfully it is forgotten; any later `ftrack_session_call` forgets it
+/// too. Buffer contract as `ftrack_last_error_message`.
 ///
 /// Thread-safe (per thread).
 ///
-/// # Safety
-/// `buffer` NULL or `buffer_len` writable bytes; `out_len` NULL or writable.
+/// @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+///        when @p buffer_len is 0 (size query).
+/// @param buffer_len size of @p buffer in bytes.
+/// @param out_len receives the size of the result in bytes, NUL included (also when the
+///        buffer is too small); may be NULL.
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
+///         `FTRACK_STATUS_NULL_POINTER`, or `FTRACK_STATUS_NOT_FOUND` (no unread answer).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_last_call_reply(
     buffer: *mut c_char,

@@ -80,9 +80,11 @@ pub enum ftrack_status {
     ProjectAlreadyGranted = 503,
     /// The project is not granted for that role.
     ProjectNotGranted = 504,
-    /// libftrack panicked inside the call; the handles it used are now poisoned.
+    /// An internal error (a bug in libftrack) stopped the call; the handles it used are
+    /// now poisoned.
     Panic = 900,
-    /// The handle was poisoned by an earlier panic; only its destroy function may be called.
+    /// The handle was poisoned by an earlier internal error (FTRACK_STATUS_PANIC); only its
+    /// destroy function may be called.
     Poisoned = 901,
     /// An internal error that should not happen; please report it with the message.
     Internal = 999,
@@ -196,7 +198,10 @@ pub fn status_for_kind(kind: ErrorKind) -> ftrack_status {
     }
 }
 
-/// Returns the name of a status code, e.g. `"FTRACK_STATUS_NOT_FOUND"`.
+/// @brief Returns the name of a status code, e.g. `"FTRACK_STATUS_NOT_FOUND"`.
+///
+/// @param status a status value; any number, also one unknown to this library.
+/// @return the status name as static NUL-terminated ASCII; never NULL, never to be freed.
 ///
 /// Takes any `uint32_t` (an unknown value gives `"FTRACK_STATUS_UNKNOWN"`), so it is
 /// safe to call with a value from a newer library. The returned text is static,

@@ -13,18 +13,26 @@ fn number() -> u32 {
         + part(env!("CARGO_PKG_VERSION_PATCH"))
 }
 
-/// Returns the library version as static NUL-terminated text, e.g. `"0.1.0"`
-/// (never NULL, never freed). Compare it with `FTRACK_VERSION_STRING` to detect a
-/// header/library mismatch. Thread-safe; never fails.
+/// @brief Returns the library version as static NUL-terminated text, e.g. `"0.1.0"`
+///        (never NULL, never freed).
+///
+/// Compare it with `FTRACK_VERSION_STRING` to detect a header/library mismatch. Thread-
+/// safe; never fails.
+///
+/// @return the library version as static NUL-terminated text; never NULL, never to be
+///         freed.
 #[unsafe(no_mangle)]
 pub extern "C" fn ftrack_version_string() -> *const c_char {
     ffi_boundary!(value: c"".as_ptr(), { VERSION.as_ptr().cast::<c_char>() })
 }
 
-/// Returns the library version as `MAJOR * 1000000 + MINOR * 1000 + PATCH`, the
-/// same formula as `FTRACK_VERSION_NUMBER`:
-/// `assert(ftrack_version_number() == FTRACK_VERSION_NUMBER);` checks that the
-/// header matches the loaded library. Thread-safe; never fails.
+/// @brief Returns the library version as `MAJOR * 1000000 + MINOR * 1000 + PATCH`, the
+///        same formula as `FTRACK_VERSION_NUMBER`: `assert(ftrack_version_number() ==
+///        FTRACK_VERSION_NUMBER);` checks that the header matches the loaded library.
+///
+/// Thread-safe; never fails.
+///
+/// @return MAJOR * 1000000 + MINOR * 1000 + PATCH of the loaded library.
 #[unsafe(no_mangle)]
 pub extern "C" fn ftrack_version_number() -> u32 {
     ffi_boundary!(value: 0, { number() })

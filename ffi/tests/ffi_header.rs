@@ -211,3 +211,63 @@ fn cbindgen_cli_writes_the_same_header() {
         "the cbindgen CLI output differs from the library's"
     );
 }
+
+/// Every function has a Doxygen `@brief`, a `@param` for each of its parameters
+/// (by name) and, unless it returns void, a `@return`; and the header reads as C:
+/// no Rust sections or type names.
+#[test]
+fn function_docs_are_complete_doxygen_without_rust_isms() {
+    let h = committed();
+    let mut problems = Vec::new();
+    let mut functions = 0;
+    for block in h.split("/**").skip(1) {
+        let Some((doc, rest)) = block.split_once("*/") else {
+            continue;
+        };
+        let decl = rest.trim_start();
+        let Some(decl) = decl.strip_prefix("FTRACK_API") else {
+            continue;
+        };
+        let decl = decl.split(';').next().unwrap_or("");
+        let Some((head, args)) = decl.split_once('(') else {
+            continue;
+        };
+        functions += 1;
+        let name = head
+            .split_whitespace()
+            .last()
+            .unwrap_or("?")
+            .trim_start_matches('*');
+        if !doc.contains("@brief ") {
+            problems.push(format!("{name}: no @brief"));
+        }
+        let args = args.trim_end().trim_end_matches(')');
+        if args.trim() != "void" {
+            for arg in args.split(',') {
+                let param = arg
+                    .split(|c: char| c.is_whitespace() || c == '*')
+                    .rfind(|s| !s.is_empty())
+                    .unwrap_or("");
+                if !doc.contains(&format!("@param {param} ")) {
+                    problems.push(format!("{name}: no @param {param}"));
+                }
+            }
+        }
+        let returns_void = head.split_whitespace().any(|w| w == "void") && !head.contains('*');
+        if !returns_void && !doc.contains("@return ") {
+            problems.push(format!("{name}: no @return"));
+        }
+    }
+    for rust_ism in [
+        "# Safety", "usize", "Option<", "Vec<", "&str", "`String`", "Rust", "u32 ", "i64 ",
+    ] {
+        if h.contains(rust_ism) {
+            problems.push(format!("the header mentions {rust_ism:?}"));
+        }
+    }
+    assert!(
+        functions > 60,
+        "found only {functions} functions: stale pattern?"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

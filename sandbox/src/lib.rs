@@ -104,6 +104,11 @@ pub struct Limits {
     pub batch_timeout: Duration,
     /// Bounds of the event hub.
     pub events: events::EventLimits,
+    /// Bytes that bodies over `max_unauthenticated_body` may take together
+    /// while they are received and handled (each counted at its declared
+    /// size, a chunked one at `max_body`); a body that does not fit is
+    /// answered 503.
+    pub max_bodies_in_flight: usize,
 }
 
 impl Default for Limits {
@@ -120,6 +125,7 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(60),
             batch_timeout: Duration::from_secs(60),
             events: events::EventLimits::default(),
+            max_bodies_in_flight: 512 * 1024 * 1024,
         }
     }
 }
@@ -213,6 +219,7 @@ impl Sandbox {
             stopping: AtomicBool::new(false),
             hub: events::Hub::new(config.limits.events.clone()),
             limits: config.limits,
+            bodies_in_flight: AtomicUsize::new(0),
         });
         let s = Arc::clone(&shared);
         let acceptor = std::thread::Builder::new()

@@ -13,7 +13,7 @@ extern "C" fn on_signal(_: libc::c_int) {
     STOP.store(true, Ordering::SeqCst);
 }
 
-const USAGE: &str = "usage: ftrack-sandbox [--demo | --seed FILE] [--db PATH] [--bind ADDR] [--port PORT] [--print-env] [--quiet]";
+const USAGE: &str = "usage: ftrack-sandbox [--demo | --synthetic N | --seed FILE] [--db PATH] [--bind ADDR] [--port PORT] [--print-env] [--quiet]";
 
 /// Parses the arguments after the program name. The binary never records
 /// request bodies: nothing outside the process could read them, and a
@@ -31,6 +31,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<(SandboxConfig, 
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "--demo" => config.seed = Seed::Demo,
+            "--synthetic" => {
+                let n = value("--synthetic")?
+                    .parse()
+                    .map_err(|e| format!("--synthetic: {e}"))?;
+                config.seed = Seed::Data(SeedData::synthetic(n));
+            }
             "--seed" => config.seed = Seed::Data(SeedData::from_file(value("--seed")?)?),
             "--db" => config.db = Some(PathBuf::from(value("--db")?)),
             "--bind" => {

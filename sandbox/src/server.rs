@@ -47,6 +47,21 @@ pub struct Shared {
     pub limits: Limits,
     /// The event hub (`/socket.io/1/`).
     pub hub: crate::events::Hub,
+    /// Bytes of large request bodies being received or handled now (see
+    /// [`Limits::max_bodies_in_flight`]).
+    pub bodies_in_flight: AtomicUsize,
+}
+
+/// A share of [`Limits::max_bodies_in_flight`], given back on drop.
+struct Reservation<'a> {
+    counter: &'a AtomicUsize,
+    bytes: usize,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.bytes, Ordering::SeqCst);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -221,6 +236,23 @@ impl Shared {
             && credentials_valid(&self.reader(), user, key).unwrap_or(false)
     }
 
+    /// Reserves `bytes` (at most the whole budget, so one body of any
+    /// accepted size fits when it is alone) of the in-flight body budget;
+    /// None when other bodies hold too much of it.
+    fn reserve(&self, bytes: usize) -> Option<Reservation<'_>> {
+        let budget = self.limits.max_bodies_in_flight;
+        let bytes = bytes.min(budget);
+        self.bodies_in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                used.checked_add(bytes).filter(|total| *total <= budget)
+            })
+            .ok()
+            .map(|_| Reservation {
+                counter: &self.bodies_in_flight,
+                bytes,
+            })
+    }
+
     /// A free read-only connection, or (all busy) the next one in turn; the
     /// writer when there are none.
     pub(crate) fn reader(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -312,6 +344,32 @@ fn serve(shared: &Shared, stream: TcpStream) {
         } else {
             small_limit
         };
+        // Large bodies share a budget, so concurrent uploads cannot take
+        // all the memory; small ones are bounded by the worker count.
+        let reservation = if authenticated {
+            let size = match head.framing {
+                Framing::Length(n) => n.min(limit),
+                Framing::Chunked => limit,
+            };
+            match shared.reserve(size) {
+                Some(r) => Some(r),
+                None => {
+                    let e = ApiError::server(format!(
+                        "The sandbox is busy: large request bodies already take {} of the {} bytes allowed at once (the limit), and this one may take {size}; try again shortly",
+                        shared.bodies_in_flight.load(Ordering::SeqCst),
+                        limits.max_bodies_in_flight
+                    ));
+                    return answer_and_close(
+                        &mut writer,
+                        503,
+                        &error_body(&e),
+                        &[("Retry-After", "1")],
+                    );
+                }
+            }
+        } else {
+            None
+        };
         let (req, keep_alive) = match conn.read_body(&head, limit) {
             Ok(body) => {
                 let keep_alive = head.keep_alive;
@@ -330,6 +388,9 @@ fn serve(shared: &Shared, stream: TcpStream) {
             let e = ApiError::server("Internal error while handling the request");
             (500, error_body(&e))
         });
+        // The body is handled: its share of the budget is free again.
+        drop(req);
+        drop(reservation);
         if !keep_alive {
             return answer_and_close(&mut writer, status, &body, &[]);
         }

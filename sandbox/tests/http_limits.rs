@@ -384,3 +384,54 @@ fn max_body_holds_below_the_unauthenticated_limit() {
     );
     still_serving(&sb);
 }
+
+/// Large bodies share a memory budget: while one holds most of it, another
+/// is answered 503 naming the limit, and it fits again once the first is done.
+#[test]
+fn large_bodies_share_a_budget() {
+    let sb = with_limits(Limits {
+        max_body: 1024 * 1024,
+        max_bodies_in_flight: 1536 * 1024,
+        ..Limits::default()
+    });
+    // A JSON batch padded with spaces to exactly 1 MiB.
+    let mut body = "[]".to_string();
+    body.push_str(&" ".repeat(1024 * 1024 - body.len()));
+    let large = |extra: &str| {
+        head(
+            "admin",
+            "demo-key-admin",
+            &format!(
+                "Content-Length: {}\r\nConnection: close\r\n{extra}",
+                body.len()
+            ),
+        )
+    };
+    // The first announces its body and gets `100 Continue`: it holds 1 MiB.
+    let mut first = connect(&addr(&sb));
+    first
+        .write_all(large("Expect: 100-continue\r\n").as_bytes())
+        .unwrap();
+    let mut interim = [0u8; 25];
+    first.read_exact(&mut interim).unwrap();
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    let mut second = connect(&addr(&sb));
+    second.write_all(large("").as_bytes()).unwrap();
+    let (status, reply) = response(&mut second);
+    assert_eq!(status, 503, "{reply}");
+    assert_eq!(reply["exception"], "ServerError");
+    assert!(
+        reply["content"].as_str().unwrap().contains(
+            "large request bodies already take 1048576 of the 1572864 bytes allowed at once"
+        ),
+        "{reply}"
+    );
+    first.write_all(body.as_bytes()).unwrap();
+    assert_eq!(response(&mut first), (200, json!([])));
+    let mut again = connect(&addr(&sb));
+    again
+        .write_all(format!("{}{body}", large("")).as_bytes())
+        .unwrap();
+    assert_eq!(response(&mut again), (200, json!([])));
+    still_serving(&sb);
+}

@@ -37,15 +37,15 @@ impl Roles {
         assignable(user, role)?;
         let (user_id, role_id) = (user.id(), role.id());
         let verdict = {
-            let ctx = self.context(user, &user_id)?;
-            match ctx.state.get(&role_id) {
+            let ctx = self.context(user, user_id)?;
+            match ctx.state().get(&role_id) {
                 None => {
-                    ctx.record(RoleAction::add(user_id, role_id, all_open_projects));
+                    ctx.record(|user_id| RoleAction::add(user_id, role_id, all_open_projects));
                     Verdict::Recorded
                 }
                 Some(_) if !self.idempotent => Verdict::Refused(Refusal::AlreadyHeld),
                 Some(held) if all_open_projects && !held.all_open => {
-                    ctx.record(RoleAction::grant_all_open(user_id, role_id));
+                    ctx.record(|user_id| RoleAction::grant_all_open(user_id, role_id));
                     Verdict::Recorded
                 }
                 Some(_) => Verdict::Skipped,
@@ -61,9 +61,9 @@ impl Roles {
         check_role(role)?;
         let (user_id, role_id) = (user.id(), role.id());
         let verdict = {
-            let ctx = self.context(user, &user_id)?;
-            if ctx.state.contains_key(&role_id) {
-                ctx.record(RoleAction::remove(user_id, role_id));
+            let ctx = self.context(user, user_id)?;
+            if ctx.state().contains_key(&role_id) {
+                ctx.record(|user_id| RoleAction::remove(user_id, role_id));
                 Verdict::Recorded
             } else if self.idempotent {
                 Verdict::Skipped
@@ -87,9 +87,9 @@ impl Roles {
         check_role(old_role)?;
         let (user_id, old_id, new_id) = (user.id(), old_role.id(), new_role.id());
         let verdict = {
-            let ctx = self.context(user, &user_id)?;
-            let holds_old = ctx.state.contains_key(&old_id);
-            let holds_new = ctx.state.contains_key(&new_id);
+            let ctx = self.context(user, user_id)?;
+            let holds_old = ctx.state().contains_key(&old_id);
+            let holds_new = ctx.state().contains_key(&new_id);
             if self.idempotent && holds_new && (!holds_old || old_id == new_id) {
                 Verdict::Skipped
             } else if !holds_old {
@@ -97,7 +97,7 @@ impl Roles {
             } else if holds_new {
                 Verdict::Refused(Refusal::NewAlreadyHeld)
             } else {
-                ctx.record(RoleAction::replace(user_id, old_id, new_id));
+                ctx.record(|user_id| RoleAction::replace(user_id, old_id, new_id));
                 Verdict::Recorded
             }
         };
@@ -137,8 +137,8 @@ impl Roles {
         check_role(role)?;
         let (user_id, role_id, project_id) = (user.id(), role.id(), project.id());
         let verdict = {
-            let ctx = self.context(user, &user_id)?;
-            match ctx.state.get(&role_id) {
+            let ctx = self.context(user, user_id)?;
+            match ctx.state().get(&role_id) {
                 None => Verdict::Refused(Refusal::NotHeld),
                 Some(held) => match (grant, held.projects.contains(&project_id)) {
                     (true, true) | (false, false) if self.idempotent => Verdict::Skipped,
@@ -147,7 +147,9 @@ impl Roles {
                         all_open: held.all_open,
                     }),
                     _ => {
-                        ctx.record(RoleAction::project(user_id, role_id, project_id, grant));
+                        ctx.record(|user_id| {
+                            RoleAction::project(user_id, role_id, project_id, grant)
+                        });
                         Verdict::Recorded
                     }
                 },

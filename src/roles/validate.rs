@@ -11,8 +11,9 @@
 //! this API records itself is added to its user's effects directly, so a run of
 //! changes costs O(1) each, whatever the batch holds.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::{RoleAction, RoleActionKind, Roles};
 use crate::pending::{JsonAction, Operation, PendingMark, RecordedOperation};
@@ -51,7 +52,7 @@ pub(super) struct Held {
 /// One pending operation's effect on a user's role state.
 #[derive(Debug, Clone)]
 enum Effect {
-    Action(RoleAction),
+    Action(Arc<RoleAction>),
     CreateUsr {
         usr_id: String,
         role_id: String,
@@ -155,10 +156,9 @@ impl StoreState {
         if mark.removals != self.mark.removals {
             self.per_user.clear();
             self.by_usr.clear();
-            self.mark = PendingMark {
-                removals: mark.removals,
-                last_seq: 0,
-            };
+            // Everything up to `mark` is in the batch read next (and anything
+            // recorded in between raises last_seq as it is ingested).
+            self.mark = mark;
             let all = session.recorded_operations();
             self.ingest(&all);
         } else if mark.last_seq != self.mark.last_seq {
@@ -184,7 +184,7 @@ impl StoreState {
                                 .and_then(|j| RoleAction::from_json(j.json()))
                         });
                     if let Some(action) = typed {
-                        self.add(seq, action);
+                        self.add(seq, Arc::new(action));
                     }
                 }
                 Operation::Create { entity, data } => match entity.entity_type().as_str() {
@@ -232,24 +232,32 @@ impl StoreState {
     /// Records the effect of this API's own action, recorded with sequence
     /// number `seq`. When other operations were recorded in between, they (and
     /// this one) are read on the next sync instead.
-    fn add_own(&mut self, seq: u64, action: RoleAction) {
+    fn add_own(&mut self, seq: u64, action: Arc<RoleAction>) {
         if seq == self.mark.last_seq + 1 {
             self.mark.last_seq = seq;
             self.add(seq, action);
         }
     }
 
-    fn add(&mut self, seq: u64, action: RoleAction) {
-        self.per_user
-            .entry(action.user_id.clone())
-            .or_default()
-            .push((seq, Effect::Action(action)));
+    fn add(&mut self, seq: u64, action: Arc<RoleAction>) {
+        match self.per_user.get_mut(&action.user_id) {
+            Some(effects) => effects.push((seq, Effect::Action(action))),
+            None => {
+                self.per_user
+                    .insert(action.user_id.clone(), vec![(seq, Effect::Action(action))]);
+            }
+        }
     }
 
-    /// The user's state with the pending effects applied, if the base is known.
-    fn effective(&self, user_id: &str) -> Option<BTreeMap<String, Held>> {
-        let mut state = self.bases.get(user_id)?.clone();
+    /// The user's state with the pending effects applied, if the base is known;
+    /// borrowed when nothing is pending for the user.
+    fn effective(&self, user_id: &str) -> Option<Cow<'_, BTreeMap<String, Held>>> {
+        let base = self.bases.get(user_id)?;
         let own = self.per_user.get(user_id).map_or(&[][..], Vec::as_slice);
+        if own.is_empty() && self.by_usr.is_empty() {
+            return Some(Cow::Borrowed(base));
+        }
+        let mut state = base.clone();
         if self.by_usr.is_empty() {
             for (_, e) in own {
                 e.apply(&mut state);
@@ -261,7 +269,7 @@ impl StoreState {
                 e.apply(&mut state);
             }
         }
-        Some(state)
+        Some(Cow::Owned(state))
     }
 
     /// Stores a user's state as read, if no write happened since `generation`.
@@ -287,16 +295,22 @@ impl StoreState {
 /// before the store is released, so two threads never validate against the same
 /// state.
 pub(super) struct Context<'a> {
-    /// role id → scope
-    pub(super) state: BTreeMap<String, Held>,
     store: MutexGuard<'a, StoreState>,
     session: &'a Session,
+    user_id: String,
 }
 
 impl Context<'_> {
-    /// Records `action` in the session's batch and in the store.
-    pub(super) fn record(mut self, action: RoleAction) {
-        let seq = self.session.record(std::sync::Arc::new(action.clone()));
+    /// The user's roles (role id → scope) with the pending batch applied.
+    pub(super) fn state(&self) -> Cow<'_, BTreeMap<String, Held>> {
+        self.store.effective(&self.user_id).unwrap_or_default()
+    }
+
+    /// Records the action that `make` builds from the user's id in the
+    /// session's batch and in the store.
+    pub(super) fn record(mut self, make: impl FnOnce(String) -> RoleAction) {
+        let action = Arc::new(make(std::mem::take(&mut self.user_id)));
+        let seq = self.session.record(action.clone());
         self.store.add_own(seq, action);
     }
 }
@@ -320,11 +334,11 @@ impl Roles {
     /// written to the server since it was read, else read now (one request) — with
     /// the pending operations of the session applied on top; the store stays
     /// locked until the returned context records or is dropped.
-    pub(super) fn context(&self, user: &Entity, user_id: &str) -> Result<Context<'_>> {
+    pub(super) fn context(&self, user: &Entity, user_id: String) -> Result<Context<'_>> {
         self.check_user(user)?;
         let mut store = self.lock_store();
         store.sync(&self.session);
-        if !store.bases.contains_key(user_id) {
+        if !store.bases.contains_key(&user_id) {
             // Not known, or a write made it stale: read it without holding the store
             // across the request. A write by another thread may land between this
             // read and its use; the read is still the newest this thread can have,
@@ -333,13 +347,12 @@ impl Roles {
             let read = super::read::held_state(&self.read_user_roles(user)?);
             store = self.lock_store();
             store.sync(&self.session);
-            store.bases.insert(user_id.to_owned(), read);
+            store.bases.insert(user_id.clone(), read);
         }
-        let state = store.effective(user_id).unwrap_or_default();
         Ok(Context {
-            state,
             store,
             session: &self.session,
+            user_id,
         })
     }
 }
@@ -366,7 +379,7 @@ mod tests {
             all_open_projects: None,
         };
         f(&mut a);
-        Effect::Action(a)
+        Effect::Action(Arc::new(a))
     }
 
     #[test]

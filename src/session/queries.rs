@@ -153,23 +153,33 @@ impl Inner {
 
     /// Sends one query and merges its rows: (entities, next offset).
     fn query_once_slots(&self, expr: &str) -> Result<(Vec<u32>, Option<u64>)> {
+        let reply = self.fetch_page(expr)?;
+        self.merge_page(&reply)
+    }
+
+    /// Sends one query and returns the raw reply.
+    fn fetch_page(&self, expr: &str) -> Result<crate::transport::Reply> {
         let op = serde_json::json!([{"action": "query", "expression": expr}]);
         let body = serde_json::to_vec(&op).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        let reply = self.transport.post(&body, Idempotence::ReadOnly)?;
+        self.transport.post(&body, Idempotence::ReadOnly)
+    }
+
+    /// Decodes a query reply into the identity map: (entities, next offset).
+    fn merge_page(&self, reply: &crate::transport::Reply) -> Result<(Vec<u32>, Option<u64>)> {
         let mut st = self.lock();
         let st = &mut *st;
         let decoded = Decoder::new(&mut st.schema, &mut st.map)
             .decode(&reply.body, &[Expect::Query])
-            .map_err(|e| status_or_protocol(&reply, &e.to_string(), self.key()))?;
+            .map_err(|e| status_or_protocol(reply, &e.to_string(), self.key()))?;
         match decoded {
             Decoded::Error(m) => Err(server_error(reply.status, m, self.key())),
             Decoded::Answers(mut a) if reply.status < 300 && !a.is_empty() => {
                 match a.swap_remove(0) {
                     Answer::Query { slots, next_offset } => Ok((slots, next_offset)),
-                    _ => Err(protocol(&reply, "no query result", self.key())),
+                    _ => Err(protocol(reply, "no query result", self.key())),
                 }
             }
-            Decoded::Answers(_) => Err(status_or_protocol(&reply, "no query result", self.key())),
+            Decoded::Answers(_) => Err(status_or_protocol(reply, "no query result", self.key())),
         }
     }
 
@@ -196,6 +206,11 @@ impl Inner {
         token.during(|| self.query_pages_in(base, offset, limit, page, &hooks, &token))
     }
 
+    /// The paging loop, pipelined: as soon as a page's reply is in, the next
+    /// page's offset is read from its metadata (a scan of the bytes) and that
+    /// request goes on the wire, on a second connection, while this thread merges
+    /// the page. So at most two requests of a query are in flight, and none is
+    /// sent that plain paging would not send.
     fn query_pages_in(
         self: &Arc<Self>,
         base: &str,
@@ -205,48 +220,72 @@ impl Inner {
         hooks: &crate::hooks::Hooks,
         token: &crate::hooks::CallToken,
     ) -> Result<Vec<Entity>> {
+        let expr = |off: u64| format!("{base} offset {off} limit {page}");
         let mut out: Vec<Entity> = Vec::new();
         let mut seen: crate::schema::FastMap<u32, ()> = Default::default();
         let mut off = offset;
-        loop {
-            if token.cancelled() {
-                return Err(Error::Cancelled { sent: false });
+        std::thread::scope(|scope| {
+            let mut reply = self.fetch_page(&expr(off));
+            loop {
+                if token.cancelled() {
+                    return Err(Error::Cancelled { sent: false });
+                }
+                let current = reply?;
+                // The next page, on the wire while this one is merged.
+                let wanted = limit.is_none_or(|l| (out.len() as u64) + page < l);
+                let ahead = peek_next_offset(&current.body)
+                    .filter(|&n| wanted && n > off)
+                    .map(|n| {
+                        let e = expr(n);
+                        let t = token.clone();
+                        (n, scope.spawn(move || t.during(|| self.fetch_page(&e))))
+                    });
+                let (slots, next) = self.merge_page(&current)?;
+                let got = slots.len() as u64;
+                // A server whose paging never ends repeats rows: a page that brings
+                // nothing new while promising more is refused instead of looped on.
+                let fresh = slots
+                    .iter()
+                    .filter(|&&s| seen.insert(s, ()).is_none())
+                    .count();
+                if fresh == 0 && got > 0 && next.is_some() {
+                    return Err(Error::Protocol {
+                        status: 200,
+                        message: format!(
+                            "the server's paging does not end: the page at offset {off} of \
+                             \"{base}\" holds only rows already returned, yet announces \
+                             another page; check the server, or add an explicit limit to the \
+                             query"
+                        ),
+                    });
+                }
+                out.extend(slots.into_iter().map(|s| self.entity_from(s)));
+                if !hooks.progress("query", out.len() as u64, None) {
+                    return Err(Error::Cancelled { sent: false });
+                }
+                if let Some(l) = limit
+                    && out.len() as u64 >= l
+                {
+                    out.truncate(l as usize);
+                    return Ok(out);
+                }
+                match next {
+                    Some(n) if got > 0 && n > off => {
+                        off = n;
+                        reply = match ahead {
+                            Some((peeked, handle)) if peeked == n => {
+                                handle.join().unwrap_or_else(|_| {
+                                    Err(Error::Internal("a page fetch panicked".into()))
+                                })
+                            }
+                            // The scan disagreed with the decoder: fetch what it says.
+                            _ => self.fetch_page(&expr(n)),
+                        };
+                    }
+                    _ => return Ok(out),
+                }
             }
-            let (slots, next) =
-                self.query_once_slots(&format!("{base} offset {off} limit {page}"))?;
-            let got = slots.len() as u64;
-            // A server whose paging never ends repeats rows: a page that brings
-            // nothing new while promising more is refused instead of looped on.
-            let fresh = slots
-                .iter()
-                .filter(|&&s| seen.insert(s, ()).is_none())
-                .count();
-            if fresh == 0 && got > 0 && next.is_some() {
-                return Err(Error::Protocol {
-                    status: 200,
-                    message: format!(
-                        "the server's paging does not end: the page at offset {off} of \"{base}\" \
-                         holds only rows already returned, yet announces another page; check \
-                         the server, or add an explicit limit to the query"
-                    ),
-                });
-            }
-            out.extend(slots.into_iter().map(|s| self.entity_from(s)));
-            if !hooks.progress("query", out.len() as u64, None) {
-                return Err(Error::Cancelled { sent: false });
-            }
-            if let Some(l) = limit
-                && out.len() as u64 >= l
-            {
-                out.truncate(l as usize);
-                break;
-            }
-            match next {
-                Some(n) if got > 0 && n > off => off = n,
-                _ => break,
-            }
-        }
-        Ok(out)
+        })
     }
 
     /// `select <projections> from <ty> where <keys>`, in chunks of [`ID_CHUNK`] keys
@@ -268,5 +307,45 @@ impl Inner {
             out.extend(self.query_pages(&expr, 0, None)?);
         }
         Ok(out)
+    }
+}
+
+/// The `metadata.next.offset` of a query reply, read from its bytes without
+/// decoding them: the last `"next"` key, then `{"offset": N}` (`None` for null,
+/// or when the bytes do not have that shape; the decoder has the last word).
+fn peek_next_offset(body: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = b"\"next\"";
+    let at = body.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
+    let mut rest = body[at..]
+        .iter()
+        .copied()
+        .skip_while(u8::is_ascii_whitespace);
+    if rest.next()? != b':' {
+        return None;
+    }
+    let rest: Vec<u8> = rest.take(64).collect();
+    let text = std::str::from_utf8(&rest).ok()?.trim_start();
+    let inner = text.strip_prefix('{')?.trim_start();
+    let inner = inner.strip_prefix("\"offset\"")?.trim_start();
+    let digits = inner.strip_prefix(':')?.trim_start();
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::peek_next_offset;
+
+    #[test]
+    fn the_next_offset_is_read_from_the_bytes() {
+        let b = br#"[{"action": "query", "data": [], "metadata": {"next": {"offset": 500}}}]"#;
+        assert_eq!(peek_next_offset(b), Some(500));
+        let b = br#"[{"data":[],"metadata":{"next":{"offset":1000}}}]"#;
+        assert_eq!(peek_next_offset(b), Some(1000));
+        assert_eq!(peek_next_offset(br#"[{"metadata": {"next": null}}]"#), None);
+        assert_eq!(peek_next_offset(br#"[{"data": []}]"#), None);
+        assert_eq!(peek_next_offset(br#"{"next": "x"}"#), None);
     }
 }

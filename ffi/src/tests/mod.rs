@@ -12,4 +12,6 @@ pub(crate) mod sessions;
 mod hooks;
 mod roles_c_example;
 mod secrets;
+mod strings;
 mod threads;
+mod users;

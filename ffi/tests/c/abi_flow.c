@@ -97,6 +97,26 @@ static void test_queries(ftrack_session *s) {
     CHECK_STATUS(ftrack_entity_get_string(user, "no_such_attribute", id, sizeof id, &len),
                  FTRACK_STATUS_UNKNOWN_ATTRIBUTE);
 
+    /* clone: a second handle to the same entity, sharing its data; either may go first */
+    {
+        ftrack_entity *copy = (ftrack_entity *)sentinel();
+        ftrack_entity *other = NULL;
+        CHECK_STATUS(ftrack_entity_clone(NULL, &copy), FTRACK_STATUS_NULL_POINTER);
+        CHECK(copy == NULL);
+        CHECK_STATUS(ftrack_entity_clone(user, NULL), FTRACK_STATUS_NULL_POINTER);
+        CHECK_OK(ftrack_entity_clone(user, &copy));
+        CHECK(copy != NULL && copy != user);
+        CHECK_STR(get_string(copy, "username"), "admin");
+        CHECK_OK(ftrack_entity_clone(copy, &other));
+        CHECK_OK(ftrack_entity_set_string(other, "first_name", "Cloned"));
+        CHECK_STR(get_string(copy, "first_name"), "Cloned");
+        CHECK_STR(get_string(user, "first_name"), "Cloned");
+        ftrack_entity_destroy(copy);
+        CHECK_STR(get_string(other, "username"), "admin");
+        ftrack_entity_destroy(other);
+        CHECK_OK(ftrack_session_rollback(s));
+    }
+
     /* references and collections */
     CHECK_OK(ftrack_entity_get_list(user, "user_security_roles", &list));
     CHECK(list != NULL && ftrack_entity_list_len(list) >= 1);

@@ -1,0 +1,37 @@
+// The official @ftrack/api on the first two tasks of the side-by-side benchmark
+// (it has no typed role API; the issue's table leaves the role task out for it).
+// Prints one JSON line like libftrack.c. argv[2]: runs.
+import { createRequire } from "node:module";
+
+// Resolved from the conformance suite's node_modules (FTRACK_NODE_MODULES).
+const require = createRequire(`${process.env.FTRACK_NODE_MODULES}/`);
+const { Session } = require("@ftrack/api");
+
+const runs = Number(process.argv[2] ?? 3);
+const out = { client: "@ftrack/api", start_ms: [], query_ms: [], roles_ms: [] };
+for (let r = 0; r < runs; r++) {
+  let t = performance.now();
+  const session = new Session(
+    process.env.FTRACK_SERVER,
+    process.env.FTRACK_API_USER,
+    process.env.FTRACK_API_KEY,
+    { autoConnectEventHub: false },
+  );
+  await session.initializing;
+  out.start_ms.push(performance.now() - t);
+
+  t = performance.now();
+  let offset = 0;
+  let total = 0;
+  for (;;) {
+    const page = await session.query(
+      `select username, user_security_roles.security_role.name from User offset ${offset} limit 500`,
+    );
+    total += page.data.length;
+    if (page.data.length < 500) break;
+    offset += 500;
+  }
+  out.query_ms.push(performance.now() - t);
+  if (total < 10000) throw new Error(`only ${total} users`);
+}
+console.log(JSON.stringify(out));

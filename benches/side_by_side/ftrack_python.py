@@ -1,0 +1,50 @@
+"""The official ftrack-python-api on the three tasks of the side-by-side benchmark.
+
+Prints one JSON line like libftrack.c. argv[1]: runs; argv[2]: the first user
+number of the role task (each run uses 1,000 fresh users).
+"""
+import json
+import sys
+import time
+
+import ftrack_api
+
+
+def main():
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    first = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    out = {"client": "ftrack-python-api", "start_ms": [], "query_ms": [], "roles_ms": []}
+    for r in range(runs):
+        t = time.perf_counter()
+        session = ftrack_api.Session(auto_connect_event_hub=False)
+        out["start_ms"].append((time.perf_counter() - t) * 1e3)
+
+        t = time.perf_counter()
+        users = session.query(
+            "select username, user_security_roles.security_role.name from User"
+        ).all()
+        out["query_ms"].append((time.perf_counter() - t) * 1e3)
+        assert len(users) >= 10000, len(users)
+
+        pm = session.query('SecurityRole where name is "Project Manager"').one()
+        lo = first + r * 1000
+        hi = lo + 999
+        t = time.perf_counter()
+        chunk = session.query(
+            'select username from User where username >= "user%05d" and username <= "user%05d"'
+            % (lo, hi)
+        ).all()
+        assert len(chunk) == 1000, len(chunk)
+        for user in chunk:
+            session.create(
+                "UserSecurityRole",
+                {"user": user, "security_role": pm, "is_all_open_projects": False},
+            )
+        session.commit()
+        out["roles_ms"].append((time.perf_counter() - t) * 1e3)
+        session.close()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

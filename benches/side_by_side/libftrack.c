@@ -1,0 +1,91 @@
+/* libftrack through its C ABI: the three tasks of the side-by-side benchmark.
+ * Prints one JSON line: {"client": "libftrack", "start_ms": [...], "query_ms": [...],
+ * "roles_ms": [...]} with one figure per run. Reads FTRACK_SERVER, FTRACK_API_USER,
+ * FTRACK_API_KEY; argv[1] is the number of runs (each roles run uses 1,000 fresh users,
+ * starting at user number argv[2]). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "ftrack.h"
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void check(const char *what, ftrack_status s) {
+    if (s != FTRACK_STATUS_OK) {
+        char msg[1024];
+        ftrack_last_error_message(msg, sizeof msg, NULL);
+        fprintf(stderr, "%s: %s: %s\n", what, ftrack_status_name(s), msg);
+        exit(1);
+    }
+}
+
+static void print_list(const char *name, const double *v, int n, int last) {
+    printf("\"%s\": [", name);
+    for (int i = 0; i < n; i++) printf("%s%.3f", i ? ", " : "", v[i]);
+    printf("]%s", last ? "" : ", ");
+}
+
+int main(int argc, char **argv) {
+    int runs = argc > 1 ? atoi(argv[1]) : 3;
+    int first_user = argc > 2 ? atoi(argv[2]) : 1;
+    if (runs < 1 || runs > 16) runs = 3;
+    double start[16], query[16], roles[16];
+    for (int r = 0; r < runs; r++) {
+        /* 1. session start (the schema cache of an earlier run makes it one request) */
+        double t = now_ms();
+        ftrack_session *s = NULL;
+        check("session", ftrack_session_create(NULL, NULL, NULL, &s));
+        start[r] = now_ms() - t;
+
+        /* 2. the 10k-user query with role projection */
+        ftrack_entity_list *all = NULL;
+        t = now_ms();
+        check("query", ftrack_session_query(
+                           s, "select username, user_security_roles.security_role.name from User",
+                           &all));
+        query[r] = now_ms() - t;
+        if (ftrack_entity_list_len(all) < 10000) {
+            fprintf(stderr, "query: only %zu users\n", ftrack_entity_list_len(all));
+            return 1;
+        }
+        ftrack_entity_list_destroy(all);
+
+        /* 3. give 1,000 fresh users a role and commit (finding them is part of it) */
+        ftrack_entity *pm = NULL;
+        check("role", ftrack_security_role_find(s, "Project Manager", &pm));
+        char criteria[128];
+        int lo = first_user + r * 1000, hi = lo + 999;
+        snprintf(criteria, sizeof criteria,
+                 "username >= \"user%05d\" and username <= \"user%05d\"", lo, hi);
+        t = now_ms();
+        ftrack_entity_list *users = NULL;
+        check("users", ftrack_users(s, criteria, &users));
+        size_t n = ftrack_entity_list_len(users);
+        if (n != 1000) {
+            fprintf(stderr, "users %s: %zu\n", criteria, n);
+            return 1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            ftrack_entity *u = NULL;
+            check("get", ftrack_entity_list_get(users, i, &u));
+            check("append", ftrack_user_role_append(s, u, pm, false));
+            ftrack_entity_destroy(u);
+        }
+        check("commit", ftrack_session_commit(s));
+        roles[r] = now_ms() - t;
+        ftrack_entity_list_destroy(users);
+        ftrack_entity_destroy(pm);
+        ftrack_session_destroy(s);
+    }
+    printf("{\"client\": \"libftrack\", ");
+    print_list("start_ms", start, runs, 0);
+    print_list("query_ms", query, runs, 0);
+    print_list("roles_ms", roles, runs, 1);
+    printf("}\n");
+    return 0;
+}
