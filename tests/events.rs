@@ -444,3 +444,24 @@ fn a_silent_server_is_detected_by_the_heartbeat_timeout_and_reconnected() {
     );
     hub.disconnect();
 }
+
+#[test]
+fn dropping_the_session_disconnects_its_hub() {
+    let sb = sandbox();
+    let s = admin(&sb);
+    let hub = s.event_hub();
+    hub.connect(WAIT).unwrap();
+    assert!(hub.connected());
+    drop(s);
+    assert_eq!(hub.connection_state(), ConnectionState::Disconnected);
+    // The server sees the connection go.
+    let until = Instant::now() + WAIT;
+    while sb_connections(&sb) > 0 && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(sb_connections(&sb), 0);
+}
+
+fn sb_connections(sb: &Sandbox) -> usize {
+    sb.event_connections()
+}

@@ -268,6 +268,11 @@ impl Sandbox {
         self.shared.count.load(Ordering::SeqCst)
     }
 
+    /// WebSocket connections the event hub serves now.
+    pub fn event_connections(&self) -> usize {
+        self.shared.hub.connections()
+    }
+
     /// Every batch body received, in order; always empty unless
     /// [`SandboxConfig::record_requests`] is set.
     pub fn received(&self) -> Vec<serde_json::Value> {

@@ -281,7 +281,8 @@ impl EventHub {
     }
 
     /// A hub of its own, without a session (no logger): for tools that only
-    /// use events. `server_url` as for a session (`http://host:port`).
+    /// use events. `server_url` as for a session (`http://host:port`). Call
+    /// [`EventHub::disconnect`] when done: its connection thread holds it.
     pub fn detached(
         server_url: &str,
         api_user: &str,
@@ -777,13 +778,23 @@ impl EventHub {
     }
 }
 
-/// Per-session slot holding the hub (created on first use).
+/// Per-session slot holding the hub (created on first use). Dropped with
+/// the session's last clone, it disconnects the hub, so its threads end.
 #[derive(Default)]
 pub(crate) struct HubSlot(std::sync::OnceLock<EventHub>);
 
+impl Drop for HubSlot {
+    fn drop(&mut self) {
+        if let Some(hub) = self.0.get() {
+            hub.disconnect();
+        }
+    }
+}
+
 impl crate::Session {
     /// This session's event hub (created on first use, not connected until
-    /// [`EventHub::connect`] or `auto_connect_event_hub`).
+    /// [`EventHub::connect`] or `auto_connect_event_hub`). It disconnects
+    /// (and its threads end) when the session's last clone is dropped.
     pub fn event_hub(&self) -> EventHub {
         let slot = self.extension::<HubSlot>();
         slot.0
