@@ -1763,7 +1763,10 @@ ftrack_status ftrack_session_delete_entity(ftrack_session *session,
  *        clears them.
  *
  * On failure every pending operation is kept and the cache is left as it was: fix and
- * commit again, or call `ftrack_session_rollback`.
+ * commit again, or call `ftrack_session_rollback`. One exception:
+ * `FTRACK_STATUS_PROTOCOL` with a message saying the server APPLIED the batch (it
+ * answered with results that could not be merged): the operations are done and no
+ * longer pending; query the entities again.
  *
  * @param session the session handle.
  * @return `FTRACK_STATUS_OK` (also when nothing is pending),
