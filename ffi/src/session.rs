@@ -319,8 +319,9 @@ pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
 /// @param entity the entity to delete; the handle stays valid and must still be
 ///        destroyed.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
-///         `FTRACK_STATUS_INVALID_ARGUMENT` (the entity belongs to another session)
-///         or `FTRACK_STATUS_POISONED`.
+///         `FTRACK_STATUS_INVALID_ARGUMENT` (the entity belongs to another session),
+///         `FTRACK_STATUS_NOT_FOUND` (it was deleted or rolled back already) or
+///         `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
 #[unsafe(no_mangle)]
