@@ -607,8 +607,9 @@ pub unsafe extern "C" fn ftrack_entity_set_json(
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH` (not a
 ///         collection), `FTRACK_STATUS_INVALID_ARGUMENT` (another session),
-///         `FTRACK_STATUS_NOT_FOUND` (`owner` was deleted or rolled back) or
-///         `FTRACK_STATUS_POISONED`.
+///         `FTRACK_STATUS_NOT_FOUND` (`owner` was deleted or rolled back),
+///         `FTRACK_STATUS_POISONED`, or a transport/server status (the collection
+///         is fetched first when it is not loaded and auto-populate is on).
 ///
 /// Thread-safe.
 #[unsafe(no_mangle)]
