@@ -73,7 +73,8 @@ static int bit_of(ftrack_status s) {
     case FTRACK_STATUS_PANIC: return 26;
     case FTRACK_STATUS_POISONED: return 27;
     case FTRACK_STATUS_INTERNAL: return 28;
-    default: return 29;
+    case FTRACK_STATUS_CANCELLED: return 29;
+    default: return 30;
     }
 }
 #define B(s) (1ull << bit_of(s))
@@ -94,7 +95,8 @@ static int bit_of(ftrack_status s) {
     (B(FTRACK_STATUS_CONNECTION) | B(FTRACK_STATUS_TIMEOUT) | B(FTRACK_STATUS_TLS) |     \
      B(FTRACK_STATUS_PROTOCOL) | B(FTRACK_STATUS_SERVER) |                               \
      B(FTRACK_STATUS_AUTHENTICATION) | B(FTRACK_STATUS_PERMISSION_DENIED) |              \
-     B(FTRACK_STATUS_VALIDATION) | B(FTRACK_STATUS_INCOMPATIBLE_SERVER))
+     B(FTRACK_STATUS_VALIDATION) | B(FTRACK_STATUS_INCOMPATIBLE_SERVER) |                \
+     B(FTRACK_STATUS_CANCELLED))
 #define ROLES                                                                            \
     (B(FTRACK_STATUS_ROLE_ALREADY_ASSIGNED) | B(FTRACK_STATUS_ROLE_NOT_ASSIGNED) |       \
      B(FTRACK_STATUS_ROLE_NOT_ASSIGNABLE) | B(FTRACK_STATUS_PROJECT_ALREADY_GRANTED) |   \
@@ -103,7 +105,7 @@ static int bit_of(ftrack_status s) {
 /* ---- bookkeeping ---- */
 static unsigned long long calls = 0;
 static unsigned long long failures = 0;
-static unsigned long long by_status[30];
+static unsigned long long by_status[31];
 static int online = 0;
 
 static void fail(const char *fn, const char *what) {
@@ -137,7 +139,7 @@ static ftrack_status check(const char *fn, ftrack_status s, uint64_t allowed) {
     char what[256];
     calls++;
     by_status[bit]++;
-    if (!(allowed & (1ull << bit)) || bit >= 26) {
+    if (!(allowed & (1ull << bit)) || (bit >= 26 && bit <= 28) || bit == 30) {
         snprintf(what, sizeof what, "returned %s (%u), not a documented status here",
                  ftrack_status_name(s), (unsigned)s);
         fail(fn, what);
@@ -380,6 +382,86 @@ static const ftrack_entity_list *a_list(int *session) {
     return lst[i];
 }
 
+/* ---- host hooks ---- */
+static unsigned long long log_lines = 0;
+static unsigned long long progress_calls = 0;
+static unsigned long long progress_cancels = 0;
+
+static void on_log(void *user_data, ftrack_log_level level, const char *message) {
+    log_lines++;
+    if (user_data != &log_lines || message == NULL || level < FTRACK_LOG_LEVEL_ERROR ||
+        level > FTRACK_LOG_LEVEL_DEBUG || strlen(message) > 1000000) {
+        fail("ftrack_log_fn", "a log callback with bad arguments");
+    }
+}
+
+static int on_progress(void *user_data, const char *operation, uint64_t done, int64_t total) {
+    (void)done;
+    (void)total;
+    progress_calls++;
+    if (user_data != &progress_calls || operation == NULL) {
+        fail("ftrack_progress_fn", "a progress callback with bad arguments");
+    }
+    if (chance(3)) {
+        progress_cancels++;
+        return 1; /* cancel: the call then fails with FTRACK_STATUS_CANCELLED */
+    }
+    return 0;
+}
+
+static uint32_t log_level(void) {
+    static const uint32_t levels[] = {0, 1, 2, 3, 4, 5, 99, UINT32_MAX};
+    return PICK(levels);
+}
+
+static void call_hooks(void) {
+    int which = online ? (int)below(2) : 0;
+    ftrack_session *s = chance(5) ? NULL : sessions[which];
+    ftrack_session_options *o = chance(5) ? NULL : opt[below(OPTIONS)];
+    switch (below(8)) {
+    case 0:
+        check("ftrack_session_set_logger",
+              ftrack_session_set_logger(s, log_level(), chance(70) ? on_log : NULL, &log_lines),
+              OK | NUL | INV);
+        break;
+    case 1:
+        check("ftrack_session_options_set_logger",
+              ftrack_session_options_set_logger(o, log_level(), chance(70) ? on_log : NULL,
+                                                &log_lines),
+              OK | NUL | INV);
+        break;
+    case 2:
+        check("ftrack_session_set_progress",
+              ftrack_session_set_progress(s, chance(70) ? on_progress : NULL, &progress_calls),
+              OK | NUL);
+        break;
+    case 3:
+        /* Nothing is in flight on this thread: a no-op that must succeed. */
+        check("ftrack_session_cancel", ftrack_session_cancel(s), OK | NUL);
+        break;
+    case 4:
+        check("ftrack_session_options_set_connect_timeout_ms",
+              ftrack_session_options_set_connect_timeout_ms(o, (uint64_t)an_int64()),
+              OK | NUL | INV);
+        break;
+    case 5:
+        check("ftrack_session_options_set_request_deadline_ms",
+              ftrack_session_options_set_request_deadline_ms(o, (uint64_t)an_int64()),
+              OK | NUL | INV);
+        break;
+    case 6:
+        check("ftrack_session_options_set_max_reply_bytes",
+              ftrack_session_options_set_max_reply_bytes(o, chance(50) ? below(3)
+                                                                       : (uint64_t)an_int64()),
+              OK | NUL | INV);
+        break;
+    default:
+        check("ftrack_session_options_set_allow_insecure_http",
+              ftrack_session_options_set_allow_insecure_http(o, chance(50)), OK | NUL);
+        break;
+    }
+}
+
 /* ---- the calls ---- */
 static void call_entity_strings(void) {
     struct buf b;
@@ -478,6 +560,8 @@ static void call_entity_setters(void) {
     ftrack_entity *e = main_entity();
     const char *a = attribute();
     uint64_t allowed = OK | NUL | UTF | UATTR | MISM | INV | NOTF;
+    /* Collections are fetched first when not loaded (auto-populate). */
+    uint64_t net = online ? NET : 0;
     if (online && is_admin(e)) {
         return; /* the fuzzer must not lock its own API user out */
     }
@@ -515,11 +599,11 @@ static void call_entity_setters(void) {
         break;
     case 8:
         check("ftrack_entity_collection_append",
-              ftrack_entity_collection_append(e, a, any_entity()), allowed);
+              ftrack_entity_collection_append(e, a, any_entity()), allowed | net);
         break;
     default:
         check("ftrack_entity_collection_remove",
-              ftrack_entity_collection_remove(e, a, any_entity()), allowed | INV | NOTF);
+              ftrack_entity_collection_remove(e, a, any_entity()), allowed | net);
         break;
     }
 }
@@ -702,7 +786,7 @@ static void call_misc(void) {
         calls++;
         if (name == NULL || strncmp(name, "FTRACK_STATUS_", 14) != 0) {
             fail("ftrack_status_name", "NULL or not a status name");
-        } else if (bit_of(v) == 29 && strcmp(name, "FTRACK_STATUS_UNKNOWN") != 0) {
+        } else if (bit_of(v) == 30 && strcmp(name, "FTRACK_STATUS_UNKNOWN") != 0) {
             fail("ftrack_status_name", "an unknown value has a name");
         }
         break;
@@ -944,6 +1028,16 @@ static void call_online(void) {
         break;
     }
     case 9:
+        if (chance(30)) {
+            static const char *const criteria[] = {"username like \"a%\"", "is_active is true",
+                                                   "nope is 1", "select from", "", NULL,
+                                                   BAD_UTF8};
+            if (check("ftrack_users", ftrack_users(s, PICK(criteria), &l),
+                      OK | NUL | UTF | QSYN | UATTR | INV | NET) == FTRACK_STATUS_OK) {
+                put_list(l, sess);
+            }
+            break;
+        }
         buf_make(&b);
         st = check("ftrack_security_role_audit_json",
                    ftrack_security_role_audit_json(s, b.ptr, b.len, b.out_len_ptr),
@@ -1024,8 +1118,10 @@ static void one_call(void) {
         call_destroy();
     } else if (r < 90) {
         call_options();
-    } else if (r < 95) {
+    } else if (r < 93) {
         call_misc();
+    } else if (r < 95) {
+        call_hooks();
     } else {
         call_session_local();
     }
@@ -1094,7 +1190,11 @@ int main(void) {
     double offline_seconds, online_seconds;
     int i, k;
 
-    rng_state = seed | 1;
+    /* Every seed its own sequence (seed | 1 would merge 2 and 3). */
+    rng_state = seed * 0x9E3779B97F4A7C15ull + 0x632BE59BD9B4E019ull;
+    if (rng_state == 0) {
+        rng_state = 1;
+    }
     (void)timespec_get(&t0, TIME_UTC);
     exact_buffers = env_ull("FTRACK_FUZZ_EXACT", 0) == 1;
     memset(long_text, 'n', sizeof long_text - 1);
@@ -1172,8 +1272,10 @@ int main(void) {
     printf("abi_fuzz: %llu calls (%llu offline in %.1f s, %llu against the sandbox in %.1f s; "
            "set-up included), seed %#llx, %llu failures\n",
            calls, offline_done, offline_seconds, online_done, online_seconds, seed, failures);
+    printf("abi_fuzz: %llu log lines, %llu progress calls (%llu cancelled by the callback)\n",
+           log_lines, progress_calls, progress_cancels);
     printf("abi_fuzz: statuses:");
-    for (i = 0; i < 30; i++) {
+    for (i = 0; i < 31; i++) {
         if (by_status[i] > 0) {
             static const ftrack_status names[] = {
                 FTRACK_STATUS_OK, FTRACK_STATUS_INVALID_ARGUMENT, FTRACK_STATUS_NULL_POINTER,
@@ -1188,8 +1290,9 @@ int main(void) {
                 FTRACK_STATUS_UNKNOWN_ENTITY_TYPE, FTRACK_STATUS_ROLE_ALREADY_ASSIGNED,
                 FTRACK_STATUS_ROLE_NOT_ASSIGNED, FTRACK_STATUS_ROLE_NOT_ASSIGNABLE,
                 FTRACK_STATUS_PROJECT_ALREADY_GRANTED, FTRACK_STATUS_PROJECT_NOT_GRANTED,
-                FTRACK_STATUS_PANIC, FTRACK_STATUS_POISONED, FTRACK_STATUS_INTERNAL, 12345};
-            printf(" %s=%llu", i == 29 ? "UNKNOWN" : ftrack_status_name(names[i]) + 14,
+                FTRACK_STATUS_PANIC, FTRACK_STATUS_POISONED, FTRACK_STATUS_INTERNAL,
+                FTRACK_STATUS_CANCELLED, 12345};
+            printf(" %s=%llu", i == 30 ? "UNKNOWN" : ftrack_status_name(names[i]) + 14,
                    by_status[i]);
         }
     }
