@@ -59,6 +59,13 @@ const REPRODUCERS: &[&[u8]] = &[
 /// xorshift64*: deterministic for a given seed.
 struct Rng(u64);
 impl Rng {
+    /// A generator whose sequence differs for every seed.
+    fn seeded(seed: u64) -> Rng {
+        Rng(seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x632B_E59B_D9B4_E019)
+            | 1)
+    }
     fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -500,7 +507,7 @@ fn merge_query_response_survives_random_and_mutated_replies() {
     for s in &seeds {
         feed(&session, s, &mut tally);
     }
-    let mut rng = Rng(seed | 1);
+    let mut rng = Rng::seeded(seed);
     let mut session = session;
     let (mut mutated, mut generated) = (0u64, 0u64);
     for i in 0..iterations {
@@ -631,7 +638,7 @@ fn query_and_commit_replies_over_http_survive_mutation() {
         ),
     ));
     let seeds = Arc::new(seeds);
-    let rng = Arc::new(Mutex::new(Rng(seed | 1)));
+    let rng = Arc::new(Mutex::new(Rng::seeded(seed)));
     let served = {
         let (seeds, rng) = (seeds.clone(), rng.clone());
         mutating_server(startup, move |_req| {

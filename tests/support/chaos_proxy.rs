@@ -66,6 +66,14 @@ pub struct Mix {
 /// xorshift64*: deterministic for a given seed.
 pub struct Rng(pub u64);
 impl Rng {
+    /// A generator whose sequence differs for every seed (`seed | 1` alone
+    /// would give 2 and 3 the same one).
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x632B_E59B_D9B4_E019)
+            | 1)
+    }
     pub fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -115,7 +123,7 @@ impl ChaosProxy {
             enabled: AtomicBool::new(false),
             mix,
             stall,
-            rng: Mutex::new(Rng(seed | 1)),
+            rng: Mutex::new(Rng::seeded(seed)),
             log: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             forwarded: AtomicU64::new(0),
