@@ -35,8 +35,11 @@ use ftrack::{ErrorKind, Session, Value};
 use support::{admin, admin_options, sandbox};
 
 const MAX_ATTEMPTS: u32 = 4;
-const TIMEOUT: Duration = Duration::from_millis(1000);
-const STALL: Duration = Duration::from_millis(1500);
+/// The chaos session's timeout: ample for the sandbox on a loaded debug CI
+/// machine, so only a stall makes a call time out.
+const TIMEOUT: Duration = Duration::from_millis(2000);
+/// How long a stalled request is held before it goes on to the sandbox.
+const STALL: Duration = Duration::from_millis(2600);
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
