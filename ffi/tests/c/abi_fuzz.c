@@ -289,6 +289,8 @@ static int ent_session[ENTITIES]; /* 0: the offline session, 1: the online one, 
 static ftrack_entity_list *lst[LISTS];
 static int lst_session[LISTS];
 static ftrack_session_options *opt[OPTIONS];
+#define STRINGS 8
+static ftrack_string *str[STRINGS];
 static ftrack_session *sessions[3];
 static ftrack_entity_list *base[2][BASE_LISTS];
 static char admin_id[128];
@@ -380,6 +382,73 @@ static const ftrack_entity_list *a_list(int *session) {
     i = (int)below(LISTS);
     *session = lst_session[i];
     return lst[i];
+}
+
+/* ---- library-owned strings and entity clones ---- */
+static void put_string(ftrack_string *x) {
+    int i = (int)below(STRINGS);
+    if (x == NULL) {
+        return;
+    }
+    ftrack_string_destroy(str[i]);
+    str[i] = x;
+}
+
+static void call_strings(void) {
+    int i = (int)below(STRINGS);
+    ftrack_string *x = chance(5) ? NULL : str[i];
+    switch (below(5)) {
+    case 0: {
+        const char *data = ftrack_string_data(x);
+        size_t len = ftrack_string_len(x);
+        calls += 2;
+        if ((x == NULL) != (data == NULL)) {
+            fail("ftrack_string_data", "NULL for a live string, or text for NULL");
+        } else if (data != NULL && strlen(data) != len) {
+            fail("ftrack_string_len", "not the length of ftrack_string_data");
+        } else if (x == NULL && len != 0) {
+            fail("ftrack_string_len", "a length for NULL");
+        }
+        break;
+    }
+    case 1:
+        ftrack_string_destroy(str[i]);
+        str[i] = NULL;
+        calls++;
+        break;
+    case 2: {
+        ftrack_string *out = (ftrack_string *)&out;
+        int which = online ? (int)below(2) : 0;
+        ftrack_session *s = chance(5) ? NULL : sessions[which];
+        int null_out = chance(5);
+        ftrack_status st = check("ftrack_session_pending_json_string",
+                                 ftrack_session_pending_json_string(s, null_out ? NULL : &out),
+                                 OK | NUL);
+        if (!null_out) {
+            if (st != FTRACK_STATUS_OK && out != NULL) {
+                fail("ftrack_session_pending_json_string", "failed without *out = NULL");
+            } else if (st == FTRACK_STATUS_OK) {
+                put_string(out);
+            }
+        }
+        break;
+    }
+    default: {
+        ftrack_entity *e = main_entity();
+        ftrack_entity *out = (ftrack_entity *)&out;
+        int null_out = chance(5);
+        ftrack_status st = check("ftrack_entity_clone",
+                                 ftrack_entity_clone(e, null_out ? NULL : &out), OK | NUL);
+        if (!null_out) {
+            if (st != FTRACK_STATUS_OK && out != NULL) {
+                fail("ftrack_entity_clone", "failed without setting *out to NULL");
+            } else if (st == FTRACK_STATUS_OK) {
+                put_entity(out, session_of(e));
+            }
+        }
+        break;
+    }
+    }
 }
 
 /* ---- host hooks ---- */
@@ -1091,6 +1160,41 @@ static void call_online(void) {
         break;
     }
     case 14:
+        if (chance(50)) {
+            static const char *const batches[] = {
+                "[{\"action\":\"query_server_information\"}]", "[]", "{", "null",
+                "[{\"action\":\"query\",\"expression\":\"select name from Group limit 2\"}]",
+                "[{\"action\":\"nope\"}]", NULL, BAD_UTF8};
+            ftrack_string *out = NULL;
+            if (chance(50)) {
+                st = check("ftrack_session_call_string",
+                           ftrack_session_call_string(s, PICK(batches), &out),
+                           OK | NUL | UTF | INV | NET | QSYN | NOTF | UATTR | UTYPE);
+            } else {
+                st = check("ftrack_security_role_audit_json_string",
+                           ftrack_security_role_audit_json_string(s, &out), OK | NUL | NET);
+            }
+            if (st == FTRACK_STATUS_OK) {
+                put_string(out);
+            }
+            break;
+        }
+        if (chance(10)) {
+            /* Credentials from the arguments, or (NULL) the environment: the sandbox. */
+            static const char *const keys[] = {NULL, "wrong-key", "", BAD_UTF8};
+            ftrack_session *out = (ftrack_session *)&out;
+            st = check("ftrack_session_create",
+                       ftrack_session_create(chance(50) ? NULL : sandbox_url, PICK(keys),
+                                             chance(70) ? NULL : text(), &out),
+                       OK | NUL | UTF | MISS | INV | NET);
+            if (st == FTRACK_STATUS_OK) {
+                ftrack_session_destroy(sessions[2]);
+                sessions[2] = out;
+            } else if (out != NULL) {
+                fail("ftrack_session_create", "failed without setting *out to NULL");
+            }
+            break;
+        }
         /* Destroy the extra session while its entities live on. */
         ftrack_session_destroy(sessions[2]);
         sessions[2] = NULL;
@@ -1112,8 +1216,10 @@ static void one_call(void) {
         call_entity_getters();
     } else if (r < 72) {
         call_entity_setters();
-    } else if (r < 80) {
+    } else if (r < 77) {
         call_lists();
+    } else if (r < 80) {
+        call_strings();
     } else if (r < 84) {
         call_destroy();
     } else if (r < 90) {
@@ -1259,6 +1365,9 @@ int main(void) {
     }
     for (i = 0; i < OPTIONS; i++) {
         ftrack_session_options_destroy(opt[i]);
+    }
+    for (i = 0; i < STRINGS; i++) {
+        ftrack_string_destroy(str[i]);
     }
     for (k = 0; k < 2; k++) {
         for (i = 0; i < BASE_LISTS; i++) {
