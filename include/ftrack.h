@@ -473,6 +473,7 @@ ftrack_status ftrack_entity_id(const ftrack_entity *entity,
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
  *         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
+ *         `FTRACK_STATUS_NOT_FOUND` (the entity was deleted or rolled back),
  *         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
  *
  * Thread-safe.
@@ -520,6 +521,7 @@ ftrack_status ftrack_entity_get_json(const ftrack_entity *entity,
  * @param out receives the value; false on failure.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
+ *         `FTRACK_STATUS_NOT_FOUND` (the entity was deleted or rolled back),
  *         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
  *
  * Thread-safe.
@@ -607,6 +609,7 @@ ftrack_status ftrack_entity_is_null(const ftrack_entity *entity,
  *        ftrack_entity_destroy(); NULL for a null reference and on failure.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
+ *         `FTRACK_STATUS_NOT_FOUND` (the entity was deleted or rolled back),
  *         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
  *
  * Thread-safe.
@@ -645,8 +648,10 @@ ftrack_status ftrack_entity_get_list(const ftrack_entity *entity,
  * @param attribute attribute name (NUL-terminated UTF-8).
  * @param value the new text (NUL-terminated UTF-8).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
- *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH` or
- *         `FTRACK_STATUS_POISONED`.
+ *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
+ *         `FTRACK_STATUS_INVALID_ARGUMENT` (a primary-key attribute, which cannot
+ *         change), `FTRACK_STATUS_NOT_FOUND` (the entity was deleted or rolled
+ *         back) or `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
  */
@@ -775,8 +780,10 @@ ftrack_status ftrack_entity_set_json(ftrack_entity *entity,
  * @param item the entity to add or remove; only read (the caller still owns it).
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
  *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH` (not a
- *         collection), `FTRACK_STATUS_INVALID_ARGUMENT` (another session) or
- *         `FTRACK_STATUS_POISONED`.
+ *         collection), `FTRACK_STATUS_INVALID_ARGUMENT` (another session),
+ *         `FTRACK_STATUS_NOT_FOUND` (`owner` was deleted or rolled back),
+ *         `FTRACK_STATUS_POISONED`, or a transport/server status (the collection
+ *         is fetched first when it is not loaded and auto-populate is on).
  *
  * Thread-safe.
  */
@@ -2115,8 +2122,9 @@ ftrack_status ftrack_session_create_entity(ftrack_session *session,
  * @param entity the entity to delete; the handle stays valid and must still be
  *        destroyed.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
- *         `FTRACK_STATUS_INVALID_ARGUMENT` (the entity belongs to another session)
- *         or `FTRACK_STATUS_POISONED`.
+ *         `FTRACK_STATUS_INVALID_ARGUMENT` (the entity belongs to another session),
+ *         `FTRACK_STATUS_NOT_FOUND` (it was deleted or rolled back already) or
+ *         `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
  */
@@ -2129,7 +2137,10 @@ ftrack_status ftrack_session_delete_entity(ftrack_session *session,
  *        clears them.
  *
  * On failure every pending operation is kept and the cache is left as it was: fix and
- * commit again, or call `ftrack_session_rollback`.
+ * commit again, or call `ftrack_session_rollback`. One exception:
+ * `FTRACK_STATUS_PROTOCOL` with a message saying the server APPLIED the batch (it
+ * answered with results that could not be merged): the operations are done and no
+ * longer pending; query the entities again.
  *
  * @param session the session handle.
  * @return `FTRACK_STATUS_OK` (also when nothing is pending),

@@ -47,8 +47,8 @@ install_packaging_prerequisites() {
     # binutils: objcopy / readelf / objdump for the stripped library and its checks.
     apt_install binutils
     local venv=.venv-packaging
-    if [ ! -x "$venv/bin/cargo-zigbuild" ] || ! "$venv/bin/python" -m ziglang version 2>/dev/null | grep -qx "$ZIGLANG_VERSION" \
-        || ! "$venv/bin/cargo-zigbuild" --version 2>/dev/null | grep -qx "cargo-zigbuild $CARGO_ZIGBUILD_VERSION"; then
+    if [ ! -x "$venv/bin/cargo-zigbuild" ] || ! "$venv/bin/python" -m ziglang version 2>/dev/null | grep -cx "$ZIGLANG_VERSION" >/dev/null \
+        || ! "$venv/bin/cargo-zigbuild" --version 2>/dev/null | grep -cx "cargo-zigbuild $CARGO_ZIGBUILD_VERSION" >/dev/null; then
         step "python venv $venv with ziglang $ZIGLANG_VERSION and cargo-zigbuild $CARGO_ZIGBUILD_VERSION"
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q --disable-pip-version-check \

@@ -579,7 +579,13 @@ impl CoalescingTransport {
             let left = end.map(|e| e.saturating_duration_since(std::time::Instant::now()));
             let slice = match left {
                 Some(l) if l <= hooks::CANCEL_CHECK_INTERVAL => {
-                    return self.inner.await_input(budget);
+                    // Only what is left of the budget: the budget itself would
+                    // wait up to its whole length again (nearly twice the timeout).
+                    let last = NextTimeout {
+                        after: UDuration::Exact(l),
+                        ..budget
+                    };
+                    return self.inner.await_input(last);
                 }
                 _ => hooks::CANCEL_CHECK_INTERVAL,
             };

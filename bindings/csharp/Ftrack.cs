@@ -233,6 +233,17 @@ namespace Ftrack
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_security_role_audit_json_string(SessionHandle s, out StringHandle str);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_call_string(SessionHandle s, byte[] batchJson, out StringHandle str);
 
+        /// <summary>A NUL-terminated UTF-8 string from the library (valid during a callback).</summary>
+        public static string FromUtf8(IntPtr text)
+        {
+            if (text == IntPtr.Zero) return null;
+            int n = 0;
+            while (Marshal.ReadByte(text, n) != 0) n++;
+            var bytes = new byte[n];
+            Marshal.Copy(text, bytes, 0, n);
+            return System.Text.Encoding.UTF8.GetString(bytes);
+        }
+
         /// <summary>The text of a library-owned string, then frees it.</summary>
         public static string Take(StringHandle h)
         {
@@ -446,6 +457,34 @@ namespace Ftrack
         public void Commit() => Native.Check(Native.ftrack_session_commit(Handle));
         /// <summary>Makes this session's in-flight call (on any thread) return Status.Cancelled.</summary>
         public void Cancel() => Native.Check(Native.ftrack_session_cancel(Handle));
+
+        // The delegates handed to the library, kept alive as long as it may call them
+        // (written, never read: holding them is the point).
+#pragma warning disable 0414
+        private LogCallback logger;
+        private ProgressCallback progress;
+#pragma warning restore 0414
+
+        /// <summary>Sends log lines of <paramref name="level"/> and more severe to <paramref name="log"/> (null stops logging). Lines never hold the API key; the callback runs on the thread of the call that logs.</summary>
+        public void SetLogger(LogLevel level, Action<LogLevel, string> log)
+        {
+            LogCallback callback = null;
+            if (log != null)
+                callback = (IntPtr _, LogLevel l, IntPtr message) => log(l, Native.FromUtf8(message));
+            Native.Check(Native.ftrack_session_set_logger(Handle, level, callback, IntPtr.Zero));
+            logger = callback;
+        }
+
+        /// <summary>Reports progress of long operations as (operation, done, total or null); returning false cancels the operation (it then fails with Status.Cancelled). Null stops reporting.</summary>
+        public void SetProgress(Func<string, ulong, long?, bool> report)
+        {
+            ProgressCallback callback = null;
+            if (report != null)
+                callback = (IntPtr _, IntPtr operation, ulong done, long total) =>
+                    report(Native.FromUtf8(operation), done, total < 0 ? (long?)null : total) ? 0 : 1;
+            Native.Check(Native.ftrack_session_set_progress(Handle, callback, IntPtr.Zero));
+            progress = callback;
+        }
         public void Rollback() => Native.Check(Native.ftrack_session_rollback(Handle));
         public int PendingCount { get { Native.Check(Native.ftrack_session_pending_count(Handle, out UIntPtr n)); return (int)n; } }
         /// <summary>The batch Commit() would send, as JSON (a dry run).</summary>

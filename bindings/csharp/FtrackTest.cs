@@ -120,6 +120,18 @@ static class FtrackTest
                 Expect(audit.Contains("\"artist\"") && audit.Contains("\"gamma\""), "audit");
             }
 
+            // Host hooks: a logger sees the request, never the key; a progress
+            // callback that says no cancels the query.
+            var lines = new System.Collections.Generic.List<string>();
+            session.SetLogger(LogLevel.Info, (level, line) => { lock (lines) lines.Add(line); });
+            using (var all = session.Query("select username from User")) Expect(all.Count > 0, "query with a logger");
+            session.SetLogger(LogLevel.Info, null);
+            Expect(lines.Exists(l => l.Contains("[query]")), "a log line names the query");
+            Expect(!lines.Exists(l => l.Contains(Environment.GetEnvironmentVariable("FTRACK_API_KEY"))), "no key in log lines");
+            session.SetProgress((operation, done, total) => false);
+            Expect(StatusOf(() => session.Query("select username from User").Dispose()) == Status.Cancelled, "progress cancels");
+            session.SetProgress(null);
+
             string reply = session.Call("[{\"action\": \"query_server_information\"}]");
             Expect(reply.StartsWith("[") && reply.Contains("version"), "raw call");
         }

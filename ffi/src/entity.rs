@@ -179,6 +179,7 @@ unsafe fn get_text(
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
 ///         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
+///         `FTRACK_STATUS_NOT_FOUND` (the entity was deleted or rolled back),
 ///         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
 ///
 /// Thread-safe.
@@ -254,6 +255,7 @@ unsafe fn get_scalar<T: Default>(
 /// @param out receives the value; false on failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
+///         `FTRACK_STATUS_NOT_FOUND` (the entity was deleted or rolled back),
 ///         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
 ///
 /// Thread-safe.
@@ -351,6 +353,7 @@ pub unsafe extern "C" fn ftrack_entity_is_null(
 ///        ftrack_entity_destroy(); NULL for a null reference and on failure.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
+///         `FTRACK_STATUS_NOT_FOUND` (the entity was deleted or rolled back),
 ///         `FTRACK_STATUS_POISONED`, or a transport/server status (auto-populate).
 ///
 /// Thread-safe.
@@ -421,8 +424,10 @@ unsafe fn set_value(
 /// @param attribute attribute name (NUL-terminated UTF-8).
 /// @param value the new text (NUL-terminated UTF-8).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
-///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH` or
-///         `FTRACK_STATUS_POISONED`.
+///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
+///         `FTRACK_STATUS_INVALID_ARGUMENT` (a primary-key attribute, which cannot
+///         change), `FTRACK_STATUS_NOT_FOUND` (the entity was deleted or rolled
+///         back) or `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
 #[unsafe(no_mangle)]
@@ -601,8 +606,10 @@ pub unsafe extern "C" fn ftrack_entity_set_json(
 /// @param item the entity to add or remove; only read (the caller still owns it).
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
 ///         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH` (not a
-///         collection), `FTRACK_STATUS_INVALID_ARGUMENT` (another session) or
-///         `FTRACK_STATUS_POISONED`.
+///         collection), `FTRACK_STATUS_INVALID_ARGUMENT` (another session),
+///         `FTRACK_STATUS_NOT_FOUND` (`owner` was deleted or rolled back),
+///         `FTRACK_STATUS_POISONED`, or a transport/server status (the collection
+///         is fetched first when it is not loaded and auto-populate is on).
 ///
 /// Thread-safe.
 #[unsafe(no_mangle)]

@@ -321,8 +321,9 @@ pub(crate) fn json_kind(value: &serde_json::Value) -> &'static str {
 /// @param entity the entity to delete; the handle stays valid and must still be
 ///        destroyed.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
-///         `FTRACK_STATUS_INVALID_ARGUMENT` (the entity belongs to another session)
-///         or `FTRACK_STATUS_POISONED`.
+///         `FTRACK_STATUS_INVALID_ARGUMENT` (the entity belongs to another session),
+///         `FTRACK_STATUS_NOT_FOUND` (it was deleted or rolled back already) or
+///         `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.
 #[unsafe(no_mangle)]
@@ -342,7 +343,10 @@ pub unsafe extern "C" fn ftrack_session_delete_entity(
 ///        clears them.
 ///
 /// On failure every pending operation is kept and the cache is left as it was: fix and
-/// commit again, or call `ftrack_session_rollback`.
+/// commit again, or call `ftrack_session_rollback`. One exception:
+/// `FTRACK_STATUS_PROTOCOL` with a message saying the server APPLIED the batch (it
+/// answered with results that could not be merged): the operations are done and no
+/// longer pending; query the entities again.
 ///
 /// @param session the session handle.
 /// @return `FTRACK_STATUS_OK` (also when nothing is pending),

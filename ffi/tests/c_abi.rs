@@ -110,6 +110,51 @@ fn c_programs_under_valgrind() {
     flow(Link::Shared, true);
 }
 
+/// 8 threads on one session handle plus a session each, through the C ABI
+/// (`abi_threads.c`): every created entity ends on the server exactly once or
+/// rolled back, and every call returns a status its contract allows.
+/// `FTRACK_C_STRESS_OPERATIONS` sets the operations per thread (default 1250,
+/// 10,000 in all).
+fn threads(valgrind: bool, per_thread: usize) {
+    let sandbox = support::start_sandbox();
+    let dir = scratch(&format!("c-threads-{valgrind}"));
+    let exe = dir.join("abi_threads");
+    compile_c(&[&c_source("abi_threads.c")], &exe, Link::Shared);
+    let mut cmd = command(&exe, valgrind);
+    support::sandbox_env(&mut cmd, &sandbox);
+    cmd.arg(per_thread.to_string());
+    let out = run("abi_threads", &mut cmd);
+    show(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(", 0 failures"), "{text}");
+}
+
+#[test]
+fn c_threads_share_a_session() {
+    if need("c_threads_share_a_session", "cc", CC_HINT) {
+        let n = std::env::var("FTRACK_C_STRESS_OPERATIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1250);
+        threads(false, n);
+    }
+}
+
+/// The same under valgrind memcheck (fewer operations: valgrind runs one thread
+/// at a time).
+#[test]
+fn c_threads_under_valgrind() {
+    if !need(
+        "c_threads_under_valgrind",
+        "valgrind",
+        "apt-get install -y valgrind",
+    ) || !need("c_threads_under_valgrind", "cc", CC_HINT)
+    {
+        return;
+    }
+    threads(true, 40);
+}
+
 #[test]
 fn header_double_include_links() {
     if !need("header_double_include_links", "cc", CC_HINT) {

@@ -176,7 +176,7 @@ impl Roles {
         let username = username_of(user);
         let role_name = name_of(role)?;
         let project_name = match project {
-            Some((p, _)) => p.get_string("name")?,
+            Some((p, _)) => label_of(p),
             None => String::new(),
         };
         let new_name = match new_role {
@@ -288,5 +288,15 @@ fn check_role(role: &Entity) -> Result<()> {
 
 pub(super) fn name_of(role: &Entity) -> Result<String> {
     check_role(role)?;
-    role.get_string("name")
+    Ok(label_of(role))
+}
+
+/// The name to show in a message: the `name` attribute when it reads as a
+/// non-empty string, else the id. Never an error: a local edit (a name set to
+/// null) or a failed fetch must not replace the refusal being reported.
+fn label_of(entity: &Entity) -> String {
+    match entity.get_string("name") {
+        Ok(name) if !name.is_empty() => name,
+        _ => entity.id(),
+    }
 }

@@ -116,6 +116,12 @@ impl Session {
     /// order. On success the answer is merged and the sent operations leave the
     /// batch; on failure they go back in front of any recorded meanwhile, and the
     /// cache is as it was.
+    ///
+    /// One exception: when the server answers with a list of results (so it
+    /// applied the batch) whose entities cannot be merged, the operations have
+    /// been applied and leave the batch, and the call returns
+    /// [`Error::Protocol`](crate::Error::Protocol) whose message says so; query
+    /// the entities again. Committing again would apply them twice.
     pub fn commit(&self) -> Result<()> {
         let inner = &self.inner;
         let _one_at_a_time = inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -180,7 +186,18 @@ impl Session {
         apply_committed(st);
         Decoder::new(&mut st.schema, &mut st.map)
             .decode(&reply.body, &expects)
-            .map_err(|e| protocol(&reply, &e.to_string(), inner.key()))?;
+            .map_err(|e| {
+                // The batch was applied: say so, or the caller would send it again.
+                protocol(
+                    &reply,
+                    &format!(
+                        "{e}; the server APPLIED the batch and its operations have left the \
+                         pending batch, but the answer could not be merged into the cache: \
+                         query the changed entities again, do not commit them again"
+                    ),
+                    inner.key(),
+                )
+            })?;
         if let Some(p) = &inner.persistent {
             p.save(&st.schema, &mut st.map);
         }

@@ -37,6 +37,27 @@ fn build_library(profile_dir: &Path) {
     BUILT.call_once(|| {
         let target_dir = profile_dir.parent().expect("target dir");
         let mut cmd = Command::new(env!("CARGO"));
+        // Not the variables cargo set for this test process (CARGO_PKG_NAME,
+        // CARGO_MANIFEST_DIR, ...): build scripts such as ring's declare
+        // rerun-if-env-changed on them, so the nested build would rerun them and
+        // rebuild ring, rustls, ureq and the core, and the next `cargo test`
+        // (without them) all of it again: ~40 s each time on a debug build.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            if name.starts_with("CARGO_PKG_")
+                || name.starts_with("CARGO_MANIFEST_")
+                || [
+                    "CARGO_CRATE_NAME",
+                    "CARGO_BIN_NAME",
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "OUT_DIR",
+                ]
+                .contains(&name.as_str())
+            {
+                cmd.env_remove(&name);
+            }
+        }
         cmd.args(["build", "--quiet", "-p", "ftrack-ffi", "--lib"])
             .arg("--manifest-path")
             .arg(crate_dir().join("Cargo.toml"))
