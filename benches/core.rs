@@ -10,8 +10,13 @@
 //! 4. the 10,000-user query with role projection end to end, pipelined paging vs
 //!    the same pages one by one.
 //!
+//! 5. resident memory (RSS, `/proc/self/statm`) per cached User for the 10k-user
+//!    query with role projection, merged into a fresh session in a child
+//!    process, beside the 800 B target.
+//!
 //! Run: `cargo bench -p ftrack --bench core` (release build); `-- --quick` for
-//! fewer runs; `-- --start` for only the session start, 2,000 times (to profile).
+//! fewer runs; `-- --start` for only the session start, 2,000 times (to profile);
+//! `-- --memory` for only the memory figure.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
@@ -73,7 +78,121 @@ fn ratio_line(name: &str, ours: Duration, base: Duration, base_name: &str, targe
     );
 }
 
+/// The target of issue 12: resident memory per cached User with its
+/// UserSecurityRole and role, for the 10k-user query with role projection.
+const RSS_TARGET_PER_USER: f64 = 800.0;
+
+/// The query of the memory target (and of the side-by-side benchmark).
+const ROLE_QUERY: &str = "select username, user_security_roles.security_role.name from User";
+
+/// Resident set size of this process in bytes (`/proc/self/statm`, field 2).
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("resident pages in statm");
+    // SAFETY: sysconf has no preconditions.
+    pages * unsafe { libc::sysconf(libc::_SC_PAGESIZE) } as usize
+}
+
+/// `--rss-child FILE URL USER KEY CACHE`: merges the answer in FILE into a
+/// fresh session (warm schema cache) in this fresh process, and prints
+/// `rss BYTES heap BYTES users N`: the growth of the resident set and of live
+/// heap bytes. A child process, so that memory the parent freed (the sandbox's
+/// seeding, earlier benchmarks) cannot hide the growth.
+fn rss_child(args: &[String]) {
+    let [file, url, user, key, cache] = args else {
+        panic!("--rss-child FILE URL USER KEY CACHE");
+    };
+    let body = std::fs::read(file).expect("answer file");
+    let session = Session::with_options(
+        SessionOptions::new()
+            .server_url(url)
+            .api_key(key)
+            .api_user(user)
+            .schema_cache(SchemaCache::Path(cache.into())),
+    )
+    .expect("session");
+    let (rss, heap) = (rss_bytes(), LIVE.load(Ordering::Relaxed));
+    let rows = session.merge_query_response(&body).expect("merge");
+    let users = rows.len();
+    drop(rows);
+    let (rss, heap) = (
+        rss_bytes() as isize - rss as isize,
+        LIVE.load(Ordering::Relaxed) - heap,
+    );
+    println!("rss {rss} heap {heap} users {users}");
+    std::hint::black_box(&session);
+}
+
+/// Resident memory per cached User for the 10k-user query with role
+/// projection, measured in a child process (see [`rss_child`]).
+fn memory_per_user(sb: &Sandbox, agent: &ureq::Agent, cache: &std::path::Path) {
+    let batch = serde_json::json!([{"action": "query", "expression": format!("{ROLE_QUERY} offset 0 limit 20000")}]);
+    let body = agent
+        .post(&format!("{}/api", sb.url()))
+        .header("ftrack-user", sb.admin_user())
+        .header("ftrack-api-key", sb.admin_key())
+        .header("content-type", "application/json")
+        .send(serde_json::to_vec(&batch).unwrap().as_slice())
+        .unwrap()
+        .body_mut()
+        .with_config()
+        .limit(u64::MAX)
+        .read_to_vec()
+        .unwrap();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &body).unwrap();
+    let mut figures = Vec::new();
+    for _ in 0..3 {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("--rss-child")
+            .arg(file.path())
+            .arg(sb.url())
+            .arg(sb.admin_user())
+            .arg(sb.admin_key())
+            .arg(cache)
+            .output()
+            .expect("run the memory child");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let f: Vec<f64> = text
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        let [rss, heap, users] = f[..] else {
+            panic!("unexpected memory child output: {text}");
+        };
+        figures.push((rss / users, heap / users, users));
+    }
+    figures.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (rss, heap, users) = figures[1];
+    let verdict = if rss <= RSS_TARGET_PER_USER {
+        "ok"
+    } else {
+        "MISSED"
+    };
+    println!(
+        "\n== memory: the {users}-user query with role projection merged into a fresh session (median of 3 processes) ==\n\
+         resident (RSS) per user {rss:>8.0} B   target {RSS_TARGET_PER_USER:>5.0} B   ratio {:>5.2}x  (target: {verdict})\n\
+         live heap per user      {heap:>8.0} B   (User + UserSecurityRole; the role is shared)",
+        rss / RSS_TARGET_PER_USER
+    );
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--rss-child") {
+        rss_child(&args[i + 1..]);
+        return;
+    }
+    let memory_only = args.iter().any(|a| a == "--memory");
     let quick = std::env::args().any(|a| a == "--quick");
     let start_only = std::env::args().any(|a| a == "--start");
     let runs = if quick { 3 } else { 15 };
@@ -117,6 +236,10 @@ fn main() {
         .limit(u64::MAX)
         .read_to_vec()
         .unwrap();
+    memory_per_user(&sb, &agent, cache.path());
+    if memory_only {
+        return;
+    }
     let rows = session.merge_query_response(&body).unwrap();
     assert!(rows.len() >= USERS, "{} rows", rows.len());
     let n = rows.len();

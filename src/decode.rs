@@ -13,7 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use crate::datetime::parse_iso;
 use crate::identity_map::{IdentityMap, KEY_SEP};
 use crate::schema::{ATTR_ENTITY_TYPE, ATTR_TYPE, ATTR_VALUE, AttrKind, Schema};
-use crate::value::Stored;
+use crate::value::{Stored, Text};
 
 /// What the element at one position of the response is expected to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +51,7 @@ enum Dec {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(Box<str>),
+    Str(Text),
     DateTime(i64),
     Ref(u32),
     Refs(Vec<u32>),
@@ -189,13 +189,14 @@ impl<'a> Decoder<'a> {
         let (slot, _new) = self.map.get_or_insert(ty, key);
         self.map.note(self.result, slot);
         self.map.touch(slot);
-        let n = self.scratch.len() - start;
-        {
-            let s = &mut self.map.slots[slot as usize];
-            if s.remote.is_empty() {
-                s.remote.reserve_exact(n.saturating_sub(1));
-            }
-        }
+        // A slot seen for the first time gets its attributes in one exactly
+        // sized allocation; a known one is updated in place.
+        let fresh = self.map.slots[slot as usize].remote.is_empty();
+        let mut built: Vec<(u32, Stored)> = if fresh {
+            Vec::with_capacity((self.scratch.len() - start).saturating_sub(1))
+        } else {
+            Vec::new()
+        };
         for i in start..self.scratch.len() {
             let (attr, d) = std::mem::replace(&mut self.scratch[i], (0, Dec::Null));
             if attr == ATTR_ENTITY_TYPE {
@@ -222,7 +223,17 @@ impl<'a> Decoder<'a> {
                 (Dec::Json(j), _) => Stored::Json(Box::new(j)),
                 (Dec::Type(t), _) => Stored::Str(self.schema.ty(t).name.as_str().into()),
             };
-            self.map.slots[slot as usize].set_remote(attr, stored);
+            if fresh {
+                match built.iter_mut().find(|(a, _)| *a == attr) {
+                    Some(e) => e.1 = stored,
+                    None => built.push((attr, stored)),
+                }
+            } else {
+                self.map.slots[slot as usize].set_remote(attr, stored);
+            }
+        }
+        if fresh {
+            self.map.slots[slot as usize].remote = built.into();
         }
         self.scratch.truncate(start);
         Some(slot)
@@ -443,7 +454,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
     }
     #[inline]
     fn visit_str<E>(self, v: &str) -> Result<Dec, E> {
-        Ok(Dec::Str(v.into()))
+        Ok(Dec::Str(Text::from(v)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Dec, A::Error> {
         let mut refs = Vec::new();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::session::Inner;
-use crate::value::Value;
+use crate::value::{Stored, Value};
 
 /// A handle to an entity in a session's identity map. Cheap to clone; all handles
 /// to the same (type, primary key) in one session see the same data.
@@ -72,8 +72,36 @@ impl Entity {
             .type_mismatch(self.slot, attribute, expected, v)
     }
 
+    /// Calls `f` with a string attribute without copying it (for C callers
+    /// that copy it into their own buffer). `f` runs while the session is
+    /// locked when the value is already loaded: it must not call back into
+    /// the session. Errors as [`Entity::get_string`].
+    pub fn with_str<R>(&self, attribute: &str, f: impl FnOnce(&str) -> R) -> Result<R> {
+        let mut f = Some(f);
+        let peeked = self
+            .session
+            .entity_peek(self.slot, attribute, |v| match v {
+                Stored::Str(s) => f.take().map(|f| f(s)),
+                _ => None,
+            })?;
+        match (peeked, f) {
+            (Some(r), _) => Ok(r),
+            (None, Some(f)) => Ok(f(&self.get_string(attribute)?)),
+            (None, None) => unreachable!("`f` is only taken when it returns a value"),
+        }
+    }
+
     /// A string attribute. Null is a [`Error::TypeMismatch`] (use [`Entity::get`] to test for null).
     pub fn get_string(&self, attribute: &str) -> Result<String> {
+        if let Some(s) = self
+            .session
+            .entity_peek(self.slot, attribute, |v| match v {
+                Stored::Str(s) => Some(s.to_string()),
+                _ => None,
+            })?
+        {
+            return Ok(s);
+        }
         match self.get(attribute)? {
             Value::String(s) => Ok(s),
             v => Err(self.mismatch(attribute, "a string", &v)),
@@ -82,6 +110,15 @@ impl Entity {
 
     /// A boolean attribute.
     pub fn get_bool(&self, attribute: &str) -> Result<bool> {
+        if let Some(b) = self
+            .session
+            .entity_peek(self.slot, attribute, |v| match v {
+                Stored::Bool(b) => Some(*b),
+                _ => None,
+            })?
+        {
+            return Ok(b);
+        }
         match self.get(attribute)? {
             Value::Bool(b) => Ok(b),
             v => Err(self.mismatch(attribute, "a boolean", &v)),

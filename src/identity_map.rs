@@ -6,8 +6,9 @@
 //! compact [`Stored`] form.
 
 use std::collections::VecDeque;
+use std::hash::Hasher;
 
-use crate::schema::FastMap;
+use crate::schema::FastHasher;
 use crate::value::Stored;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +26,7 @@ pub(crate) struct Slot {
     pub ty: u32,
     /// Primary-key values joined by [`KEY_SEP`] (just the value for single keys).
     pub key: Box<str>,
-    pub remote: Vec<(u32, Stored)>,
+    pub remote: Attrs,
     pub local: Vec<(u32, Stored)>,
     /// The result (response) this entity last arrived in.
     pub origin: u32,
@@ -46,10 +47,7 @@ impl Slot {
 
     #[inline]
     pub(crate) fn set_remote(&mut self, attr: u32, v: Stored) {
-        match self.remote.iter_mut().find(|(a, _)| *a == attr) {
-            Some(e) => e.1 = v,
-            None => self.remote.push((attr, v)),
-        }
+        self.remote.set(attr, v);
     }
 
     #[inline]
@@ -77,10 +75,161 @@ pub(crate) fn id_of_key(key: &str) -> String {
 /// How many results remember their members (for auto-populate).
 const RESULTS_KEPT: usize = 256;
 
+/// The server values of a slot: a boxed slice, exactly as long as it needs to
+/// be (no spare capacity, 16 bytes in the slot instead of a `Vec`'s 24). Most
+/// slots receive all their attributes at once and never grow; growing by one
+/// reallocates, which is rare (auto-populate, later projections).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Attrs(Box<[(u32, Stored)]>);
+
+impl Attrs {
+    /// Sets `attr` to `v`, replacing an earlier value.
+    #[inline]
+    pub(crate) fn set(&mut self, attr: u32, v: Stored) {
+        match self.0.iter_mut().find(|(a, _)| *a == attr) {
+            Some(e) => e.1 = v,
+            None => {
+                let mut all = std::mem::take(&mut self.0).into_vec();
+                all.reserve_exact(1);
+                all.push((attr, v));
+                self.0 = all.into_boxed_slice();
+            }
+        }
+    }
+
+    /// Removes every value.
+    pub(crate) fn clear(&mut self) {
+        self.0 = Box::default();
+    }
+}
+
+impl std::ops::Deref for Attrs {
+    type Target = [(u32, Stored)];
+    #[inline]
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl From<Vec<(u32, Stored)>> for Attrs {
+    fn from(v: Vec<(u32, Stored)>) -> Self {
+        Attrs(v.into_boxed_slice())
+    }
+}
+
+impl<'a> IntoIterator for &'a Attrs {
+    type Item = &'a (u32, Stored);
+    type IntoIter = std::slice::Iter<'a, (u32, Stored)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// The (type, key) → slot index: open addressing with linear probing over
+/// `(slot, hash)` pairs. The key itself is only stored once, in the slot, so
+/// a cached entity costs 8 bytes of index (at most 3/4 full) instead of a
+/// second boxed copy of its key plus a hash-map entry.
+#[derive(Default)]
+struct KeyIndex {
+    /// `(slot + 1, low 32 bits of the hash)`; slot 0 marks an empty bucket,
+    /// [`TOMBSTONE`] a removed one.
+    buckets: Vec<(u32, u32)>,
+    /// Live entries.
+    len: usize,
+    /// Live entries plus tombstones (what the load factor counts).
+    used: usize,
+}
+
+const TOMBSTONE: u32 = u32::MAX;
+
+#[inline]
+fn key_hash(ty: u32, key: &str) -> u64 {
+    let mut h = FastHasher::default();
+    h.write_u32(ty);
+    h.write(key.as_bytes());
+    // Spread the bits: buckets are picked from the high bits.
+    h.finish().wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+impl KeyIndex {
+    #[inline]
+    fn start(&self, hash: u64) -> usize {
+        let bits = self.buckets.len().trailing_zeros();
+        (hash >> (64 - bits)) as usize
+    }
+
+    /// The bucket holding (ty, key), or `Err` with the first free bucket seen.
+    #[inline]
+    fn probe(&self, slots: &[Slot], ty: u32, key: &str, hash: u64) -> Result<usize, usize> {
+        let mask = self.buckets.len() - 1;
+        let tag = hash as u32;
+        let mut i = self.start(hash);
+        let mut free = None;
+        loop {
+            let (s, t) = self.buckets[i];
+            if s == 0 {
+                return Err(free.unwrap_or(i));
+            }
+            if s == TOMBSTONE {
+                free.get_or_insert(i);
+            } else if t == tag {
+                let slot = &slots[(s - 1) as usize];
+                if slot.ty == ty && *slot.key == *key {
+                    return Ok(i);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    #[inline]
+    fn find(&self, slots: &[Slot], ty: u32, key: &str) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let i = self.probe(slots, ty, key, key_hash(ty, key)).ok()?;
+        Some(self.buckets[i].0 - 1)
+    }
+
+    /// Makes room for one more entry (rehashing without tombstones when needed).
+    fn reserve_one(&mut self, slots: &[Slot]) {
+        if (self.used + 1) * 4 <= self.buckets.len() * 3 {
+            return;
+        }
+        let wanted = ((self.len + 1) * 2).next_power_of_two().max(16);
+        let old = std::mem::replace(&mut self.buckets, vec![(0, 0); wanted]);
+        self.used = self.len;
+        let mask = wanted - 1;
+        for (s, t) in old {
+            if s == 0 || s == TOMBSTONE {
+                continue;
+            }
+            let slot = &slots[(s - 1) as usize];
+            let mut i = self.start(key_hash(slot.ty, &slot.key));
+            while self.buckets[i].0 != 0 {
+                i = (i + 1) & mask;
+            }
+            self.buckets[i] = (s, t);
+        }
+    }
+
+    fn remove(&mut self, slots: &[Slot], ty: u32, key: &str, slot: u32) {
+        if self.len == 0 {
+            return;
+        }
+        if let Ok(i) = self.probe(slots, ty, key, key_hash(ty, key))
+            && self.buckets[i].0 == slot + 1
+        {
+            self.buckets[i].0 = TOMBSTONE;
+            self.len -= 1;
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct IdentityMap {
     pub slots: Vec<Slot>,
-    index: Vec<FastMap<Box<str>, u32>>,
+    index: KeyIndex,
     results: VecDeque<(u32, Vec<u32>)>,
     next_result: u32,
     /// Whether [`IdentityMap::touch`] records slots (for the persistent cache).
@@ -93,25 +242,28 @@ pub(crate) struct IdentityMap {
 impl IdentityMap {
     #[inline]
     pub(crate) fn find(&self, ty: u32, key: &str) -> Option<u32> {
-        self.index.get(ty as usize)?.get(key).copied()
+        self.index.find(&self.slots, ty, key)
     }
 
     /// The slot of (ty, key), created empty when absent. The bool is true when new.
     #[inline]
     pub(crate) fn get_or_insert(&mut self, ty: u32, key: &str) -> (u32, bool) {
-        if self.index.len() <= ty as usize {
-            self.index.resize_with(ty as usize + 1, FastMap::default);
-        }
-        let idx = &mut self.index[ty as usize];
-        if let Some(&s) = idx.get(key) {
-            return (s, false);
-        }
+        self.index.reserve_one(&self.slots);
+        let hash = key_hash(ty, key);
+        let bucket = match self.index.probe(&self.slots, ty, key, hash) {
+            Ok(i) => return (self.index.buckets[i].0 - 1, false),
+            Err(i) => i,
+        };
         let s = self.slots.len() as u32;
-        idx.insert(key.into(), s);
+        if self.index.buckets[bucket].0 == 0 {
+            self.index.used += 1;
+        }
+        self.index.buckets[bucket] = (s + 1, hash as u32);
+        self.index.len += 1;
         self.slots.push(Slot {
             ty,
             key: key.into(),
-            remote: Vec::new(),
+            remote: Attrs::default(),
             local: Vec::new(),
             origin: u32::MAX,
             state: SlotState::Persisted,
@@ -144,14 +296,11 @@ impl IdentityMap {
     /// Tombstones a slot: it leaves the index; handles to it report it as gone.
     pub(crate) fn remove(&mut self, slot: u32) {
         self.touch(slot);
+        let s = &self.slots[slot as usize];
+        self.index.remove(&self.slots, s.ty, &s.key, slot);
         let s = &mut self.slots[slot as usize];
-        if let Some(idx) = self.index.get_mut(s.ty as usize)
-            && idx.get(&s.key) == Some(&slot)
-        {
-            idx.remove(&s.key);
-        }
         s.state = SlotState::Removed;
-        s.remote = Vec::new();
+        s.remote = Attrs::default();
         s.local = Vec::new();
     }
 
@@ -190,6 +339,58 @@ impl IdentityMap {
     }
 
     pub(crate) fn live_len(&self) -> usize {
-        self.index.iter().map(|m| m.len()).sum()
+        self.index.len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_index_finds_inserts_and_forgets_removed_slots() {
+        let mut m = IdentityMap::default();
+        let mut slots = Vec::new();
+        for i in 0..5000u32 {
+            let (s, new) = m.get_or_insert(i % 3, &format!("key-{i}"));
+            assert!(new);
+            slots.push(s);
+        }
+        assert_eq!(m.live_len(), 5000);
+        for i in 0..5000u32 {
+            let key = format!("key-{i}");
+            assert_eq!(m.find(i % 3, &key), Some(slots[i as usize]));
+            assert_eq!(m.get_or_insert(i % 3, &key), (slots[i as usize], false));
+            // Same key, other type: a different entity.
+            assert_eq!(m.find((i + 1) % 3, &key), None);
+        }
+        for i in (0..5000u32).step_by(2) {
+            m.remove(slots[i as usize]);
+        }
+        assert_eq!(m.live_len(), 2500);
+        for i in 0..5000u32 {
+            let found = m.find(i % 3, &format!("key-{i}"));
+            assert_eq!(found, (i % 2 == 1).then_some(slots[i as usize]));
+        }
+        // A removed key comes back as a new slot; churn never fills the table.
+        for round in 0..4 {
+            for i in (0..5000u32).step_by(2) {
+                let (s, new) = m.get_or_insert(i % 3, &format!("key-{i}"));
+                assert!(new, "round {round}");
+                m.remove(s);
+            }
+        }
+        assert_eq!(m.live_len(), 2500);
+        assert!(m.index.buckets.len() <= 8192, "{}", m.index.buckets.len());
+    }
+
+    #[test]
+    fn attrs_set_replaces_or_appends() {
+        let mut a = Attrs::from(vec![(1, Stored::Int(1))]);
+        a.set(1, Stored::Int(2));
+        a.set(7, Stored::Bool(true));
+        assert_eq!(&a[..], &[(1, Stored::Int(2)), (7, Stored::Bool(true))]);
+        a.clear();
+        assert!(a.is_empty());
     }
 }

@@ -130,6 +130,34 @@ pub(crate) struct Schema {
     pub attrs: Interner,
     pub types: Vec<TypeInfo>,
     pub by_name: FastMap<Box<str>, u32>,
+    /// Recent attribute-name resolutions (see [`Schema::recent_attr`]).
+    recent: RecentAttrs,
+}
+
+/// Entries of [`RecentAttrs`] (a power of two).
+const RECENT: usize = 32;
+
+/// A direct-mapped cache of (type, attribute name) → attribute id for types
+/// the server describes, so that a read of an attribute by name (the C ABI's
+/// getters) compares one short string instead of hashing it into two maps.
+/// The types of a schema never change once it is built, so an entry stays
+/// true for the schema's life.
+struct RecentAttrs([Option<(u32, Box<str>, u32)>; RECENT]);
+
+impl Default for RecentAttrs {
+    fn default() -> Self {
+        RecentAttrs([const { None }; RECENT])
+    }
+}
+
+#[inline]
+fn recent_index(tid: u32, name: &str) -> usize {
+    let b = name.as_bytes();
+    let first = u32::from(b.first().copied().unwrap_or(0));
+    let last = u32::from(b.last().copied().unwrap_or(0));
+    ((b.len() as u32).wrapping_mul(31) ^ first.wrapping_mul(7) ^ last ^ tid.wrapping_mul(13))
+        as usize
+        & (RECENT - 1)
 }
 
 /// Attribute ids that are reserved for the wire's special keys.
@@ -138,6 +166,23 @@ pub(crate) const ATTR_TYPE: u32 = 1;
 pub(crate) const ATTR_VALUE: u32 = 2;
 
 impl Schema {
+    /// The attribute id of `name` on type `tid` if it was resolved recently.
+    #[inline]
+    pub(crate) fn recent_attr(&self, tid: u32, name: &str) -> Option<u32> {
+        match &self.recent.0[recent_index(tid, name)] {
+            Some((t, n, a)) if *t == tid && **n == *name => Some(*a),
+            _ => None,
+        }
+    }
+
+    /// Remembers that `name` on type `tid` is attribute `attr` (only for types
+    /// the server describes: their attributes are fixed).
+    pub(crate) fn note_attr(&mut self, tid: u32, name: &str, attr: u32) {
+        if self.types.get(tid as usize).is_some_and(|t| t.known) {
+            self.recent.0[recent_index(tid, name)] = Some((tid, name.into(), attr));
+        }
+    }
+
     pub(crate) fn new() -> Schema {
         let mut s = Schema::default();
         assert_eq!(s.attrs.intern("__entity_type__"), ATTR_ENTITY_TYPE);

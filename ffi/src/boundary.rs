@@ -87,11 +87,11 @@ fn leave(mark: Mark) {
 }
 
 /// Registers a handle used by the current call (done by `handle::borrow`).
+/// Its secret is not copied: [`redact`] reads it from the handle, which the
+/// caller keeps alive for the whole call, so a successful call costs one push
+/// and no reference-count traffic.
 pub(crate) fn touch(header: &HandleHeader) {
     CONTEXT.with_borrow_mut(|c| c.handles.push(header as *const HandleHeader));
-    if let Some(secret) = header.secret() {
-        note_secret(secret.clone());
-    }
 }
 
 /// Registers a secret (an API key) that must never appear in this call's error message.
@@ -101,11 +101,18 @@ pub(crate) fn note_secret(secret: Arc<str>) {
     }
 }
 
-/// Replaces every secret noted by the current call in `message`.
+/// Replaces every secret noted by the current call, and the secret of every
+/// handle it borrowed, in `message`.
 fn redact(message: String, mark: Mark) -> String {
     CONTEXT.with_borrow(|c| {
         let mut message = message;
-        for secret in &c.secrets[mark.secrets..] {
+        // SAFETY: the handles were borrowed by this very call, and the caller must
+        // keep them alive for the whole call (documented on every function).
+        let handle_secrets = c.handles[mark.handles..]
+            .iter()
+            .filter_map(|h| unsafe { (**h).secret() })
+            .filter(|s| s.len() >= 4);
+        for secret in c.secrets[mark.secrets..].iter().chain(handle_secrets) {
             if message.contains(&**secret) {
                 message = message.replace(&**secret, "[redacted]");
             }

@@ -193,7 +193,10 @@ pub unsafe extern "C" fn ftrack_entity_get_string(
 ) -> ftrack_status {
     ffi_boundary!({
         let out = unsafe { out_buffer(buffer, buffer_len, out_len)? };
-        unsafe { get_text(entity, attribute, out, |e, a| Ok(e.get_string(a)?)) }
+        let entity = unsafe { entity_arg(entity, "entity")? };
+        let attribute = unsafe { str_arg(attribute, "attribute")? };
+        // Copied straight from the cache into the caller's buffer: no String.
+        entity.with_str(attribute, |text| out.write(text))?
     })
 }
 

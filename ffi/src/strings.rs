@@ -6,6 +6,9 @@ use std::ffi::{CStr, c_char};
 use super::error::{FfiError, FfiResult};
 use super::status::ftrack_status;
 
+/// Strings up to this length take the ASCII fast path of [`str_arg`].
+const SHORT: usize = 64;
+
 /// A required NUL-terminated UTF-8 input: NULL → `NULL_POINTER`, bad UTF-8 → `INVALID_UTF8`.
 ///
 /// # Safety
@@ -13,6 +16,24 @@ use super::status::ftrack_status;
 pub unsafe fn str_arg<'a>(ptr: *const c_char, argument: &str) -> FfiResult<&'a str> {
     if ptr.is_null() {
         return Err(FfiError::null(argument));
+    }
+    // Fast path for short ASCII strings (attribute names, most arguments): one
+    // pass finds the NUL and checks the bytes, instead of strlen + UTF-8 validation.
+    let mut ascii = 0u8;
+    for len in 0..SHORT {
+        // SAFETY: NUL-terminated per the caller's contract, and every byte
+        // before this one was not NUL, so this byte is part of the string.
+        let b = unsafe { *ptr.add(len) } as u8;
+        if b == 0 {
+            if ascii < 0x80 {
+                // SAFETY: `len` readable bytes before the NUL, all ASCII.
+                return Ok(unsafe {
+                    std::str::from_utf8_unchecked(std::slice::from_raw_parts(ptr.cast(), len))
+                });
+            }
+            break;
+        }
+        ascii |= b;
     }
     // SAFETY: non-NULL and NUL-terminated per the caller's contract.
     let bytes = unsafe { CStr::from_ptr(ptr) };
@@ -165,6 +186,20 @@ mod tests {
         assert_eq!(e.status, ftrack_status::NullPointer);
         let bad = [b'a' as c_char, 0xff_u8 as c_char, 0];
         let e = unsafe { str_arg(bad.as_ptr(), "a") }.unwrap_err();
+        assert_eq!(e.status, ftrack_status::InvalidUtf8);
+        for text in [
+            "",
+            "ünïcødé",
+            &"x".repeat(63),
+            &"y".repeat(64),
+            &"z".repeat(200),
+        ] {
+            let c = std::ffi::CString::new(text).unwrap();
+            assert_eq!(unsafe { str_arg(c.as_ptr(), "a") }.unwrap(), text);
+        }
+        let mut long_bad = vec![b'a' as c_char; 100];
+        long_bad.extend([0xc3_u8 as c_char, 0]);
+        let e = unsafe { str_arg(long_bad.as_ptr(), "a") }.unwrap_err();
         assert_eq!(e.status, ftrack_status::InvalidUtf8);
         assert_eq!(unsafe { opt_str_arg(std::ptr::null(), "a") }.unwrap(), None);
         let e = unsafe { json_arg(c"{".as_ptr(), "j") }.unwrap_err();

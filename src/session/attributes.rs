@@ -225,9 +225,16 @@ pub(super) fn live(st: &State, slot: u32) -> Result<()> {
 }
 /// The interned id of `name` on type `tid`; unknown attributes of schema types fail.
 pub(super) fn attr_id(schema: &mut Schema, tid: u32, name: &str) -> Result<u32> {
+    if let Some(a) = schema.recent_attr(tid, name) {
+        return Ok(a);
+    }
     let info = schema.ty(tid);
     match schema.attrs.get(name) {
-        Some(a) if !info.known || info.attrs.contains_key(&a) => Ok(a),
+        Some(a) if info.known && info.attrs.contains_key(&a) => {
+            schema.note_attr(tid, name, a);
+            Ok(a)
+        }
+        Some(a) if !info.known => Ok(a),
         _ if !info.known => Ok(schema.attrs.intern(name)),
         _ => Err(Error::UnknownAttribute {
             entity_type: info.name.clone(),

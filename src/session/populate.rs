@@ -50,6 +50,24 @@ impl Session {
 }
 
 impl Inner {
+    /// Reads a loaded attribute in place, under one lock and without building a
+    /// [`Value`]: `Ok(Some(r))` when it is loaded and `f` accepts it, `Ok(None)`
+    /// when it is not loaded or `f` declines (the caller then takes the full
+    /// path: auto-populate, type-mismatch errors). Errors as [`Inner::entity_get`].
+    pub(crate) fn entity_peek<R>(
+        &self,
+        slot: u32,
+        attribute: &str,
+        f: impl FnOnce(&Stored) -> Option<R>,
+    ) -> Result<Option<R>> {
+        let mut st = self.lock();
+        let st = &mut *st;
+        live(st, slot)?;
+        let s = &st.map.slots[slot as usize];
+        let attr = attr_id(&mut st.schema, s.ty, attribute)?;
+        Ok(st.map.slots[slot as usize].get(attr).and_then(f))
+    }
+
     pub(crate) fn entity_get(self: &Arc<Self>, e: &Entity, attribute: &str) -> Result<Value> {
         // Phase 1, under the lock: the value, or what to fetch.
         let (ty, pk, keys, projection, attr) = {

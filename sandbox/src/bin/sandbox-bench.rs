@@ -1,6 +1,9 @@
 //! `sandbox-bench`: requests per second for a 500-row User page with a
 //! projection through `user_security_roles.security_role.name`, on a
-//! 10,000-user synthetic studio, over HTTP on loopback (keep-alive).
+//! 10,000-user synthetic studio, over HTTP on loopback (keep-alive), and the
+//! same query answered with all 10,000 rows in one request. Prints the median
+//! latency beside the targets of issue 12: a 500-row page in at most 2 ms, and
+//! the 10,000-row answer at least as fast per row.
 //!
 //! Usage: `cargo run --release -p ftrack-sandbox --bin sandbox-bench [-- REQUESTS [CLIENTS]]`
 
@@ -12,10 +15,16 @@ use std::time::Instant;
 const USERS: usize = 10_000;
 const EXPRESSION: &str =
     "select username, user_security_roles.security_role.name from User offset 0 limit 500";
+const ALL_ROWS: &str =
+    "select username, user_security_roles.security_role.name from User offset 0 limit 10000";
 
-/// Sends `count` requests on one keep-alive connection; returns response bytes.
-fn client(addr: &str, user: &str, key: &str, count: usize) -> usize {
-    let body = serde_json::json!([{"action": "query", "expression": EXPRESSION}]).to_string();
+/// Issue 12's target for one 500-row page, in ms.
+const PAGE_TARGET_MS: f64 = 2.0;
+
+/// Sends `count` requests on one keep-alive connection; returns response bytes
+/// and the latency of each request.
+fn client(addr: &str, user: &str, key: &str, expression: &str, count: usize) -> (usize, Vec<f64>) {
+    let body = serde_json::json!([{"action": "query", "expression": expression}]).to_string();
     let request = format!(
         "POST /api HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nftrack-user: {user}\r\nftrack-api-key: {key}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
@@ -25,7 +34,9 @@ fn client(addr: &str, user: &str, key: &str, count: usize) -> usize {
     let mut writer = stream.try_clone().expect("clone");
     let mut reader = BufReader::new(stream);
     let mut total = 0;
+    let mut latencies = Vec::with_capacity(count);
     for _ in 0..count {
+        let started = Instant::now();
         writer.write_all(request.as_bytes()).expect("send");
         let mut length = 0;
         loop {
@@ -40,9 +51,15 @@ fn client(addr: &str, user: &str, key: &str, count: usize) -> usize {
         }
         let mut buf = vec![0; length];
         reader.read_exact(&mut buf).expect("body");
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
         total += buf.len();
     }
-    total
+    (total, latencies)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn main() {
@@ -67,17 +84,18 @@ fn main() {
         sandbox.admin_key().to_string(),
     );
     // Warm up (prepared statement cache, page cache).
-    let page_bytes = client(&addr, &user, &key, 5) / 5;
+    let page_bytes = client(&addr, &user, &key, EXPRESSION, 5).0 / 5;
     let per_client = requests.div_ceil(clients);
     let started = Instant::now();
     let handles: Vec<_> = (0..clients)
         .map(|_| {
             let (addr, user, key) = (addr.clone(), user.clone(), key.clone());
-            std::thread::spawn(move || client(&addr, &user, &key, per_client))
+            std::thread::spawn(move || client(&addr, &user, &key, EXPRESSION, per_client))
         })
         .collect();
+    let mut latencies = Vec::new();
     for h in handles {
-        h.join().expect("client thread");
+        latencies.extend(h.join().expect("client thread").1);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let done = per_client * clients;
@@ -85,5 +103,32 @@ fn main() {
         "{done} requests, {clients} client(s), {page_bytes} bytes per 500-row page: {:.1} requests/s ({:.2} ms each)",
         done as f64 / elapsed,
         elapsed * 1000.0 / done as f64
+    );
+    let page = median(latencies);
+    println!(
+        "500-row page, median latency:  {page:>7.2} ms   target <= {PAGE_TARGET_MS} ms   ratio {:.2}x  ({})",
+        page / PAGE_TARGET_MS,
+        if page <= PAGE_TARGET_MS {
+            "ok"
+        } else {
+            "MISSED"
+        }
+    );
+    // The same query, every row in one request.
+    let runs = (requests / 20).clamp(3, 15);
+    let (bytes, all) = client(&addr, &user, &key, ALL_ROWS, runs + 1);
+    let all = median(all[1..].to_vec());
+    let per_row_page = page / 500.0 * 1000.0;
+    let per_row_all = all / USERS as f64 * 1000.0;
+    println!(
+        "10,000 rows in one request ({} bytes), median of {runs}: {all:>7.2} ms = {per_row_all:.2} us/row   \
+         500-row page: {per_row_page:.2} us/row   ratio {:.2}x  (target <= 1x: {})",
+        bytes / (runs + 1),
+        per_row_all / per_row_page,
+        if per_row_all <= per_row_page {
+            "ok"
+        } else {
+            "MISSED"
+        }
     );
 }

@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 /// FxHash (as in rustc): a multiply-rotate hash, several times faster than
 /// the default SipHash on the short id strings the loader hashes per row.
@@ -155,10 +155,55 @@ enum Rel {
     Many(Vec<usize>),
 }
 
+/// One column of a loaded row. Text lives in the loader's arena, so loading a
+/// row allocates nothing per column (the allocator was the largest cost of
+/// serving a page).
+#[derive(Debug, Clone, Copy)]
+enum Cell {
+    Null,
+    Int(i64),
+    Real(f64),
+    /// `arena[start..end]`.
+    Text(u32, u32),
+    /// `blobs[i]`.
+    Blob(u32),
+}
+
+/// A column value borrowed from the loader.
+#[derive(Debug, Clone, Copy)]
+enum CellRef<'a> {
+    Null,
+    Int(i64),
+    Real(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl<'a> CellRef<'a> {
+    fn to_sql(self) -> Sql {
+        match self {
+            CellRef::Null => Sql::Null,
+            CellRef::Int(i) => Sql::Integer(i),
+            CellRef::Real(f) => Sql::Real(f),
+            CellRef::Text(s) => Sql::Text(s.to_owned()),
+            CellRef::Blob(b) => Sql::Blob(b.to_vec()),
+        }
+    }
+
+    fn text(self) -> Option<&'a str> {
+        match self {
+            CellRef::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
 struct Record<'s> {
     t: &'s EntityType,
-    id: String,
-    columns: Vec<Sql>,
+    /// The id column's text, `arena[id.0..id.1]`.
+    id: (u32, u32),
+    /// The first of this record's `t.columns().len()` cells in `Loader::cells`.
+    first: u32,
     projected: Sorted<()>,
     rels: Sorted<Rel>,
 }
@@ -169,8 +214,25 @@ pub struct Loader<'s> {
     schema: &'s Schema,
     visible: Option<&'s [String]>,
     records: Vec<Record<'s>>,
-    index: FastMap<(&'static str, String), usize>,
+    /// The text of every loaded column, back to back.
+    arena: String,
+    /// Binary columns (rare).
+    blobs: Vec<Vec<u8>>,
+    /// The columns of every record, back to back.
+    cells: Vec<Cell>,
+    /// Hash of (type, id) → record; `spill` holds the (astronomically rare)
+    /// records whose hash another record already took.
+    index: FastMap<u64, usize>,
+    spill: FastMap<(&'static str, String), usize>,
     statements: usize,
+}
+
+fn record_hash(t: &str, id: &str) -> u64 {
+    let mut h = FxBuild::default().build_hasher();
+    h.write(t.as_bytes());
+    h.write_u8(0xff);
+    h.write(id.as_bytes());
+    h.finish()
 }
 
 fn select_list(t: &EntityType, alias: &str) -> String {
@@ -189,7 +251,11 @@ impl<'s> Loader<'s> {
             schema,
             visible,
             records: Vec::new(),
+            arena: String::new(),
+            blobs: Vec::new(),
+            cells: Vec::new(),
             index: FastMap::default(),
+            spill: FastMap::default(),
             statements: 0,
         }
     }
@@ -210,35 +276,112 @@ impl<'s> Loader<'s> {
         }
         let mut stmt = self.conn.prepare_cached(sql)?;
         let ncols = t.columns().len();
+        let id_col = t.column_index("id").unwrap_or(0);
         let mut rows = stmt.query(rusqlite::params_from_iter(params.iter()))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            let mut columns = Vec::with_capacity(ncols);
+            let text_mark = self.arena.len();
+            let first = self.cells.len();
             for i in 0..ncols {
-                columns.push(row.get::<_, Sql>(i)?);
+                use rusqlite::types::ValueRef;
+                let cell = match row.get_ref(i)? {
+                    ValueRef::Null => Cell::Null,
+                    ValueRef::Integer(v) => Cell::Int(v),
+                    ValueRef::Real(v) => Cell::Real(v),
+                    ValueRef::Text(b) => {
+                        let text = std::str::from_utf8(b).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                i,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?;
+                        let start = self.arena.len() as u32;
+                        self.arena.push_str(text);
+                        Cell::Text(start, self.arena.len() as u32)
+                    }
+                    ValueRef::Blob(b) => {
+                        self.blobs.push(b.to_vec());
+                        Cell::Blob(self.blobs.len() as u32 - 1)
+                    }
+                };
+                self.cells.push(cell);
             }
-            let id = match &columns[t.column_index("id").unwrap_or(0)] {
-                Sql::Text(s) => s.clone(),
-                other => format!("{other:?}"),
+            let id = match self.cells[first + id_col] {
+                Cell::Text(a, b) => (a, b),
+                other => {
+                    let start = self.arena.len() as u32;
+                    let text = format!("{:?}", self.cell_ref(other).to_sql());
+                    self.arena.push_str(&text);
+                    (start, self.arena.len() as u32)
+                }
             };
-            let key = (t.name, id.clone());
-            let idx = match self.index.get(&key) {
-                Some(i) => *i,
+            let idx = match self.lookup(t, id) {
+                Some(i) => {
+                    // Known already: forget the copy just read.
+                    self.arena.truncate(text_mark);
+                    self.cells.truncate(first);
+                    i
+                }
                 None => {
+                    let i = self.records.len();
                     self.records.push(Record {
                         t,
                         id,
-                        columns,
+                        first: first as u32,
                         projected: Sorted::default(),
                         rels: Sorted::default(),
                     });
-                    self.index.insert(key, self.records.len() - 1);
-                    self.records.len() - 1
+                    self.remember(i);
+                    i
                 }
             };
             out.push(idx);
         }
         Ok(out)
+    }
+
+    fn text(&self, (a, b): (u32, u32)) -> &str {
+        &self.arena[a as usize..b as usize]
+    }
+
+    fn cell_ref(&self, c: Cell) -> CellRef<'_> {
+        match c {
+            Cell::Null => CellRef::Null,
+            Cell::Int(i) => CellRef::Int(i),
+            Cell::Real(f) => CellRef::Real(f),
+            Cell::Text(a, b) => CellRef::Text(self.text((a, b))),
+            Cell::Blob(i) => CellRef::Blob(&self.blobs[i as usize]),
+        }
+    }
+
+    /// The id of record `idx`.
+    fn id(&self, idx: usize) -> &str {
+        self.text(self.records[idx].id)
+    }
+
+    /// The record of type `t` whose id is `arena[id]`, if loaded.
+    fn lookup(&self, t: &EntityType, id: (u32, u32)) -> Option<usize> {
+        let text = self.text(id);
+        let i = *self.index.get(&record_hash(t.name, text))?;
+        let r = &self.records[i];
+        if r.t.name == t.name && self.text(r.id) == text {
+            return Some(i);
+        }
+        self.spill.get(&(t.name, text.to_owned())).copied()
+    }
+
+    /// Indexes the new record `i`.
+    fn remember(&mut self, i: usize) {
+        let r = &self.records[i];
+        let text = &self.arena[r.id.0 as usize..r.id.1 as usize];
+        let hash = record_hash(r.t.name, text);
+        if let std::collections::hash_map::Entry::Vacant(v) = self.index.entry(hash) {
+            v.insert(i);
+        } else {
+            let key = (r.t.name, text.to_owned());
+            self.spill.insert(key, i);
+        }
     }
 
     /// SQL statements executed so far (projections cost one per path level and chunk).
@@ -292,17 +435,14 @@ impl<'s> Loader<'s> {
             .enumerate()
             .map(|(i, s)| (s.as_str(), i))
             .collect();
-        out.sort_by_key(|i| {
-            pos.get(self.records[*i].id.as_str())
-                .copied()
-                .unwrap_or(usize::MAX)
-        });
+        out.sort_by_key(|i| pos.get(self.id(*i)).copied().unwrap_or(usize::MAX));
         Ok(out)
     }
 
-    fn column_value(&self, idx: usize, column: &str) -> Option<&Sql> {
+    fn column_value(&self, idx: usize, column: &str) -> Option<CellRef<'_>> {
         let r = &self.records[idx];
-        r.t.column_index(column).map(|i| &r.columns[i])
+        r.t.column_index(column)
+            .map(|i| self.cell_ref(self.cells[r.first as usize + i]))
     }
 
     /// Loads `proj` below the records `rows` (all of one type), level by level.
@@ -323,37 +463,37 @@ impl<'s> Loader<'s> {
             let children = match attr.kind {
                 AttrKind::Reference { target, fk } => {
                     let tt = entity_type(self.schema, target)?;
-                    let mut ids: Vec<String> = Vec::new();
-                    let mut uniq = FastSet::default();
-                    for r in &rows {
-                        if let Some(Sql::Text(v)) = self.column_value(*r, fk)
-                            && uniq.insert(v.clone())
-                        {
-                            ids.push(v.clone());
-                        }
-                    }
+                    let ids: Vec<String> = {
+                        let mut uniq = FastSet::default();
+                        rows.iter()
+                            .filter_map(|r| self.column_value(*r, fk)?.text())
+                            .filter(|v| uniq.insert(*v))
+                            .map(str::to_owned)
+                            .collect()
+                    };
                     let loaded = self.by_ids(tt, &ids)?;
-                    let by_id: FastMap<String, usize> = loaded
-                        .iter()
-                        .map(|i| (self.records[*i].id.clone(), *i))
-                        .collect();
-                    for r in &rows {
-                        let target = match self.column_value(*r, fk) {
-                            Some(Sql::Text(v)) => by_id.get(v).copied(),
-                            _ => None,
-                        };
+                    let targets: Vec<Option<usize>> = {
+                        let by_id: FastMap<&str, usize> =
+                            loaded.iter().map(|i| (self.id(*i), *i)).collect();
+                        rows.iter()
+                            .map(|r| {
+                                let v = self.column_value(*r, fk)?.text()?;
+                                by_id.get(v).copied()
+                            })
+                            .collect()
+                    };
+                    for (r, target) in rows.iter().zip(targets) {
                         self.records[*r].rels.insert(attr.name, Rel::One(target));
                     }
                     loaded
                 }
                 AttrKind::Collection { target, remote_fk } => {
                     let tt = entity_type(self.schema, target)?;
-                    let ids: Vec<String> =
-                        rows.iter().map(|r| self.records[*r].id.clone()).collect();
                     let mut loaded = Vec::new();
-                    for chunk in ids.chunks(CHUNK) {
+                    for chunk in rows.chunks(CHUNK) {
                         let mut b = SqlBuilder::new(self.schema, self.visible);
-                        let list = b.placeholders(chunk.iter().map(|s| Sql::Text(s.clone())));
+                        let list =
+                            b.placeholders(chunk.iter().map(|r| Sql::Text(self.id(*r).to_owned())));
                         let scope = b.scope(tt, "t0");
                         let sql = format!(
                             "SELECT {} FROM {} t0 WHERE t0.\"{remote_fk}\" IN ({list}) AND ({scope}) ORDER BY t0.rowid",
@@ -362,18 +502,24 @@ impl<'s> Loader<'s> {
                         );
                         loaded.extend(self.fetch(tt, &sql, &b.params)?);
                     }
-                    let mut groups: FastMap<String, Vec<usize>> = FastMap::default();
-                    for i in &loaded {
-                        if let Some(Sql::Text(owner)) = self.column_value(*i, remote_fk) {
-                            groups.entry(owner.clone()).or_default().push(*i);
+                    let mut members: Vec<Vec<usize>> = vec![Vec::new(); rows.len()];
+                    {
+                        let owners: FastMap<&str, usize> = rows
+                            .iter()
+                            .enumerate()
+                            .map(|(p, r)| (self.id(*r), p))
+                            .collect();
+                        for i in &loaded {
+                            if let Some(owner) =
+                                self.column_value(*i, remote_fk).and_then(CellRef::text)
+                                && let Some(&p) = owners.get(owner)
+                            {
+                                members[p].push(*i);
+                            }
                         }
                     }
-                    for r in &rows {
-                        let members = groups
-                            .get(&self.records[*r].id)
-                            .cloned()
-                            .unwrap_or_default();
-                        self.records[*r].rels.insert(attr.name, Rel::Many(members));
+                    for (r, m) in rows.iter().zip(members) {
+                        self.records[*r].rels.insert(attr.name, Rel::Many(m));
                     }
                     loaded
                 }
@@ -388,18 +534,18 @@ impl<'s> Loader<'s> {
         let r = &self.records[idx];
         let mut o = Map::new();
         o.insert("__entity_type__".into(), r.t.name.into());
-        o.insert("id".into(), r.id.clone().into());
+        o.insert("id".into(), self.text(r.id).into());
         o
     }
 
     fn put_scalar(&self, idx: usize, o: &mut Map<String, Value>, name: &str) {
         if let Some((name, ty, v)) = self.scalar(idx, name) {
-            o.insert(name.to_string(), sql_to_json(ty, v));
+            o.insert(name.to_string(), sql_to_json(ty, &v.to_sql()));
         }
     }
 
     /// The attribute `name` of a record when it is a loaded scalar.
-    fn scalar(&self, idx: usize, name: &str) -> Option<(&'static str, ScalarType, &Sql)> {
+    fn scalar(&self, idx: usize, name: &str) -> Option<(&'static str, ScalarType, CellRef<'_>)> {
         let r = &self.records[idx];
         let attr = r.t.attribute(name)?;
         let AttrKind::Scalar { ty, column, .. } = attr.kind else {
@@ -420,7 +566,7 @@ impl<'s> Loader<'s> {
             0..0,
             [
                 ("__entity_type__", Field::Text(r.t.name)),
-                ("id", Field::Text(&r.id)),
+                ("id", Field::Text(self.text(r.id))),
             ],
         );
         fields.reverse();
@@ -671,7 +817,7 @@ impl Budget {
 /// One member of an encoded record, before it is written.
 enum Field<'f> {
     Text(&'f str),
-    Scalar(ScalarType, &'f Sql),
+    Scalar(ScalarType, CellRef<'f>),
     Rel(&'f Rel),
     Child(Option<&'f Rel>, &'f Projection),
 }
@@ -683,17 +829,17 @@ impl Field<'_> {
         match self {
             Field::Text(s) => write_str(out, s),
             Field::Scalar(ty, v) => match (ty, v) {
-                (_, Sql::Null) => out.extend_from_slice(b"null"),
-                (ScalarType::Boolean, Sql::Integer(i)) => {
+                (_, CellRef::Null) => out.extend_from_slice(b"null"),
+                (ScalarType::Boolean, CellRef::Int(i)) => {
                     out.extend_from_slice(if *i != 0 { b"true" } else { b"false" })
                 }
-                (ScalarType::DateTime, Sql::Text(s)) => {
+                (ScalarType::DateTime, CellRef::Text(s)) => {
                     out.extend_from_slice(br#"{"__type__":"datetime","value":"#);
                     write_str(out, s);
                     out.push(b'}');
                 }
-                (_, Sql::Text(s)) => write_str(out, s),
-                _ => write_value(out, &sql_to_json(*ty, v)),
+                (_, CellRef::Text(s)) => write_str(out, s),
+                _ => write_value(out, &sql_to_json(*ty, &v.to_sql())),
             },
             Field::Rel(_) | Field::Child(..) => out.extend_from_slice(b"null"),
         }
