@@ -51,6 +51,7 @@ pub struct SessionOptions {
     pub(crate) plugins: Vec<(String, crate::event::Plugin)>,
     pub(crate) plugin_paths: Option<Vec<PathBuf>>,
     pub(crate) plugin_arguments: serde_json::Value,
+    pub(crate) security_roles_all_open_projects: bool,
 }
 
 impl Default for SessionOptions {
@@ -82,6 +83,7 @@ impl Default for SessionOptions {
             plugins: Vec::new(),
             plugin_paths: None,
             plugin_arguments: serde_json::Value::Object(Default::default()),
+            security_roles_all_open_projects: false,
         }
     }
 }
@@ -123,6 +125,10 @@ impl fmt::Debug for SessionOptions {
                 &self.plugins.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             )
             .field("plugin_paths", &self.plugin_paths)
+            .field(
+                "security_roles_all_open_projects",
+                &self.security_roles_all_open_projects,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -322,6 +328,23 @@ impl SessionOptions {
     /// Whether the event hub connects when the session starts.
     pub fn auto_connects_event_hub(&self) -> bool {
         self.auto_connect_event_hub
+    }
+
+    /// The scope of a role appended through the derived collection
+    /// `User.security_roles` (`user.collection_append("security_roles", role)`,
+    /// `user['security_roles'].append(role)` in Python): with `true` the role
+    /// covers every open project; with `false` (the default, least privilege) it
+    /// covers no project until one is granted. The roles API's
+    /// [`crate::roles::Roles::append`] takes the scope explicitly instead.
+    pub fn security_roles_all_open_projects(mut self, on: bool) -> Self {
+        self.security_roles_all_open_projects = on;
+        self
+    }
+
+    /// The scope given to roles appended through `User.security_roles` (see
+    /// [`SessionOptions::security_roles_all_open_projects`]).
+    pub fn appended_roles_cover_all_open_projects(&self) -> bool {
+        self.security_roles_all_open_projects
     }
 
     /// Whether role changes skip no-ops by default (see

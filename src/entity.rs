@@ -182,6 +182,14 @@ impl Entity {
         self.session.entity_set(self, attribute, value)
     }
 
+    /// Sets `attribute` from its wire JSON (as [`Entity::get_json`] gives it:
+    /// references as `{"__entity_type__", <pk>}`, datetimes as ISO-8601 strings or
+    /// `{"__type__": "datetime", "value"}`), converted to the attribute's kind,
+    /// and records an update (when recording is on).
+    pub fn set_json(&self, attribute: &str, value: &serde_json::Value) -> Result<()> {
+        self.session.entity_set_json(self, attribute, value)
+    }
+
     /// Appends `item` to a collection attribute and records the update.
     pub fn collection_append(&self, attribute: &str, item: &Entity) -> Result<()> {
         self.session.collection_change(self, attribute, item, true)

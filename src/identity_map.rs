@@ -97,6 +97,15 @@ impl Attrs {
         }
     }
 
+    /// Removes `attr` (it reads as not loaded again).
+    pub(crate) fn remove(&mut self, attr: u32) {
+        if self.0.iter().any(|(a, _)| *a == attr) {
+            let kept: Vec<(u32, Stored)> =
+                self.0.iter().filter(|(a, _)| *a != attr).cloned().collect();
+            self.0 = kept.into_boxed_slice();
+        }
+    }
+
     /// Removes every value.
     pub(crate) fn clear(&mut self) {
         self.0 = Box::default();
@@ -325,6 +334,29 @@ impl IdentityMap {
             {
                 members.push(slot);
             }
+        }
+    }
+
+    /// Makes the entities of result `from` members of result `into` (the pages
+    /// of one query form one result, so auto-populate covers the whole query).
+    /// Nothing happens when either result is forgotten.
+    pub(crate) fn merge_result(&mut self, into: u32, from: u32) {
+        if into == from {
+            return;
+        }
+        let Some(fi) = self.results.iter().position(|(id, _)| *id == from) else {
+            return;
+        };
+        if !self.results.iter().any(|(id, _)| *id == into) {
+            return;
+        }
+        let moved = std::mem::take(&mut self.results[fi].1);
+        self.results.remove(fi);
+        for &s in &moved {
+            self.slots[s as usize].origin = into;
+        }
+        if let Some((_, members)) = self.results.iter_mut().find(|(id, _)| *id == into) {
+            members.extend(moved);
         }
     }
 

@@ -39,5 +39,7 @@ pub use entity::Entity;
 pub use error::{Error, ErrorKind, Result, ServerError};
 pub use event::{Event, EventHub, EventHubOptions};
 pub use pending::Action;
-pub use session::{Session, quote};
+pub use session::{
+    AttributeSchema, DerivedCollection, DerivedEdits, EntitySchema, QueryCursor, Session, quote,
+};
 pub use value::Value;

@@ -71,8 +71,11 @@
 
 mod audit;
 mod change;
+mod derived;
 mod read;
 mod validate;
+
+pub use derived::{SECURITY_ROLES, install};
 
 use std::sync::Arc;
 

@@ -128,6 +128,29 @@ impl Inner {
         Ok(())
     }
 
+    pub(crate) fn entity_set_json(
+        self: &Arc<Self>,
+        e: &Entity,
+        attribute: &str,
+        value: &serde_json::Value,
+    ) -> Result<()> {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        live(st, e.slot)?;
+        let tid = st.map.slots[e.slot as usize].ty;
+        let attr = attr_id(&mut st.schema, tid, attribute)?;
+        let s = &st.map.slots[e.slot as usize];
+        if s.state == SlotState::Persisted && st.schema.ty(tid).pk_ids.contains(&attr) {
+            return Err(Error::InvalidArgument(format!(
+                "{}.{attribute} is the primary key and cannot change; create a new entity instead",
+                st.schema.ty(tid).name
+            )));
+        }
+        let stored = json_to_stored(&mut st.schema, &mut st.map, tid, attr, attribute, value)?;
+        self.set_locked(st, e.slot, attr, stored);
+        Ok(())
+    }
+
     /// Appends `item` to, or removes it from, a collection attribute: the read of
     /// the current items, the edit and the recorded update happen under one lock,
     /// so concurrent edits of the same collection never lose each other's items.
@@ -139,6 +162,9 @@ impl Inner {
         append: bool,
     ) -> Result<()> {
         self.check_same(item)?;
+        if let Some(d) = self.derived_of(e.slot, attribute) {
+            return self.derived_change(e, &d, item, append);
+        }
         // Load the collection first (this may send a request, so not under the lock).
         match self.entity_get(e, attribute)? {
             Value::Collection(_) | Value::Null => {}
@@ -189,7 +215,7 @@ impl Inner {
             st.dirty.push(slot);
         }
         s.set_local(attr, stored.clone());
-        if self.options.record_operations {
+        if self.recording() {
             st.record(Op::Update {
                 slot,
                 data: vec![(attr, stored)],

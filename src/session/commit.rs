@@ -76,7 +76,7 @@ impl Session {
         s.remote.clear();
         s.local = values.clone();
         st.dirty.push(slot);
-        if self.inner.options.record_operations {
+        if self.inner.recording() {
             st.record(Op::Create { slot, data: values });
         }
         Ok(self.inner.entity_from(slot))
@@ -87,7 +87,7 @@ impl Session {
         self.inner.check_same(entity)?;
         let mut st = self.inner.lock();
         live(&st, entity.slot)?;
-        if self.inner.options.record_operations {
+        if self.inner.recording() {
             st.record(Op::Delete { slot: entity.slot });
         }
         Ok(())
@@ -179,11 +179,13 @@ impl Session {
                 return Err(e);
             }
         };
+        let derived = inner.derived_list();
         let mut guard = inner.lock();
         let st = &mut *guard;
         // The server applied the batch: sent values become server values, then the
         // server's answer is merged over them (its values win).
         apply_committed(st);
+        super::derived::committed(st, &derived);
         Decoder::new(&mut st.schema, &mut st.map)
             .decode(&reply.body, &expects)
             .map_err(|e| {
@@ -215,6 +217,7 @@ impl Session {
         let mut st = self.inner.lock();
         let st = &mut *st;
         let discarded = std::mem::take(&mut st.ops).len();
+        st.derived_edits.clear();
         // What the commit in flight sends stays as it is, last write winning.
         let mut keep: FastMap<u32, Vec<(u32, Stored)>> = FastMap::default();
         for r in &st.in_flight {
@@ -250,6 +253,49 @@ impl Session {
             discarded,
             in_flight: st.in_flight.len(),
         }
+    }
+
+    /// Clears the cache and the pending operations, as a fresh session would
+    /// start (the schemas and the connection stay): pending operations and local
+    /// values are discarded, entities created and not committed are removed, and
+    /// every loaded value is forgotten, so existing entity handles stay usable and
+    /// read their values from the server again (with auto-populate on). The
+    /// persistent cache file is not touched. Operations of a commit in flight on
+    /// another thread are not discarded (see [`Session::rollback`]).
+    pub fn reset(&self) -> Rollback {
+        let rolled = self.rollback();
+        let mut st = self.inner.lock();
+        let st = &mut *st;
+        let flying: Vec<u32> = st
+            .in_flight
+            .iter()
+            .filter_map(|r| match &r.op {
+                Op::Create { slot, .. } | Op::Update { slot, .. } | Op::Delete { slot } => {
+                    Some(*slot)
+                }
+                Op::Action(_) => None,
+            })
+            .collect();
+        for i in 0..st.map.slots.len() {
+            let slot = i as u32;
+            if flying.contains(&slot) {
+                continue;
+            }
+            let s = &mut st.map.slots[i];
+            match s.state {
+                SlotState::Removed => {}
+                SlotState::Created => st.map.remove(slot),
+                SlotState::Persisted => {
+                    s.remote.clear();
+                    s.local.clear();
+                }
+            }
+        }
+        let map = &st.map;
+        st.dirty
+            .retain(|&s| !map.slots[s as usize].local.is_empty());
+        st.derived_edits.clear();
+        rolled
     }
 
     /// The batch `commit` would send now, as JSON (a dry run). Operations of a

@@ -29,10 +29,18 @@
 
 mod attributes;
 mod commit;
+mod cursor;
+mod derived;
+mod ensure;
 mod populate;
 mod queries;
 mod replies;
+mod schema_view;
 mod startup;
+
+pub use cursor::QueryCursor;
+pub use derived::{DerivedCollection, DerivedEdits};
+pub use schema_view::{AttributeSchema, EntitySchema};
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -65,6 +73,9 @@ pub(crate) struct State {
     pub removals: u64,
     /// Slots with local (uncommitted) values.
     pub dirty: Vec<u32>,
+    /// Local edits of derived collections (see `derived.rs`), per owner slot,
+    /// shown by reads until the next commit, rollback or reset.
+    pub derived_edits: crate::schema::FastMap<u32, derived::Overlay>,
 }
 
 impl State {
@@ -93,6 +104,15 @@ pub(crate) struct Inner {
     pub(crate) commit_lock: Mutex<()>,
     /// State that layers above the session keep per session (see [`Session::extension`]).
     pub(crate) extensions: Mutex<Vec<Arc<dyn std::any::Any + Send + Sync>>>,
+    /// Whether reads of attributes that are not loaded fetch them; starts as
+    /// [`SessionOptions::auto_populate`], changed by [`Session::set_auto_populate`].
+    pub(crate) auto_populate: std::sync::atomic::AtomicBool,
+    /// Whether changes are recorded as pending operations; starts as
+    /// [`SessionOptions::record_operations`], changed by
+    /// [`Session::set_record_operations`].
+    pub(crate) record_operations: std::sync::atomic::AtomicBool,
+    /// Derived collections registered by layers above the session.
+    pub(crate) derived: std::sync::RwLock<Vec<Arc<DerivedCollection>>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -199,6 +219,35 @@ impl Session {
         self.inner.transport.hooks().cancel();
     }
 
+    /// Turns auto-populate on or off for this session from now on (it starts as
+    /// [`SessionOptions::auto_populate`]). Off: reading an attribute that is not
+    /// loaded gives [`crate::Value::Null`] instead of sending a query.
+    pub fn set_auto_populate(&self, on: bool) {
+        self.inner
+            .auto_populate
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether auto-populate is on now (see [`Session::set_auto_populate`]).
+    pub fn auto_populate(&self) -> bool {
+        self.inner.auto_populating()
+    }
+
+    /// Turns operation recording on or off from now on (it starts as
+    /// [`SessionOptions::record_operations`]). Off: `create`, `delete`, `set` and
+    /// collection edits change the cache only, and `commit` sends nothing for them.
+    /// Role actions recorded by the roles layer are always recorded.
+    pub fn set_record_operations(&self, on: bool) {
+        self.inner
+            .record_operations
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether operation recording is on now (see [`Session::set_record_operations`]).
+    pub fn record_operations(&self) -> bool {
+        self.inner.recording()
+    }
+
     /// The options this session was created with (`Debug` hides the API key).
     pub fn options(&self) -> &SessionOptions {
         &self.inner.options
@@ -231,6 +280,17 @@ impl Session {
 impl Inner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether auto-populate is on now.
+    pub(crate) fn auto_populating(&self) -> bool {
+        self.auto_populate.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Whether operation recording is on now.
+    pub(crate) fn recording(&self) -> bool {
+        self.record_operations
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn key(&self) -> &str {

@@ -69,6 +69,9 @@ impl Inner {
     }
 
     pub(crate) fn entity_get(self: &Arc<Self>, e: &Entity, attribute: &str) -> Result<Value> {
+        if let Some(d) = self.derived_of(e.slot, attribute) {
+            return self.derived_get(e, &d);
+        }
         // Phase 1, under the lock: the value, or what to fetch.
         let (ty, pk, keys, projection, attr) = {
             let mut st = self.lock();
@@ -80,7 +83,7 @@ impl Inner {
             if let Some(v) = slot.get(attr) {
                 return Ok(self.to_value(v));
             }
-            if slot.state != SlotState::Persisted || !self.options.auto_populate {
+            if slot.state != SlotState::Persisted || !self.auto_populating() {
                 return Ok(Value::Null);
             }
             // Every entity of this type from the same result that lacks the attribute.

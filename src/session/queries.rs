@@ -146,13 +146,29 @@ impl Session {
 }
 
 impl Inner {
-    fn prepare(&self, expression: &str) -> Result<String> {
-        let st = self.lock();
-        Ok(query::prepare(expression, &st.schema)?.0)
+    /// The expression as sent: default projections added, derived collections
+    /// rewritten to the attributes they are derived from.
+    pub(super) fn prepare(&self, expression: &str) -> Result<String> {
+        let (expr, ty) = {
+            let st = self.lock();
+            query::prepare(expression, &st.schema)?
+        };
+        let rules: Vec<query::DerivedPath> = self
+            .derived_list()
+            .iter()
+            .filter(|d| d.entity_type() == ty)
+            .map(|d| query::DerivedPath {
+                name: d.name().to_owned(),
+                through: d.through().to_owned(),
+                item: d.item().to_owned(),
+            })
+            .collect();
+        Ok(query::rewrite_derived(&expr, &rules))
     }
 
-    /// Sends one query and merges its rows: (entities, next offset).
-    fn query_once_slots(&self, expr: &str) -> Result<(Vec<u32>, Option<u64>)> {
+    /// Sends one query and merges its rows: (entities, next offset, the result id
+    /// the rows were decoded into).
+    pub(super) fn query_once_slots(&self, expr: &str) -> Result<(Vec<u32>, Option<u64>, u32)> {
         let reply = self.fetch_page(expr)?;
         self.merge_page(&reply)
     }
@@ -164,18 +180,21 @@ impl Inner {
         self.transport.post(&body, Idempotence::ReadOnly)
     }
 
-    /// Decodes a query reply into the identity map: (entities, next offset).
-    fn merge_page(&self, reply: &crate::transport::Reply) -> Result<(Vec<u32>, Option<u64>)> {
+    /// Decodes a query reply into the identity map: (entities, next offset, the
+    /// result id the rows were decoded into).
+    fn merge_page(&self, reply: &crate::transport::Reply) -> Result<(Vec<u32>, Option<u64>, u32)> {
         let mut st = self.lock();
         let st = &mut *st;
-        let decoded = Decoder::new(&mut st.schema, &mut st.map)
+        let mut decoder = Decoder::new(&mut st.schema, &mut st.map);
+        let result = decoder.result;
+        let decoded = decoder
             .decode(&reply.body, &[Expect::Query])
             .map_err(|e| status_or_protocol(reply, &e.to_string(), self.key()))?;
         match decoded {
             Decoded::Error(m) => Err(server_error(reply.status, m, self.key())),
             Decoded::Answers(mut a) if reply.status < 300 && !a.is_empty() => {
                 match a.swap_remove(0) {
-                    Answer::Query { slots, next_offset } => Ok((slots, next_offset)),
+                    Answer::Query { slots, next_offset } => Ok((slots, next_offset, result)),
                     _ => Err(protocol(reply, "no query result", self.key())),
                 }
             }
@@ -184,15 +203,16 @@ impl Inner {
     }
 
     fn query_once(self: &Arc<Self>, expr: &str) -> Result<(Vec<Entity>, Option<u64>)> {
-        let (slots, next) = self.query_once_slots(expr)?;
+        let (slots, next, _) = self.query_once_slots(expr)?;
         Ok((
             slots.into_iter().map(|s| self.entity_from(s)).collect(),
             next,
         ))
     }
 
-    /// Pages through `base` (an expression without offset/limit).
-    fn query_pages(
+    /// Pages through `base` (an expression without offset/limit), `page` rows per
+    /// request (the session's page size when `None`).
+    pub(super) fn query_pages(
         self: &Arc<Self>,
         base: &str,
         offset: u64,
@@ -224,6 +244,9 @@ impl Inner {
         let mut out: Vec<Entity> = Vec::new();
         let mut seen: crate::schema::FastMap<u32, ()> = Default::default();
         let mut off = offset;
+        // The pages of one query form one result, so auto-populate (and derived
+        // collections) cover every row of the query in one request.
+        let mut first_result: Option<u32> = None;
         std::thread::scope(|scope| {
             let mut reply = self.fetch_page(&expr(off));
             loop {
@@ -240,7 +263,11 @@ impl Inner {
                         let t = token.clone();
                         (n, scope.spawn(move || t.during(|| self.fetch_page(&e))))
                     });
-                let (slots, next) = self.merge_page(&current)?;
+                let (slots, next, result) = self.merge_page(&current)?;
+                match first_result {
+                    Some(first) => self.lock().map.merge_result(first, result),
+                    None => first_result = Some(result),
+                }
                 let got = slots.len() as u64;
                 // A server whose paging never ends repeats rows: a page that brings
                 // nothing new while promising more is refused instead of looped on.

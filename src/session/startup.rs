@@ -146,7 +146,6 @@ impl Session {
         let session = Session {
             inner: Arc::new(Inner {
                 transport,
-                options,
                 server_info: info,
                 state: Mutex::new(State {
                     schema,
@@ -156,7 +155,12 @@ impl Session {
                     last_seq: 0,
                     removals: 0,
                     dirty: Vec::new(),
+                    derived_edits: Default::default(),
                 }),
+                auto_populate: options.auto_populate.into(),
+                record_operations: options.record_operations.into(),
+                derived: Default::default(),
+                options,
                 persistent,
                 writes: Default::default(),
                 commit_lock: Mutex::new(()),
