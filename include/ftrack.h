@@ -308,6 +308,14 @@ typedef struct ftrack_entity_list ftrack_entity_list;
 typedef struct ftrack_event ftrack_event;
 
 /**
+ * A lazy query result: created by `ftrack_session_query_cursor` (nothing is
+ * sent yet), read page by page with `ftrack_query_cursor_next_page` (one
+ * request each), freed with `ftrack_query_cursor_destroy`. Internally locked:
+ * several threads may call it, each call getting the next page.
+ */
+typedef struct ftrack_query_cursor ftrack_query_cursor;
+
+/**
  * A connection to an ftrack server with its own entity cache (identity map) and
  * pending operations.
  *
@@ -2249,6 +2257,288 @@ ftrack_status ftrack_session_call(ftrack_session *session,
  *         `FTRACK_STATUS_NULL_POINTER`, or `FTRACK_STATUS_NOT_FOUND` (no unread answer).
  */
 FTRACK_API ftrack_status ftrack_last_call_reply(char *buffer, size_t buffer_len, size_t *out_len);
+
+/**
+ * @brief Returns the entity of `entity_type` with primary key `id` (composite keys
+ * joined with `,`): from the session's cache when there, else from the server.
+ * On success `*out` owns a new entity handle freed with `ftrack_entity_destroy`;
+ * NULL on failure.
+ *
+ * @param session the session handle.
+ * @param entity_type the entity type, e.g. "User" (NUL-terminated UTF-8).
+ * @param id the primary key, composite keys joined with `,` (NUL-terminated UTF-8).
+ * @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+ *        failure.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NOT_FOUND` (no such entity),
+ *         `FTRACK_STATUS_UNKNOWN_ENTITY_TYPE`, `FTRACK_STATUS_NULL_POINTER`,
+ *         `FTRACK_STATUS_INVALID_UTF8`, `FTRACK_STATUS_POISONED`, or a
+ *         transport/server status.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_get(ftrack_session *session,
+                                 const char *entity_type,
+                                 const char *id,
+                                 ftrack_entity **out);
+
+/**
+ * @brief Returns the entity of `entity_type` whose identifying values match
+ * `data_json` (a JSON object, as for `ftrack_session_create_entity`), creating
+ * it with `data_json` and committing when none exists; when one exists, the
+ * other values of `data_json` that differ are set and committed. As
+ * `ftrack_api`'s `Session.ensure`, the commit sends every pending operation.
+ * `identifying_keys_json` is a JSON array of attribute names, or NULL for every
+ * key of `data_json`. On success `*out` owns a new entity handle.
+ *
+ * @param session the session handle.
+ * @param entity_type the entity type, e.g. "Group" (NUL-terminated UTF-8).
+ * @param data_json a JSON object of attribute values (NUL-terminated UTF-8).
+ * @param identifying_keys_json a JSON array of attribute names, or NULL for every key of
+ *        @p data_json.
+ * @param out receives a new entity handle, freed with ftrack_entity_destroy(); NULL on
+ *        failure.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (not JSON, an
+ *         identifying key missing from the data), `FTRACK_STATUS_UNKNOWN_ENTITY_TYPE`,
+ *         `FTRACK_STATUS_UNKNOWN_ATTRIBUTE`, `FTRACK_STATUS_TYPE_MISMATCH`,
+ *         `FTRACK_STATUS_NULL_POINTER`, `FTRACK_STATUS_INVALID_UTF8`,
+ *         `FTRACK_STATUS_POISONED`, or a transport/server status.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_ensure(ftrack_session *session,
+                                    const char *entity_type,
+                                    const char *data_json,
+                                    const char *identifying_keys_json,
+                                    ftrack_entity **out);
+
+/**
+ * @brief Loads `projections` (comma-separated, e.g. `"name, status.name"`) for the
+ * `count` entities of `entities`, in one query per entity type. The handles are
+ * only read.
+ *
+ * @param session the session handle.
+ * @param entities @p count entity handles (only read); may be NULL when @p count is 0.
+ * @param count the number of entities.
+ * @param projections comma-separated attribute paths (NUL-terminated UTF-8).
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` (`entities` NULL with
+ *         a count, or a NULL element), `FTRACK_STATUS_INVALID_ARGUMENT` (empty
+ *         projections, an entity of another session), `FTRACK_STATUS_INVALID_UTF8`,
+ *         `FTRACK_STATUS_POISONED`, or a transport/server status.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_populate(ftrack_session *session,
+                                      const ftrack_entity *const *entities,
+                                      size_t count,
+                                      const char *projections);
+
+/**
+ * @brief Clears the session's cache and pending operations, as a fresh session would
+ * start (schemas and connection stay). Existing entity handles stay usable and
+ * read their values from the server again; entities created and not committed
+ * are gone (their handles report `FTRACK_STATUS_NOT_FOUND`).
+ *
+ * @param session the session handle.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API ftrack_status ftrack_session_reset(ftrack_session *session);
+
+/**
+ * @brief Turns auto-populate on or off for the session from now on (reading an
+ * attribute that is not loaded then fetches it, or gives null).
+ *
+ * @param session the session handle.
+ * @param enabled true to fetch attributes that are not loaded when read.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API ftrack_status ftrack_session_set_auto_populate(ftrack_session *session, bool enabled);
+
+/**
+ * @brief Reads whether auto-populate is on into `*out`.
+ *
+ * @param session the session handle.
+ * @param out receives whether auto-populate is on.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API ftrack_status ftrack_session_get_auto_populate(const ftrack_session *session, bool *out);
+
+/**
+ * @brief Turns operation recording on or off from now on. Off: creates, deletes, sets
+ * and collection edits change the cache only and commit sends nothing for them
+ * (role actions are always recorded).
+ *
+ * @param session the session handle.
+ * @param enabled true to record changes for commit.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_set_record_operations(ftrack_session *session,
+                                                   bool enabled);
+
+/**
+ * @brief Reads whether operation recording is on into `*out`.
+ *
+ * @param session the session handle.
+ * @param out receives whether operation recording is on.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_get_record_operations(const ftrack_session *session,
+                                                   bool *out);
+
+/**
+ * @brief Copies the operations recorded and not yet committed as a JSON array of
+ * `{"seq", "kind", "entity_type", "entity_key", "attribute", "value"}` objects,
+ * in recording order: `kind` is `create`, `update`, `delete` or a role action
+ * name; a create's `value` holds all its values; an update gives one object per
+ * attribute; an action has null entity fields and its JSON as `value`. Values
+ * are encoded as by `ftrack_entity_get_json`. Buffer contract as
+ * `ftrack_last_error_message`.
+ *
+ * @param session the session handle.
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len` = size
+ *         needed), `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_recorded_operations_json(const ftrack_session *session,
+                                                      char *buffer,
+                                                      size_t buffer_len,
+                                                      size_t *out_len);
+
+/**
+ * @brief Copies the schema of `entity_type` as the session exposes it, as JSON
+ * `{"id", "primary_key", "default_projections", "properties": {name: {"kind",
+ * "target", "derived"}}}`: `kind` is `string`, `boolean`, `integer`, `number`,
+ * `datetime`, `json`, `reference` or `collection`; derived collections (e.g.
+ * `User.security_roles`) have `"derived": true`. Buffer contract as
+ * `ftrack_last_error_message`.
+ *
+ * @param session the session handle.
+ * @param entity_type the entity type, e.g. "User" (NUL-terminated UTF-8).
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
+ *         `FTRACK_STATUS_UNKNOWN_ENTITY_TYPE`, `FTRACK_STATUS_NULL_POINTER`,
+ *         `FTRACK_STATUS_INVALID_UTF8` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_entity_schema_json(const ftrack_session *session,
+                                                const char *entity_type,
+                                                char *buffer,
+                                                size_t buffer_len,
+                                                size_t *out_len);
+
+/**
+ * @brief Copies the names of the entity types the server describes, as a sorted JSON
+ * array of strings. Buffer contract as `ftrack_last_error_message`.
+ *
+ * @param session the session handle.
+ * @param buffer caller's buffer for the NUL-terminated UTF-8 result; may be NULL only
+ *        when @p buffer_len is 0 (size query).
+ * @param buffer_len size of @p buffer in bytes.
+ * @param out_len receives the size of the result in bytes, NUL included (also when the
+ *        buffer is too small); may be NULL.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL`,
+ *         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_entity_types_json(const ftrack_session *session,
+                                               char *buffer,
+                                               size_t buffer_len,
+                                               size_t *out_len);
+
+/**
+ * @brief Sets the scope of a role appended through the derived collection
+ * `User.security_roles` (`ftrack_entity_collection_append(user,
+ * "security_roles", role)`): `true` covers every open project, `false` (the
+ * default, least privilege) no project until one is granted.
+ * `ftrack_user_role_append` takes the scope explicitly instead.
+ *
+ * @param options the options handle.
+ * @param enabled true: appended roles cover every open project; false: none yet.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_options_set_security_roles_all_open_projects(ftrack_session_options *options,
+                                                                          bool enabled);
+
+/**
+ * @brief Prepares a lazy query: the expression is checked (and derived collections
+ * rewritten) now, nothing is sent until `ftrack_query_cursor_next_page`.
+ * `page_size` is the rows per request (0: the session's page size). An
+ * `offset`/`limit` in the expression is honoured. On success `*out` owns a new
+ * cursor freed with `ftrack_query_cursor_destroy`; NULL on failure.
+ *
+ * @param session the session handle.
+ * @param expression query in the ftrack query language (NUL-terminated UTF-8).
+ * @param page_size rows per request; 0 for the session's page size.
+ * @param out receives a new cursor handle, freed with ftrack_query_cursor_destroy(); NULL
+ *        on failure.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
+ *         `FTRACK_STATUS_INVALID_UTF8`, `FTRACK_STATUS_INVALID_ARGUMENT`,
+ *         `FTRACK_STATUS_UNKNOWN_ENTITY_TYPE` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_session_query_cursor(ftrack_session *session,
+                                          const char *expression,
+                                          size_t page_size,
+                                          ftrack_query_cursor **out);
+
+/**
+ * @brief Fetches the next page (one request). On success `*out` owns a new list freed
+ * with `ftrack_entity_list_destroy`, or is NULL when every page has been read
+ * (the status is still `FTRACK_STATUS_OK`).
+ *
+ * @param cursor the cursor handle.
+ * @param out receives a new list handle, freed with ftrack_entity_list_destroy(); NULL
+ *        when every page has been read, and on failure.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
+ *         `FTRACK_STATUS_POISONED`, or a transport/server/query status.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_query_cursor_next_page(ftrack_query_cursor *cursor,
+                                            ftrack_entity_list **out);
+
+/**
+ * @brief Frees a cursor. NULL is a no-op. Lists and entities it returned stay valid.
+ * Destroying the same handle twice, or while another thread uses it, is forbidden.
+ *
+ * @param cursor the cursor handle, or NULL.
+ */
+FTRACK_API void ftrack_query_cursor_destroy(ftrack_query_cursor *cursor);
 
 /**
  * @brief Returns the name of a status code, e.g. `"FTRACK_STATUS_NOT_FOUND"`.

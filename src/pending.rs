@@ -124,6 +124,46 @@ pub struct RecordedOperation {
     pub operation: Operation,
 }
 
+impl RecordedOperation {
+    /// The operation as structured JSON, one object per attribute it changes:
+    /// `{"seq", "kind", "entity_type", "entity_key", "attribute", "value"}`.
+    /// A `create` is one object whose `value` holds all its values (attribute
+    /// `null`); an `update` gives one object per attribute set; a `delete` has
+    /// `attribute` and `value` `null`; a non-entity action has no entity
+    /// (`null`s) and its whole JSON as `value`. Values are wire JSON (see
+    /// [`Value::to_json`]); entity keys are [`Entity::id`]s.
+    pub fn to_json(&self) -> Vec<serde_json::Value> {
+        let one = |entity: Option<&Entity>, attribute: Option<&str>, value: serde_json::Value| {
+            serde_json::json!({
+                "seq": self.seq,
+                "kind": self.operation.kind(),
+                "entity_type": entity.map(Entity::entity_type),
+                "entity_key": entity.map(Entity::id),
+                "attribute": attribute,
+                "value": value,
+            })
+        };
+        match &self.operation {
+            Operation::Create { entity, data } => {
+                let values: serde_json::Map<String, serde_json::Value> =
+                    data.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+                vec![one(Some(entity), None, values.into())]
+            }
+            Operation::Update { entity, data } => data
+                .iter()
+                .map(|(k, v)| one(Some(entity), Some(k), v.to_json()))
+                .collect(),
+            Operation::Delete { entity } => vec![one(Some(entity), None, serde_json::Value::Null)],
+            Operation::Action(a) => {
+                let mut bytes = Vec::new();
+                a.write_json(&mut bytes);
+                let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+                vec![one(None, None, json)]
+            }
+        }
+    }
+}
+
 /// Where the pending batch stands, for layers that follow it incrementally.
 ///
 /// `removals` changes whenever operations leave the batch (a successful commit, a

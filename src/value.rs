@@ -27,6 +27,23 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as wire JSON, as [`Entity::get_json`] gives it: entities as
+    /// `{"__entity_type__", <primary key>}` references, datetimes as
+    /// `{"__type__": "datetime", "value": ISO-8601 UTC}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => (*b).into(),
+            Value::Int(i) => (*i).into(),
+            Value::Float(f) => (*f).into(),
+            Value::String(s) => s.as_str().into(),
+            Value::DateTime(t) => crate::operations::datetime_json(*t),
+            Value::Entity(e) => e.reference_json(),
+            Value::Collection(c) => c.iter().map(Entity::reference_json).collect(),
+            Value::Json(j) => j.clone(),
+        }
+    }
+
     /// A short name of the value's type, as used in error messages.
     pub fn type_name(&self) -> &'static str {
         match self {

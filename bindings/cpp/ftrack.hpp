@@ -801,6 +801,12 @@ public:
                                                        callback, user_data));
     }
 
+    /// Scope of roles appended through User.security_roles (default false: no project).
+    SessionOptions &security_roles_all_open_projects(bool v) {
+        return apply(
+            ftrack_session_options_set_security_roles_all_open_projects(handle_.get(), v));
+    }
+
 private:
     SessionOptions &apply(ftrack_status code) {
         if (code != FTRACK_STATUS_OK) {
@@ -818,6 +824,34 @@ private:
     using Handle = detail::Owner<ftrack_session_options, ftrack_session_options_destroy>;
     Handle handle_;
     Status first_error_;
+};
+
+/// A lazy query result: one request per page, nothing sent before the first. Move-only.
+class QueryCursor {
+public:
+    /// Takes ownership of a handle from the C API.
+    explicit QueryCursor(ftrack_query_cursor *raw) noexcept : handle_(raw) {}
+    /// The C handle (still owned by this object).
+    ftrack_query_cursor *raw() const noexcept { return handle_.get(); }
+    /// The next page, or std::nullopt when every page has been read (one request).
+    Result<std::optional<EntityList>> try_next_page() {
+        ftrack_entity_list *out = nullptr;
+        ftrack_status status = ftrack_query_cursor_next_page(raw(), &out);
+        if (status != FTRACK_STATUS_OK) {
+            return Result<std::optional<EntityList>>(detail::status_of(status));
+        }
+        if (out == nullptr) {
+            return Result<std::optional<EntityList>>(std::optional<EntityList>());
+        }
+        return Result<std::optional<EntityList>>(std::optional<EntityList>(EntityList(out)));
+    }
+#if FTRACK_HPP_EXCEPTIONS
+    /// See try_next_page().
+    std::optional<EntityList> next_page() { return try_next_page().value(); }
+#endif
+
+private:
+    detail::Owner<ftrack_query_cursor, ftrack_query_cursor_destroy> handle_;
 };
 
 /// A connection to an ftrack server (see ftrack_session in ftrack.h). Move-only.
@@ -912,6 +946,87 @@ public:
         ftrack_string *out = nullptr;
         ftrack_status status = ftrack_session_call_string(raw(), batch_json.c_str(), &out);
         return detail::take_string(status, out);
+    }
+
+    // the ftrack_api-shaped surface (issue 8)
+
+    /// The entity with this id (cache first), or std::nullopt when there is none.
+    Result<std::optional<Entity>> try_get(const std::string &entity_type, const std::string &id) {
+        ftrack_entity *out = nullptr;
+        ftrack_status status = ftrack_session_get(raw(), entity_type.c_str(), id.c_str(), &out);
+        if (status == FTRACK_STATUS_NOT_FOUND) {
+            return Result<std::optional<Entity>>(std::optional<Entity>());
+        }
+        if (status != FTRACK_STATUS_OK) {
+            return Result<std::optional<Entity>>(detail::status_of(status));
+        }
+        return Result<std::optional<Entity>>(std::optional<Entity>(Entity(out)));
+    }
+    /// Gets or creates (and commits) by identifying keys (a JSON array; none = all keys).
+    Result<Entity> try_ensure(const std::string &entity_type, const std::string &data_json,
+                              const std::optional<std::string> &identifying_keys_json = std::nullopt) {
+        ftrack_entity *out = nullptr;
+        ftrack_status status = ftrack_session_ensure(
+            raw(), entity_type.c_str(), data_json.c_str(),
+            identifying_keys_json ? identifying_keys_json->c_str() : nullptr, &out);
+        return detail::with(status, Entity(out));
+    }
+    /// Loads projections for the entities, one query per type.
+    Result<void> try_populate(const std::vector<const Entity *> &entities,
+                              const std::string &projections) {
+        std::vector<const ftrack_entity *> raws;
+        for (const Entity *e : entities) {
+            raws.push_back(e->raw());
+        }
+        return detail::done(
+            ftrack_session_populate(raw(), raws.data(), raws.size(), projections.c_str()));
+    }
+    /// Clears the cache and the recorded operations.
+    Result<void> try_reset() { return detail::done(ftrack_session_reset(raw())); }
+    /// A lazy result; page_size 0 uses the session's page size.
+    Result<QueryCursor> try_query_cursor(const std::string &expression, std::size_t page_size = 0) {
+        ftrack_query_cursor *out = nullptr;
+        ftrack_status status =
+            ftrack_session_query_cursor(raw(), expression.c_str(), page_size, &out);
+        return detail::with(status, QueryCursor(out));
+    }
+    /// Turns auto-populate on or off.
+    Result<void> try_set_auto_populate(bool on) {
+        return detail::done(ftrack_session_set_auto_populate(raw(), on));
+    }
+    /// Whether auto-populate is on.
+    Result<bool> try_auto_populate() {
+        bool on = false;
+        ftrack_status status = ftrack_session_get_auto_populate(raw(), &on);
+        return detail::with(status, on);
+    }
+    /// Turns operation recording on or off.
+    Result<void> try_set_record_operations(bool on) {
+        return detail::done(ftrack_session_set_record_operations(raw(), on));
+    }
+    /// Whether operation recording is on.
+    Result<bool> try_record_operations() {
+        bool on = false;
+        ftrack_status status = ftrack_session_get_record_operations(raw(), &on);
+        return detail::with(status, on);
+    }
+    /// The recorded operations as JSON (see ftrack_session_recorded_operations_json).
+    Result<std::string> try_recorded_operations_json() {
+        return detail::read_string([&](char *b, size_t n, size_t *o) {
+            return ftrack_session_recorded_operations_json(raw(), b, n, o);
+        });
+    }
+    /// The schema of one type as JSON, derived collections marked.
+    Result<std::string> try_entity_schema_json(const std::string &entity_type) {
+        return detail::read_string([&](char *b, size_t n, size_t *o) {
+            return ftrack_session_entity_schema_json(raw(), entity_type.c_str(), b, n, o);
+        });
+    }
+    /// The entity type names as a JSON array.
+    Result<std::string> try_entity_types_json() {
+        return detail::read_string([&](char *b, size_t n, size_t *o) {
+            return ftrack_session_entity_types_json(raw(), b, n, o);
+        });
     }
 
     // security roles; changes are recorded and sent by commit
@@ -1078,6 +1193,41 @@ public:
     }
     /// See try_security_role_audit_json().
     std::string security_role_audit_json() { return try_security_role_audit_json().value(); }
+    /// See try_get().
+    std::optional<Entity> get(const std::string &entity_type, const std::string &id) {
+        return try_get(entity_type, id).value();
+    }
+    /// See try_ensure().
+    Entity ensure(const std::string &entity_type, const std::string &data_json,
+                  const std::optional<std::string> &identifying_keys_json = std::nullopt) {
+        return try_ensure(entity_type, data_json, identifying_keys_json).value();
+    }
+    /// See try_populate().
+    void populate(const std::vector<const Entity *> &entities, const std::string &projections) {
+        try_populate(entities, projections).value();
+    }
+    /// See try_reset().
+    void reset() { try_reset().value(); }
+    /// See try_query_cursor().
+    QueryCursor query_cursor(const std::string &expression, std::size_t page_size = 0) {
+        return try_query_cursor(expression, page_size).value();
+    }
+    /// See try_set_auto_populate().
+    void set_auto_populate(bool on) { try_set_auto_populate(on).value(); }
+    /// See try_auto_populate().
+    bool auto_populate() { return try_auto_populate().value(); }
+    /// See try_set_record_operations().
+    void set_record_operations(bool on) { try_set_record_operations(on).value(); }
+    /// See try_record_operations().
+    bool record_operations() { return try_record_operations().value(); }
+    /// See try_recorded_operations_json().
+    std::string recorded_operations_json() { return try_recorded_operations_json().value(); }
+    /// See try_entity_schema_json().
+    std::string entity_schema_json(const std::string &entity_type) {
+        return try_entity_schema_json(entity_type).value();
+    }
+    /// See try_entity_types_json().
+    std::string entity_types_json() { return try_entity_types_json().value(); }
     /// See try_cancel().
     void cancel() { try_cancel().value(); }
     /// See try_set_logger().
@@ -1097,6 +1247,8 @@ private:
 
 /// The library version (compare with FTRACK_VERSION_STRING).
 inline std::string version() { return ftrack_version_string(); }
+/// The library version as a number (compare with FTRACK_VERSION_NUMBER).
+inline std::uint32_t version_number() { return ftrack_version_number(); }
 
 // ---- event hub and plugins (see ftrack_event_hub_* in ftrack.h) ----
 //

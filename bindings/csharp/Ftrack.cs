@@ -132,6 +132,14 @@ namespace Ftrack
         protected override bool ReleaseHandle() { Native.ftrack_string_destroy(handle); return true; }
     }
 
+    /// <summary>Owner of an ftrack_query_cursor handle.</summary>
+    public sealed class QueryCursorHandle : SafeHandle
+    {
+        public QueryCursorHandle() : base(IntPtr.Zero, true) { }
+        public override bool IsInvalid => handle == IntPtr.Zero;
+        protected override bool ReleaseHandle() { Native.ftrack_query_cursor_destroy(handle); return true; }
+    }
+
     /// <summary>The raw C functions and the marshalling helpers.</summary>
     public static class Native
     {
@@ -255,6 +263,23 @@ namespace Ftrack
                 return System.Text.Encoding.UTF8.GetString(bytes);
             }
         }
+
+        // the ftrack_api-shaped surface (issue 8)
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_get(SessionHandle s, byte[] type, byte[] id, out EntityHandle entity);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_ensure(SessionHandle s, byte[] type, byte[] dataJson, byte[] identifyingKeysJson, out EntityHandle entity);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_populate(SessionHandle s, IntPtr[] entities, UIntPtr count, byte[] projections);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_reset(SessionHandle s);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_set_auto_populate(SessionHandle s, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_get_auto_populate(SessionHandle s, [MarshalAs(UnmanagedType.I1)] out bool v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_set_record_operations(SessionHandle s, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_get_record_operations(SessionHandle s, [MarshalAs(UnmanagedType.I1)] out bool v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_recorded_operations_json(SessionHandle s, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_entity_schema_json(SessionHandle s, byte[] type, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_entity_types_json(SessionHandle s, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_security_roles_all_open_projects(OptionsHandle o, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_query_cursor(SessionHandle s, byte[] expression, UIntPtr pageSize, out QueryCursorHandle cursor);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_query_cursor_next_page(QueryCursorHandle c, out EntityListHandle list);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern void ftrack_query_cursor_destroy(IntPtr cursor);
 
         /// <summary>NUL-terminated UTF-8 bytes of a string (null stays null).</summary>
         public static byte[] Utf8(string value)
@@ -409,6 +434,23 @@ namespace Ftrack
         public SessionOptions RetryDelayMs(ulong v) => Do(Native.ftrack_session_options_set_retry_delay_ms(Handle, v));
         public SessionOptions CaBundlePath(string v) => Do(Native.ftrack_session_options_set_ca_bundle_path(Handle, Native.Utf8(v)));
         public SessionOptions PersistentCachePath(string v) => Do(Native.ftrack_session_options_set_persistent_cache_path(Handle, Native.Utf8(v)));
+        /// <summary>Scope of roles appended through User.security_roles (default false: no project).</summary>
+        public SessionOptions SecurityRolesAllOpenProjects(bool v) => Do(Native.ftrack_session_options_set_security_roles_all_open_projects(Handle, v));
+    }
+
+    /// <summary>A lazy query result: one request per page, nothing sent before the first.</summary>
+    public sealed class QueryCursor : IDisposable
+    {
+        public QueryCursorHandle Handle { get; }
+        internal QueryCursor(QueryCursorHandle handle) { Handle = handle; }
+        public void Dispose() => Handle.Dispose();
+        /// <summary>The next page, or null when every page has been read.</summary>
+        public EntityList NextPage()
+        {
+            Native.Check(Native.ftrack_query_cursor_next_page(Handle, out EntityListHandle h));
+            if (h.IsInvalid) { h.Dispose(); return null; }
+            return new EntityList(h);
+        }
     }
 
     /// <summary>A connection to an ftrack server.</summary>
@@ -499,6 +541,70 @@ namespace Ftrack
             Native.Check(Native.ftrack_session_call_string(Handle, Native.Utf8(batchJson), out StringHandle h));
             return Native.Take(h);
         }
+
+        // ---- the ftrack_api-shaped surface (issue 8) ----
+
+        /// <summary>The entity with this id (cache first), or null.</summary>
+        public Entity Get(string entityType, string id)
+        {
+            Status s = Native.ftrack_session_get(Handle, Native.Utf8(entityType), Native.Utf8(id), out EntityHandle h);
+            if (s == Status.NotFound) { h.Dispose(); return null; }
+            Native.Check(s);
+            return new Entity(h);
+        }
+        /// <summary>Gets or creates (and commits) by identifying keys (a JSON array; null = all keys).</summary>
+        public Entity Ensure(string entityType, string dataJson, string identifyingKeysJson = null)
+        {
+            Native.Check(Native.ftrack_session_ensure(Handle, Native.Utf8(entityType), Native.Utf8(dataJson), Native.Utf8(identifyingKeysJson), out EntityHandle h));
+            return new Entity(h);
+        }
+        /// <summary>Loads projections for the entities, one query per type.</summary>
+        public void Populate(IList<Entity> entities, string projections)
+        {
+            var raws = new IntPtr[entities.Count];
+            var added = new bool[entities.Count];
+            try
+            {
+                for (int i = 0; i < raws.Length; i++)
+                {
+                    entities[i].Handle.DangerousAddRef(ref added[i]);
+                    raws[i] = entities[i].Handle.DangerousGetHandle();
+                }
+                Native.Check(Native.ftrack_session_populate(Handle, raws, (UIntPtr)raws.Length, Native.Utf8(projections)));
+            }
+            finally
+            {
+                for (int i = 0; i < raws.Length; i++) if (added[i]) entities[i].Handle.DangerousRelease();
+            }
+        }
+        /// <summary>Clears the cache and the pending operations.</summary>
+        public void Reset() => Native.Check(Native.ftrack_session_reset(Handle));
+        /// <summary>A lazy result; pageSize 0 uses the session's page size.</summary>
+        public QueryCursor QueryCursor(string expression, ulong pageSize = 0)
+        {
+            Native.Check(Native.ftrack_session_query_cursor(Handle, Native.Utf8(expression), (UIntPtr)pageSize, out QueryCursorHandle h));
+            return new QueryCursor(h);
+        }
+        public bool AutoPopulate
+        {
+            get { Native.Check(Native.ftrack_session_get_auto_populate(Handle, out bool v)); return v; }
+            set => Native.Check(Native.ftrack_session_set_auto_populate(Handle, value));
+        }
+        public bool RecordOperations
+        {
+            get { Native.Check(Native.ftrack_session_get_record_operations(Handle, out bool v)); return v; }
+            set => Native.Check(Native.ftrack_session_set_record_operations(Handle, value));
+        }
+        /// <summary>The recorded operations as JSON (see ftrack_session_recorded_operations_json).</summary>
+        public string RecordedOperationsJson() => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_session_recorded_operations_json(Handle, b, n, out o));
+        /// <summary>The schema of one type as JSON, derived collections marked.</summary>
+        public string EntitySchemaJson(string entityType)
+        {
+            var t = Native.Utf8(entityType);
+            return Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_session_entity_schema_json(Handle, t, b, n, out o));
+        }
+        /// <summary>The entity type names as a JSON array.</summary>
+        public string EntityTypesJson() => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => Native.ftrack_session_entity_types_json(Handle, b, n, out o));
 
         // ---- security roles (issue 4); changes are recorded and sent by Commit() ----
 

@@ -36,6 +36,7 @@ class Status:
     TIMEOUT = 201
     TLS = 202
     PROTOCOL = 203
+    CANCELLED = 204
     SERVER = 300
     AUTHENTICATION = 301
     PERMISSION_DENIED = 302
@@ -175,7 +176,106 @@ _f = {
         "ftrack_user_role_revoke_project", _status, c_void_p, c_void_p, c_void_p, c_void_p
     ),
     "security_role_audit_json": _fn("ftrack_security_role_audit_json", _status, c_void_p, *_buffer),
+    # the ftrack_api-shaped surface (issue 8)
+    "session_get": _fn("ftrack_session_get", _status, c_void_p, c_char_p, c_char_p, POINTER(c_void_p)),
+    "session_ensure": _fn(
+        "ftrack_session_ensure", _status, c_void_p, c_char_p, c_char_p, c_char_p, POINTER(c_void_p)
+    ),
+    "session_populate": _fn("ftrack_session_populate", _status, c_void_p, POINTER(c_void_p), c_size_t, c_char_p),
+    "session_reset": _fn("ftrack_session_reset", _status, c_void_p),
+    "session_set_auto_populate": _fn("ftrack_session_set_auto_populate", _status, c_void_p, c_bool),
+    "session_get_auto_populate": _fn("ftrack_session_get_auto_populate", _status, c_void_p, POINTER(c_bool)),
+    "session_set_record_operations": _fn("ftrack_session_set_record_operations", _status, c_void_p, c_bool),
+    "session_get_record_operations": _fn(
+        "ftrack_session_get_record_operations", _status, c_void_p, POINTER(c_bool)
+    ),
+    "session_recorded_operations_json": _fn(
+        "ftrack_session_recorded_operations_json", _status, c_void_p, *_buffer
+    ),
+    "session_entity_schema_json": _fn("ftrack_session_entity_schema_json", _status, c_void_p, c_char_p, *_buffer),
+    "session_entity_types_json": _fn("ftrack_session_entity_types_json", _status, c_void_p, *_buffer),
+    "options_set_security_roles_all_open_projects": _fn(
+        "ftrack_session_options_set_security_roles_all_open_projects", _status, c_void_p, c_bool
+    ),
+    "session_query_cursor": _fn(
+        "ftrack_session_query_cursor", _status, c_void_p, c_char_p, c_size_t, POINTER(c_void_p)
+    ),
+    "query_cursor_next_page": _fn("ftrack_query_cursor_next_page", _status, c_void_p, POINTER(c_void_p)),
+    "query_cursor_destroy": _fn("ftrack_query_cursor_destroy", None, c_void_p),
+    # library-owned strings, host hooks, client limits, bulk users, entity clones
+    "string_data": _fn("ftrack_string_data", ctypes.c_void_p, c_void_p),
+    "string_len": _fn("ftrack_string_len", c_size_t, c_void_p),
+    "string_destroy": _fn("ftrack_string_destroy", None, c_void_p),
+    "session_pending_json_string": _fn("ftrack_session_pending_json_string", _status, c_void_p, POINTER(c_void_p)),
+    "session_call_string": _fn("ftrack_session_call_string", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "security_role_audit_json_string": _fn(
+        "ftrack_security_role_audit_json_string", _status, c_void_p, POINTER(c_void_p)
+    ),
+    "entity_clone": _fn("ftrack_entity_clone", _status, c_void_p, POINTER(c_void_p)),
+    "users": _fn("ftrack_users", _status, c_void_p, c_char_p, POINTER(c_void_p)),
+    "session_cancel": _fn("ftrack_session_cancel", _status, c_void_p),
+    "session_set_logger": _fn("ftrack_session_set_logger", _status, c_void_p, c_uint32, c_void_p, c_void_p),
+    "session_set_progress": _fn("ftrack_session_set_progress", _status, c_void_p, c_void_p, c_void_p),
+    "options_set_logger": _fn("ftrack_session_options_set_logger", _status, c_void_p, c_uint32, c_void_p, c_void_p),
+    "options_set_connect_timeout_ms": _fn("ftrack_session_options_set_connect_timeout_ms", _status, c_void_p, c_uint64),
+    "options_set_request_deadline_ms": _fn(
+        "ftrack_session_options_set_request_deadline_ms", _status, c_void_p, c_uint64
+    ),
+    "options_set_max_reply_bytes": _fn("ftrack_session_options_set_max_reply_bytes", _status, c_void_p, c_uint64),
+    "options_set_allow_insecure_http": _fn("ftrack_session_options_set_allow_insecure_http", _status, c_void_p, c_bool),
+    # events and plugins (declarations: the C functions with their signatures;
+    # no Pythonic event API in this module yet)
+    "options_set_auto_connect_event_hub": _fn(
+        "ftrack_session_options_set_auto_connect_event_hub", _status, c_void_p, c_bool
+    ),
+    "options_set_event_dispatch_thread": _fn(
+        "ftrack_session_options_set_event_dispatch_thread", _status, c_void_p, c_bool
+    ),
+    "options_add_plugin_path": _fn("ftrack_session_options_add_plugin_path", _status, c_void_p, c_char_p),
+    "options_set_plugin_arguments": _fn("ftrack_session_options_set_plugin_arguments", _status, c_void_p, c_char_p),
+    "event_hub_connect": _fn("ftrack_event_hub_connect", _status, c_void_p, c_uint64),
+    "event_hub_disconnect": _fn("ftrack_event_hub_disconnect", _status, c_void_p),
+    "event_hub_is_connected": _fn("ftrack_event_hub_is_connected", _status, c_void_p, POINTER(c_bool)),
+    "event_hub_dispatch": _fn("ftrack_event_hub_dispatch", _status, c_void_p, c_uint64, POINTER(c_size_t)),
+    "event_hub_publish": _fn("ftrack_event_hub_publish", _status, c_void_p, c_char_p, c_char_p, c_char_p),
+    "event_hub_publish_and_wait": _fn(
+        "ftrack_event_hub_publish_and_wait", _status, c_void_p, c_char_p, c_char_p, c_char_p, c_uint64,
+        POINTER(c_void_p),
+    ),
+    "event_hub_subscribe": _fn(
+        "ftrack_event_hub_subscribe", _status, c_void_p, c_char_p, c_char_p, ctypes.c_int32, c_void_p, c_void_p,
+        *_buffer
+    ),
+    "event_hub_unsubscribe": _fn("ftrack_event_hub_unsubscribe", _status, c_void_p, c_char_p),
+    "event_id": _fn("ftrack_event_id", _status, c_void_p, *_buffer),
+    "event_topic": _fn("ftrack_event_topic", _status, c_void_p, *_buffer),
+    "event_data_json": _fn("ftrack_event_data_json", _status, c_void_p, *_buffer),
+    "event_data_get": _fn("ftrack_event_data_get", _status, c_void_p, c_char_p, *_buffer),
+    "event_source_json": _fn("ftrack_event_source_json", _status, c_void_p, *_buffer),
+    "event_set_reply": _fn("ftrack_event_set_reply", _status, c_void_p, c_char_p),
+    "event_destroy": _fn("ftrack_event_destroy", None, c_void_p),
 }
+
+#: ``ftrack_event_callback_fn``: (user_data, event) -> int.
+EVENT_CALLBACK_FN = ctypes.CFUNCTYPE(ctypes.c_int, c_void_p, c_void_p)
+
+#: ``ftrack_log_fn``: (user_data, level, message).
+LOG_FN = ctypes.CFUNCTYPE(None, c_void_p, c_uint32, c_char_p)
+#: ``ftrack_progress_fn``: (user_data, operation, done, total) -> non-zero to cancel.
+PROGRESS_FN = ctypes.CFUNCTYPE(ctypes.c_int, c_void_p, c_char_p, c_uint64, c_int64)
+
+
+def _take_string(call):
+    """Runs a call that returns a library-owned ftrack_string; returns its text."""
+    out = c_void_p()
+    status = call(byref(out))
+    try:
+        _check(status)
+        data = _f["string_data"](out.value)
+        return ctypes.string_at(data, _f["string_len"](out.value)).decode("utf-8")
+    finally:
+        if out.value:
+            _f["string_destroy"](out.value)
 
 
 def status_name(status):
@@ -348,6 +448,12 @@ class Entity(_Handle):
         """Sets any attribute from a Python value (encoded as JSON)."""
         _check(_f["entity_set_json"](self.raw, _utf8(attribute), _utf8(json.dumps(value))))
 
+    def clone(self):
+        """A new handle to the same entity (sharing its data)."""
+        out = c_void_p()
+        _check(_f["entity_clone"](self.raw, byref(out)))
+        return Entity(out.value)
+
     def append(self, attribute, item):
         _check(_f["entity_collection_append"](self.raw, _utf8(attribute), item.raw))
 
@@ -375,6 +481,18 @@ class EntityList(_Handle):
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
+
+
+class QueryCursor(_Handle):
+    """A lazy query result: ``next_page()`` sends one request per page."""
+
+    _destroy = "query_cursor_destroy"
+
+    def next_page(self):
+        """The next page as an EntityList, or None when every page has been read."""
+        out = c_void_p()
+        _check(_f["query_cursor_next_page"](self.raw, byref(out)))
+        return EntityList(out.value) if out.value else None
 
 
 class SessionOptions(_Handle):
@@ -441,6 +559,28 @@ class SessionOptions(_Handle):
 
     def persistent_cache_path(self, v):
         return self._set("options_set_persistent_cache_path", _utf8(v))
+
+    def connect_timeout_ms(self, v):
+        return self._set("options_set_connect_timeout_ms", int(v))
+
+    def request_deadline_ms(self, v):
+        return self._set("options_set_request_deadline_ms", int(v))
+
+    def max_reply_bytes(self, v):
+        return self._set("options_set_max_reply_bytes", int(v))
+
+    def allow_insecure_http(self, v):
+        return self._set("options_set_allow_insecure_http", bool(v))
+
+    def logger(self, level, callback):
+        """Log lines of ``level`` (0 error .. 4 trace) and more severe go to
+        ``callback(level, message)`` from session start-up on."""
+        self._log_fn = LOG_FN(lambda _u, lvl, msg: callback(lvl, msg.decode("utf-8", "replace")))
+        return self._set("options_set_logger", int(level), ctypes.cast(self._log_fn, c_void_p), None)
+
+    def security_roles_all_open_projects(self, v):
+        """Scope of roles appended through User.security_roles (default False: no project)."""
+        return self._set("options_set_security_roles_all_open_projects", bool(v))
 
 
 class Session(_Handle):
@@ -512,6 +652,115 @@ class Session(_Handle):
             return _f["session_call"](self.raw, encoded, b, n, o)
 
         return json.loads(_text(fill))
+
+    def pending_text(self):
+        """The batch commit would send, as JSON text in one library-owned string."""
+        return _take_string(lambda out: _f["session_pending_json_string"](self.raw, out))
+
+    def call_text(self, batch_json):
+        """Sends a raw batch (JSON text) once; returns the answer text."""
+        return _take_string(lambda out: _f["session_call_string"](self.raw, _utf8(batch_json), out))
+
+    def security_role_audit_text(self):
+        """The audit JSON as text, in one library-owned string."""
+        return _take_string(lambda out: _f["security_role_audit_json_string"](self.raw, out))
+
+    def users(self, criteria=None):
+        """Users (optionally matching a query condition) with their roles loaded."""
+        out = c_void_p()
+        _check(_f["users"](self.raw, _utf8(criteria), byref(out)))
+        return EntityList(out.value)
+
+    def cancel(self):
+        """Cancels every call of this session in flight now, from any thread."""
+        _check(_f["session_cancel"](self.raw))
+
+    def set_logger(self, level, callback):
+        """``callback(level, message)`` for log lines of ``level`` and more severe; None stops."""
+        if callback is None:
+            self._log_fn = None
+            _check(_f["session_set_logger"](self.raw, int(level), None, None))
+            return
+        self._log_fn = LOG_FN(lambda _u, lvl, msg: callback(lvl, msg.decode("utf-8", "replace")))
+        _check(_f["session_set_logger"](self.raw, int(level), ctypes.cast(self._log_fn, c_void_p), None))
+
+    def set_progress(self, callback):
+        """``callback(operation, done, total)`` returning True to go on; None stops."""
+        if callback is None:
+            self._progress_fn = None
+            _check(_f["session_set_progress"](self.raw, None, None))
+            return
+        self._progress_fn = PROGRESS_FN(lambda _u, op, done, total: 0 if callback(op.decode(), done, total) else 1)
+        _check(_f["session_set_progress"](self.raw, ctypes.cast(self._progress_fn, c_void_p), None))
+
+    # ---- the ftrack_api-shaped surface (issue 8) ----
+
+    def get(self, entity_type, entity_id):
+        """The entity with this id (cache first), or None."""
+        out = c_void_p()
+        status = _f["session_get"](self.raw, _utf8(entity_type), _utf8(entity_id), byref(out))
+        if status == Status.NOT_FOUND:
+            return None
+        _check(status)
+        return Entity(out.value)
+
+    def ensure(self, entity_type, data, identifying_keys=None):
+        """Gets or creates (and commits) the entity whose identifying values match."""
+        out = c_void_p()
+        keys = None if identifying_keys is None else _utf8(json.dumps(list(identifying_keys)))
+        _check(_f["session_ensure"](self.raw, _utf8(entity_type), _utf8(json.dumps(data)), keys, byref(out)))
+        return Entity(out.value)
+
+    def populate(self, entities, projections):
+        """Loads projections for the entities, one query per type."""
+        entities = list(entities)
+        array = (c_void_p * len(entities))(*[e.raw for e in entities])
+        _check(_f["session_populate"](self.raw, array, len(entities), _utf8(projections)))
+
+    def reset(self):
+        """Clears the cache and the pending operations."""
+        _check(_f["session_reset"](self.raw))
+
+    def query_cursor(self, expression, page_size=0):
+        """A lazy result (QueryCursor); page_size 0 uses the session's page size."""
+        out = c_void_p()
+        _check(_f["session_query_cursor"](self.raw, _utf8(expression), int(page_size), byref(out)))
+        return QueryCursor(out.value)
+
+    def _flag(self, fn):
+        out = c_bool()
+        _check(_f[fn](self.raw, byref(out)))
+        return out.value
+
+    @property
+    def auto_populate(self):
+        return self._flag("session_get_auto_populate")
+
+    @auto_populate.setter
+    def auto_populate(self, on):
+        _check(_f["session_set_auto_populate"](self.raw, bool(on)))
+
+    @property
+    def record_operations(self):
+        return self._flag("session_get_record_operations")
+
+    @record_operations.setter
+    def record_operations(self, on):
+        _check(_f["session_set_record_operations"](self.raw, bool(on)))
+
+    def recorded_operations(self):
+        """The recorded operations, decoded (see ftrack_session_recorded_operations_json)."""
+        return json.loads(_text(lambda b, n, o: _f["session_recorded_operations_json"](self.raw, b, n, o)))
+
+    def entity_schema(self, entity_type):
+        """The schema of one type, decoded; derived collections are marked."""
+        return json.loads(
+            _text(lambda b, n, o: _f["session_entity_schema_json"](self.raw, _utf8(entity_type), b, n, o))
+        )
+
+    def entity_types(self):
+        """The names of the entity types the server describes."""
+        return json.loads(_text(lambda b, n, o: _f["session_entity_types_json"](self.raw, b, n, o)))
 
     # ---- security roles (issue 4); changes are recorded and sent by commit() ----
 

@@ -592,11 +592,11 @@ pub unsafe extern "C" fn ftrack_entity_set_json(
     json: *const c_char,
 ) -> ftrack_status {
     ffi_boundary!({
-        unsafe {
-            set_value(entity, attribute, || {
-                Ok(Value::Json(json_arg(json, "json")?))
-            })
-        }
+        let entity = unsafe { entity_arg(entity.cast_const(), "entity")? };
+        let attribute = unsafe { str_arg(attribute, "attribute")? };
+        let value = unsafe { json_arg(json, "json")? };
+        entity.set_json(attribute, &value)?;
+        Ok(())
     })
 }
 

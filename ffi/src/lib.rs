@@ -93,6 +93,7 @@ pub mod hooks;
 pub mod options;
 pub mod roles;
 pub mod session;
+pub mod session_more;
 pub mod status;
 pub mod string;
 pub mod strings;

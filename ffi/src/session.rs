@@ -46,7 +46,14 @@ impl ftrack_session {
 }
 
 /// Wraps a core session in a new handle (for functions creating sessions).
+///
+/// Every session of the C ABI has the derived collection `User.security_roles`
+/// (see `ftrack::roles::install`) when the server's schema has the path it is
+/// derived from; on a server without it the name stays unknown
+/// (`FTRACK_STATUS_UNKNOWN_ATTRIBUTE`).
 pub(crate) fn new_session(session: Session, secret: Option<Arc<str>>) -> *mut ftrack_session {
+    // Only fails when the schema lacks User.user_security_roles.security_role.
+    let _ = ftrack::roles::install(&session);
     into_handle(ftrack_session {
         header: HandleHeader::new(secret),
         session,
