@@ -131,11 +131,43 @@ int main() {
             std::string audit = session.security_role_audit_json();
             EXPECT(audit.find("\"artist\"") != std::string::npos);
             EXPECT(audit.find("\"gamma\"") != std::string::npos);
+
+            // the ftrack_api-shaped surface (issue 8)
+            ftrack::EntityList held = artist.get_list("security_roles");
+            EXPECT(held.size() == 2);
+            EXPECT(status_of([&] { artist.append("security_roles", pm_role); }) ==
+                   FTRACK_STATUS_ROLE_ALREADY_ASSIGNED);
+            ftrack::QueryCursor cursor = session.query_cursor("select username from User", 2);
+            std::size_t rows = 0, pages = 0;
+            while (std::optional<ftrack::EntityList> page = cursor.next_page()) {
+                rows += page->size();
+                ++pages;
+            }
+            EXPECT(rows == 5 && pages == 3);
+            EXPECT(session.get("User", artist.id()).has_value());
+            EXPECT(!session.get("User", "no-such-id").has_value());
+            ftrack::Entity group = session.ensure("Group", "{\"name\": \"Cpp\", \"local\": true}");
+            EXPECT(session.ensure("Group", "{\"name\": \"Cpp\", \"local\": true}", "[\"name\"]").id() == group.id());
+            session.populate({&artist, &group}, "id");
+            session.set_auto_populate(false);
+            EXPECT(!session.auto_populate());
+            session.set_auto_populate(true);
+            session.set_record_operations(false);
+            EXPECT(!session.record_operations());
+            session.set_record_operations(true);
+            artist.set_string("last_name", "Cpp");
+            EXPECT(session.recorded_operations_json().find("\"last_name\"") != std::string::npos);
+            session.reset();
+            EXPECT(session.pending_count() == 0);
+            EXPECT(session.entity_schema_json("User").find("\"derived\":true") != std::string::npos);
+            EXPECT(session.entity_types_json().find("\"User\"") != std::string::npos);
+            EXPECT(ftrack::version_number() > 0);
         }
 
         // options
         ftrack::SessionOptions options;
         options.server_url("http://127.0.0.1:9").api_key("k").api_user("u").timeout_ms(2000).max_attempts(1);
+        options.security_roles_all_open_projects(false);
         EXPECT(status_of([&] { ftrack::Session s(options); }) == FTRACK_STATUS_CONNECTION);
         EXPECT(status_of([&] { options.timeout_ms(0); }) == FTRACK_STATUS_INVALID_ARGUMENT);
     } catch (const ftrack::Error &e) {

@@ -118,6 +118,37 @@ static class FtrackTest
                     Expect(some.Count >= 2, "users with roles (admin, artist)");
                 string audit = session.SecurityRoleAuditJson();
                 Expect(audit.Contains("\"artist\"") && audit.Contains("\"gamma\""), "audit");
+
+                // the ftrack_api-shaped surface (issue 8)
+                using (var held = artist.GetList("security_roles")) Expect(held.Count == 2, "security_roles read");
+                Expect(StatusOf(() => artist.Append("security_roles", pmRole)) == Status.RoleAlreadyAssigned, "validation through the collection call");
+                using (var cursor = session.QueryCursor("select username from User", 2))
+                {
+                    int rows = 0, pages = 0;
+                    for (var page = cursor.NextPage(); page != null; page = cursor.NextPage())
+                        using (page) { rows += page.Count; pages++; }
+                    Expect(rows == 5 && pages == 3, "cursor pages");
+                }
+                using (var got = session.Get("User", artist.Id)) Expect(got != null, "get by id");
+                Expect(session.Get("User", "no-such-id") == null, "get missing");
+                using (var group = session.Ensure("Group", "{\"name\": \"CSharp\", \"local\": true}"))
+                using (var again = session.Ensure("Group", "{\"name\": \"CSharp\", \"local\": true}", "[\"name\"]"))
+                {
+                    Expect(group.Id == again.Id, "ensure");
+                    session.Populate(new System.Collections.Generic.List<Entity> { artist, group }, "id");
+                }
+                session.AutoPopulate = false;
+                Expect(!session.AutoPopulate, "auto populate toggle");
+                session.AutoPopulate = true;
+                session.RecordOperations = false;
+                Expect(!session.RecordOperations, "record toggle");
+                session.RecordOperations = true;
+                artist.SetString("last_name", "CSharp");
+                Expect(session.RecordedOperationsJson().Contains("\"last_name\""), "recorded operations");
+                session.Reset();
+                Expect(session.PendingCount == 0, "reset");
+                Expect(session.EntitySchemaJson("User").Contains("\"derived\":true"), "schema");
+                Expect(session.EntityTypesJson().Contains("\"User\""), "entity types");
             }
 
             // Host hooks: a logger sees the request, never the key; a progress
@@ -138,7 +169,7 @@ static class FtrackTest
 
         using (var options = new SessionOptions())
         {
-            options.ServerUrl("http://127.0.0.1:9").ApiKey("k").ApiUser("u").TimeoutMs(2000).MaxAttempts(1);
+            options.ServerUrl("http://127.0.0.1:9").ApiKey("k").ApiUser("u").TimeoutMs(2000).MaxAttempts(1).SecurityRolesAllOpenProjects(false);
             Expect(StatusOf(() => new Session(options).Dispose()) == Status.Connection, "connection refused");
             Expect(StatusOf(() => options.TimeoutMs(0)) == Status.InvalidArgument, "invalid timeout");
         }

@@ -106,6 +106,49 @@ def main():
         reply = session.call([{"action": "query_server_information"}])
         expect(isinstance(reply, list) and "version" in reply[0], "raw call")
 
+        # the ftrack_api-shaped surface (issue 8), through the C ABI
+        cursor = session.query_cursor("select username from User order by username", 2)
+        pages = []
+        page = cursor.next_page()
+        while page is not None:
+            pages.append([u.get_string("username") for u in page])
+            page = cursor.next_page()
+        cursor.close()
+        expect(pages == [["admin", "artist"], ["inactive", "pm"], ["restricted"]], "cursor pages: %r" % pages)
+        got = session.get("User", artist.id)
+        expect(got is not None and got.get_string("username") == "artist", "get by id")
+        expect(session.get("User", "no-such-id") is None, "get missing")
+        group = session.ensure("Group", {"name": "Binding", "local": True})
+        expect(session.ensure("Group", {"name": "Binding", "local": True}, ["name"]).id == group.id, "ensure")
+        users = list(session.query("select id from User"))
+        session.populate(users, "username, email")
+        session.auto_populate = False
+        expect(session.auto_populate is False, "auto_populate toggle")
+        expect(all(u.get_string("username") for u in users), "populated")
+        session.auto_populate = True
+        session.record_operations = False
+        artist.set_string("first_name", "not recorded")
+        expect(session.pending_count == 0 and session.record_operations is False, "recording off")
+        session.record_operations = True
+        artist.set_json("last_name", "Recorded")
+        ops = session.recorded_operations()
+        expect(
+            ops[-1]["kind"] == "update" and ops[-1]["attribute"] == "last_name" and ops[-1]["value"] == "Recorded"
+            and ops[-1]["entity_type"] == "User" and ops[-1]["entity_key"] == artist.id,
+            "recorded operations: %r" % ops,
+        )
+        session.reset()
+        expect(session.pending_count == 0, "reset")
+        user_schema = session.entity_schema("User")
+        expect(user_schema["properties"]["security_roles"]["derived"] is True, "security_roles derived")
+        expect("User" in session.entity_types(), "entity types")
+        roles = [r.get_string("name") for r in artist.get_list("security_roles")]
+        expect(sorted(roles) == ["Project Manager", "User"], "security_roles read: %r" % roles)
+        expect(
+            status_of(lambda: artist.append("security_roles", pm_role)) == ft.Status.ROLE_ALREADY_ASSIGNED,
+            "validation through the collection call",
+        )
+
     options = ft.SessionOptions().server_url("http://127.0.0.1:9").api_key("k").api_user("u")
     options.timeout_ms(2000).max_attempts(1)
     expect(status_of(lambda: ft.Session(options=options)) == ft.Status.CONNECTION, "connection refused")
