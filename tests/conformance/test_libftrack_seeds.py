@@ -177,3 +177,35 @@ def test_plugins_needing_the_event_hub_are_refused_clearly(sandbox, tmp_path):
         % (sandbox.url, sandbox.key, sandbox.user, str(tmp_path))
     )
     assert "refused:" in result.stdout and "event hub" in result.stdout, result.stdout + result.stderr
+
+
+def test_roles_helper_lists_changes_and_audits(sandbox):
+    result = run_in_venv(
+        "import libftrack as ftrack_api\n"
+        "from libftrack.roles import Roles\n"
+        "s = ftrack_api.Session(server_url=%r, api_key=%r, api_user=%r)\n"
+        "roles = Roles(s)\n"
+        "print('project roles', sorted(r['name'] for r in roles.security_roles('PROJECT')))\n"
+        "pm = roles.find_user('pm')\n"
+        "print('pm', [(r.role['name'], r.scope_text) for r in roles.user_roles(pm)])\n"
+        "artist, manager = roles.find_user('artist'), roles.find_role('Project Manager')\n"
+        "roles.append(artist, manager)\n"
+        "roles.grant(artist, manager, roles.find_project('gamma'))\n"
+        "s.commit()\n"
+        "print('artist', sorted((r.role['name'], r.scope_text) for r in roles.user_roles(artist)))\n"
+        "try:\n    roles.append(artist, manager)\n"
+        "except ftrack_api.exception.RoleAlreadyAssignedError as e:\n    print('refused', e.status_name)\n"
+        "roles.replace(artist, manager, roles.find_role('Administrator'))\n"
+        "s.commit()\n"
+        "print('replaced', sorted(r.role['name'] for r in roles.user_roles(artist)))\n"
+        "rows = [r for r in roles.audit() if r['username'] == 'artist']\n"
+        "print('audit', sorted((r['role'], tuple(r['projects'])) for r in rows))\n"
+        % (sandbox.url, sandbox.key, sandbox.user)
+    )
+    out = result.stdout
+    assert "project roles ['Administrator', 'Project Manager', 'User']" in out, out + result.stderr
+    assert "pm [('Project Manager', 'alpha, gamma')]" in out, out + result.stderr
+    assert "artist [('Project Manager', 'gamma'), ('User', 'all open projects')]" in out, out + result.stderr
+    assert "refused FTRACK_STATUS_ROLE_ALREADY_ASSIGNED" in out, out + result.stderr
+    assert "replaced ['Administrator', 'User']" in out, out + result.stderr
+    assert "audit [('Administrator', ('gamma',)), ('User', ())]" in out, out + result.stderr
