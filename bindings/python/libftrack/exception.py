@@ -151,7 +151,7 @@ class ParseError(ServerError):
 
 
 class EventHubError(Error):
-    """The event hub (not part of libftrack yet: the events issue)."""
+    """The event hub (not exposed by the Python package yet)."""
 
     default_status = ft.Status.INVALID_ARGUMENT
 

@@ -157,23 +157,25 @@ class Session(object):
         explicit_plugins = _plugin_files(plugin_paths or [])
         if explicit_plugins:
             raise NotImplementedError(
-                "plugin_paths holds plugins (%s), and loading plugins needs the event hub, which "
-                "libftrack does not have yet (the events-and-plugins issue); pass plugin_paths=None "
-                "or a path without plugins" % ", ".join(explicit_plugins)
+                "plugin_paths holds Python plugins (%s), which the libftrack package does not load: "
+                "its event hub API is not there yet (the C library has an event hub and loads "
+                "shared-library plugins); pass plugin_paths=None or a path without Python plugins"
+                % ", ".join(explicit_plugins)
             )
         if plugin_paths is None:
             env_plugins = _plugin_files(os.environ.get("FTRACK_EVENT_PLUGIN_PATH", "").split(os.pathsep))
             if env_plugins:
                 warnings.warn(
-                    "FTRACK_EVENT_PLUGIN_PATH holds plugins that libftrack does not load: plugins "
-                    "need the event hub, which libftrack does not have yet",
+                    "FTRACK_EVENT_PLUGIN_PATH holds Python plugins that the libftrack package does "
+                    "not load: it has no event hub API yet",
                     RuntimeWarning,
                     stacklevel=2,
                 )
         if auto_connect_event_hub:
             warnings.warn(
-                "auto_connect_event_hub=True: libftrack has no event hub yet (the events-and-plugins "
-                "issue), so none is connected; session.event_hub raises NotImplementedError",
+                "auto_connect_event_hub=True: the libftrack Python package has no event hub API "
+                "yet (the C library's hub is not exposed to Python), so none is connected; "
+                "session.event_hub raises NotImplementedError",
                 RuntimeWarning,
                 stacklevel=2,
             )
@@ -252,7 +254,8 @@ class Session(object):
     @property
     def event_hub(self):
         raise NotImplementedError(
-            "libftrack has no event hub yet (the events-and-plugins issue); use ftrack_api for events"
+            "the libftrack Python package has no event hub API yet (the C library has one: "
+            "ftrack_event_hub_*); use ftrack_api for events meanwhile"
         )
 
     @property
