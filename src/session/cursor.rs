@@ -76,7 +76,9 @@ impl QueryCursor {
     /// the previous page was the last. A page may be empty only when the result is.
     ///
     /// Errors: as [`Session::query`]; a server whose paging never ends (a page of
-    /// rows already returned that announces another) is an [`Error::Protocol`].
+    /// rows already returned that announces another) is an [`Error::Protocol`];
+    /// a progress callback ([`Session::set_progress`]) that returns `false` after
+    /// the page ends the cursor with [`Error::Cancelled`].
     pub fn next_page(&mut self) -> Result<Option<Vec<Entity>>> {
         if self.done {
             return Ok(None);
@@ -119,6 +121,16 @@ impl QueryCursor {
         match next {
             Some(n) if got > 0 && n > off => self.offset = n,
             _ => self.done = true,
+        }
+        // Progress as for a whole query: the rows delivered so far.
+        if !self
+            .inner
+            .transport
+            .hooks()
+            .progress("query", self.seen.len() as u64, None)
+        {
+            self.done = true;
+            return Err(Error::Cancelled { sent: false });
         }
         Ok(Some(
             slots

@@ -76,3 +76,30 @@ def test_scenarios_really_run_on_libftrack(session_factory):
     session = session_factory()
     assert type(session).__module__ == "libftrack.session"
     assert test_first_and_one.__globals__["ftrack_api"] is libftrack  # noqa: F821
+
+
+def test_host_hooks_log_cancel_and_progress(session_factory, sandbox):
+    """libftrack's host hooks from Python: a logger sees the query and never the
+    key, and a progress callback that returns False cancels the query."""
+    session = session_factory()
+    lines = []
+    session.set_logger(lambda level, message: lines.append((level, message)), level="info")
+    session.query("select username from User").all()
+    session.set_logger(None)
+    assert any(level == "info" and "[query]" in message for level, message in lines), lines
+    assert not any(sandbox.key in message for _, message in lines)
+    pages = []
+
+    def stop(operation, done, total):
+        pages.append((operation, done, total))
+        return False
+
+    session.set_progress(stop)
+    with pytest.raises(libftrack.exception.Error) as raised:
+        session.query("select username from User").all()
+    assert raised.value.status_name == "FTRACK_STATUS_CANCELLED"
+    assert pages and pages[0][0] == "query" and pages[0][2] is None
+    session.set_progress(None)
+    assert session.query("select username from User").first() is not None
+    session.cancel()  # nothing in flight: nothing to cancel, and later calls work
+    assert session.query("select username from User").first() is not None

@@ -369,6 +369,45 @@ class Session(object):
             self._native.reset()
         self._entities = weakref.WeakValueDictionary()
 
+    # ---- host hooks (libftrack's own; ftrack_api has none) ----
+
+    LOG_LEVELS = {"error": 1, "warning": 2, "info": 3, "debug": 4}
+
+    def cancel(self):
+        """Makes every call of this session in flight now (on any thread) raise
+        an error with ``status_name == "FTRACK_STATUS_CANCELLED"``; a cancelled
+        commit keeps its operations."""
+        with exception.translate():
+            self._native.cancel()
+
+    def set_logger(self, callback, level="info"):
+        """Sends log lines (requests, retries, failures; never the API key) of
+        ``level`` ("error", "warning", "info", "debug") and more severe to
+        ``callback(level_name, message)``; ``None`` stops logging. The callback
+        runs on the thread of the call that logs."""
+        names = {v: k for k, v in self.LOG_LEVELS.items()}
+        if level not in self.LOG_LEVELS:
+            raise ValueError("level must be one of %s" % ", ".join(sorted(self.LOG_LEVELS)))
+        with exception.translate():
+            if callback is None:
+                self._native.set_logger(self.LOG_LEVELS[level], None)
+            else:
+                self._native.set_logger(
+                    self.LOG_LEVELS[level], lambda lvl, message: callback(names.get(lvl, "info"), message)
+                )
+
+    def set_progress(self, callback):
+        """Reports long operations as ``callback(operation, done, total)``
+        (``operation`` is "query" or "commit"; ``total`` is None when unknown);
+        returning False cancels the operation. ``None`` stops reporting."""
+        with exception.translate():
+            if callback is None:
+                self._native.set_progress(None)
+            else:
+                self._native.set_progress(
+                    lambda operation, done, total: bool(callback(operation, done, None if total < 0 else total))
+                )
+
     def close(self):
         """Closes the session (uncommitted operations are discarded)."""
         if self._native is not None:
