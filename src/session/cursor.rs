@@ -93,23 +93,11 @@ impl QueryCursor {
             None => self.first_result = Some(result),
         }
         let got = slots.len() as u64;
-        // A server whose paging never ends repeats rows: a page that brings
-        // nothing new while promising more is refused instead of looped on.
-        let fresh = slots
-            .iter()
-            .filter(|&&s| self.seen.insert(s, ()).is_none())
-            .count();
-        if fresh == 0 && got > 0 && next.is_some() {
+        if let Err(e) =
+            super::queries::check_page_is_new(&mut self.seen, &slots, next, off, &self.base)
+        {
             self.done = true;
-            return Err(Error::Protocol {
-                status: 200,
-                message: format!(
-                    "the server's paging does not end: the page at offset {off} of \"{}\" \
-                     holds only rows already returned, yet announces another page; check \
-                     the server, or add an explicit limit to the query",
-                    self.base
-                ),
-            });
+            return Err(e);
         }
         if let Some(r) = &mut self.remaining {
             slots.truncate((*r).min(got) as usize);

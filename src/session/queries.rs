@@ -269,23 +269,7 @@ impl Inner {
                     None => first_result = Some(result),
                 }
                 let got = slots.len() as u64;
-                // A server whose paging never ends repeats rows: a page that brings
-                // nothing new while promising more is refused instead of looped on.
-                let fresh = slots
-                    .iter()
-                    .filter(|&&s| seen.insert(s, ()).is_none())
-                    .count();
-                if fresh == 0 && got > 0 && next.is_some() {
-                    return Err(Error::Protocol {
-                        status: 200,
-                        message: format!(
-                            "the server's paging does not end: the page at offset {off} of \
-                             \"{base}\" holds only rows already returned, yet announces \
-                             another page; check the server, or add an explicit limit to the \
-                             query"
-                        ),
-                    });
-                }
+                check_page_is_new(&mut seen, &slots, next, off, base)?;
                 out.extend(slots.into_iter().map(|s| self.entity_from(s)));
                 if !hooks.progress("query", out.len() as u64, None) {
                     return Err(Error::Cancelled { sent: false });
@@ -335,6 +319,32 @@ impl Inner {
         }
         Ok(out)
     }
+}
+
+/// Refuses a page of a server whose paging never ends: one that brings only rows
+/// already returned (remembered in `seen`) while announcing another page.
+pub(super) fn check_page_is_new(
+    seen: &mut crate::schema::FastMap<u32, ()>,
+    slots: &[u32],
+    next: Option<u64>,
+    offset: u64,
+    base: &str,
+) -> Result<()> {
+    let fresh = slots
+        .iter()
+        .filter(|&&s| seen.insert(s, ()).is_none())
+        .count();
+    if fresh == 0 && !slots.is_empty() && next.is_some() {
+        return Err(Error::Protocol {
+            status: 200,
+            message: format!(
+                "the server's paging does not end: the page at offset {offset} of \"{base}\" \
+                 holds only rows already returned, yet announces another page; check the \
+                 server, or add an explicit limit to the query"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The `metadata.next.offset` of a query reply, read from its bytes without
