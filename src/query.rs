@@ -63,9 +63,7 @@ pub(crate) fn prepare(expr: &str, schema: &Schema) -> Result<(String, String)> {
         return Ok((expr.to_owned(), ty));
     }
     let ty = &expr[s0..e0];
-    let tid = schema
-        .known_type(ty)
-        .ok_or_else(|| Error::UnknownEntityType(ty.to_owned()))?;
+    let tid = schema.require_type(ty)?;
     let info = schema.ty(tid);
     let proj = if info.default_projections.is_empty() {
         info.primary_key.join(", ")

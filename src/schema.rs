@@ -296,6 +296,12 @@ impl Schema {
             .filter(|&t| self.types[t as usize].known)
     }
 
+    /// The id of a type the server describes, else [`crate::Error::UnknownEntityType`].
+    pub(crate) fn require_type(&self, name: &str) -> crate::Result<u32> {
+        self.known_type(name)
+            .ok_or_else(|| crate::Error::UnknownEntityType(name.to_owned()))
+    }
+
     pub(crate) fn ty(&self, tid: u32) -> &TypeInfo {
         &self.types[tid as usize]
     }

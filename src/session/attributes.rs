@@ -74,16 +74,7 @@ impl Inner {
     ) -> Result<()> {
         let mut guard = self.lock();
         let st = &mut *guard;
-        live(st, e.slot)?;
-        let tid = st.map.slots[e.slot as usize].ty;
-        let attr = attr_id(&mut st.schema, tid, attribute)?;
-        let s = &st.map.slots[e.slot as usize];
-        if s.state == SlotState::Persisted && st.schema.ty(tid).pk_ids.contains(&attr) {
-            return Err(Error::InvalidArgument(format!(
-                "{}.{attribute} is the primary key and cannot change; create a new entity instead",
-                st.schema.ty(tid).name
-            )));
-        }
+        let (tid, attr) = settable(st, e.slot, attribute)?;
         let kind = st.schema.kind(tid, attr).cloned();
         let m = |expected: &'static str| {
             mismatch(&st.schema, tid, attribute, expected, value.type_name())
@@ -136,16 +127,7 @@ impl Inner {
     ) -> Result<()> {
         let mut guard = self.lock();
         let st = &mut *guard;
-        live(st, e.slot)?;
-        let tid = st.map.slots[e.slot as usize].ty;
-        let attr = attr_id(&mut st.schema, tid, attribute)?;
-        let s = &st.map.slots[e.slot as usize];
-        if s.state == SlotState::Persisted && st.schema.ty(tid).pk_ids.contains(&attr) {
-            return Err(Error::InvalidArgument(format!(
-                "{}.{attribute} is the primary key and cannot change; create a new entity instead",
-                st.schema.ty(tid).name
-            )));
-        }
+        let (tid, attr) = settable(st, e.slot, attribute)?;
         let stored = json_to_stored(&mut st.schema, &mut st.map, tid, attr, attribute, value)?;
         self.set_locked(st, e.slot, attr, stored);
         Ok(())
@@ -222,6 +204,22 @@ impl Inner {
             });
         }
     }
+}
+
+/// The type and attribute ids of `attribute` on a live entity that may be set:
+/// not the primary key of an entity the server already has.
+fn settable(st: &mut State, slot: u32, attribute: &str) -> Result<(u32, u32)> {
+    live(st, slot)?;
+    let tid = st.map.slots[slot as usize].ty;
+    let attr = attr_id(&mut st.schema, tid, attribute)?;
+    let s = &st.map.slots[slot as usize];
+    if s.state == SlotState::Persisted && st.schema.ty(tid).pk_ids.contains(&attr) {
+        return Err(Error::InvalidArgument(format!(
+            "{}.{attribute} is the primary key and cannot change; create a new entity instead",
+            st.schema.ty(tid).name
+        )));
+    }
+    Ok((tid, attr))
 }
 
 /// A value as wire JSON, for callers that already hold the session lock.

@@ -26,10 +26,7 @@ impl Session {
     ) -> Result<Entity> {
         let mut st = self.inner.lock();
         let st = &mut *st;
-        let tid = st
-            .schema
-            .known_type(entity_type)
-            .ok_or_else(|| Error::UnknownEntityType(entity_type.to_owned()))?;
+        let tid = st.schema.require_type(entity_type)?;
         let info = st.schema.ty(tid).clone();
         let mut key = String::new();
         let mut values: Vec<(u32, Stored)> = Vec::with_capacity(data.len() + 1);

@@ -133,10 +133,7 @@ impl Session {
     pub fn register_derived_collection(&self, mut derived: DerivedCollection) -> Result<()> {
         {
             let st = self.inner.lock();
-            let tid = st
-                .schema
-                .known_type(&derived.entity_type)
-                .ok_or_else(|| Error::UnknownEntityType(derived.entity_type.clone()))?;
+            let tid = st.schema.require_type(&derived.entity_type)?;
             let attr_kind = |tid: u32, name: &str| {
                 st.schema
                     .attrs
@@ -156,10 +153,7 @@ impl Session {
                     derived.entity_type, derived.through
                 )));
             };
-            let via_tid = st
-                .schema
-                .known_type(via)
-                .ok_or_else(|| Error::UnknownEntityType(via.clone()))?;
+            let via_tid = st.schema.require_type(via)?;
             let Some(AttrKind::Ref(target)) = attr_kind(via_tid, &derived.item) else {
                 return Err(Error::InvalidArgument(format!(
                     "{via}.{} is not a reference in the server's schema; derive through a \

@@ -73,10 +73,7 @@ impl Session {
     ) -> Result<Vec<Entity>> {
         let (pk, proj) = {
             let st = self.inner.lock();
-            let tid = st
-                .schema
-                .known_type(entity_type)
-                .ok_or_else(|| Error::UnknownEntityType(entity_type.to_owned()))?;
+            let tid = st.schema.require_type(entity_type)?;
             let info = st.schema.ty(tid);
             let proj = if projections.is_empty() {
                 info.default_projections.join(", ")
@@ -95,10 +92,7 @@ impl Session {
         let key = key_of_id(id);
         {
             let mut st = self.inner.lock();
-            let tid = st
-                .schema
-                .known_type(entity_type)
-                .ok_or_else(|| Error::UnknownEntityType(entity_type.to_owned()))?;
+            let tid = st.schema.require_type(entity_type)?;
             if let Some(slot) = st.map.find(tid, &key) {
                 return Ok(Some(self.inner.entity_from(slot)));
             }

@@ -2,7 +2,7 @@
 //! projections and attributes with their kinds, derived collections included.
 
 use super::Session;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::schema::AttrKind;
 
 /// One attribute of an [`EntitySchema`].
@@ -98,10 +98,7 @@ impl Session {
     pub fn entity_schema(&self, entity_type: &str) -> Result<EntitySchema> {
         let mut schema = {
             let st = self.inner.lock();
-            let tid = st
-                .schema
-                .known_type(entity_type)
-                .ok_or_else(|| Error::UnknownEntityType(entity_type.to_owned()))?;
+            let tid = st.schema.require_type(entity_type)?;
             let info = st.schema.ty(tid);
             let attributes = info
                 .attrs
