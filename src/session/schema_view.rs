@@ -94,7 +94,7 @@ impl Session {
     /// The schema of `entity_type`, with the derived collections registered on
     /// it listed and marked `derived`.
     ///
-    /// Errors: [`Error::UnknownEntityType`].
+    /// Errors: [`Error::UnknownEntityType`](crate::Error::UnknownEntityType).
     pub fn entity_schema(&self, entity_type: &str) -> Result<EntitySchema> {
         let mut schema = {
             let st = self.inner.lock();
