@@ -1,10 +1,12 @@
 //! Entity-type schemas from `query_schemas`: attribute kinds, primary keys,
 //! default projections, interned attribute names, and the schema cache file.
 //!
-//! The cache file is our own format, `{"server_url", "schema_hash", "schemas"}`: the
+//! The cache file is our own format, `{"format", "server_url", "schema_hash", "types"}`
+//! with a digest of the schemas (see `CacheFile`): the
 //! server's hash is stored next to the schemas, so no Python-style canonical dump has
 //! to be recomputed on the client.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
@@ -251,20 +253,24 @@ impl Schema {
             }
         }
         let pk_ids = primary_key.iter().map(|k| self.attrs.intern(k)).collect();
-        let info = TypeInfo {
+        self.add_type(TypeInfo {
             name: name.to_owned(),
             known: true,
             primary_key,
             pk_ids,
             default_projections: strs("default_projections"),
             attrs,
-        };
-        if let Some(&existing) = self.by_name.get(name) {
+        });
+    }
+
+    /// Adds a type the server describes, replacing one of the same name.
+    fn add_type(&mut self, info: TypeInfo) {
+        if let Some(&existing) = self.by_name.get(info.name.as_str()) {
             self.types[existing as usize] = info;
         } else {
             let tid = self.types.len() as u32;
+            self.by_name.insert(info.name.as_str().into(), tid);
             self.types.push(info);
-            self.by_name.insert(name.into(), tid);
         }
     }
 
@@ -323,27 +329,161 @@ pub(crate) fn cache_file(dir: &Path, server_url: &str) -> PathBuf {
     dir.join(format!("libftrack_schema_cache_{h:016x}.json"))
 }
 
-/// Parses the bytes of a cache file: `(schema_hash, schema)` when it is for
-/// `server_url`. Any problem means "no cache".
-pub(crate) fn parse_cache(bytes: &[u8], server_url: &str) -> Option<(String, Schema)> {
-    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-    if v.get("server_url")?.as_str()? != server_url {
-        return None;
-    }
-    let hash = v.get("schema_hash")?.as_str()?.to_owned();
-    let schemas = v.get("schemas").filter(|s| s.is_array())?;
-    Some((hash, Schema::from_json(schemas)))
+/// The version of the cache file's layout; a file of another version is
+/// ignored (and replaced after the schemas are fetched again).
+const CACHE_FORMAT: u32 = 2;
+
+/// The cache file: the server's hash beside a digest of its schemas that
+/// holds only what [`Schema`] keeps (kinds, keys, projections), so a warm
+/// start reads a few kilobytes into typed fields instead of walking the
+/// server's full schema documents.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CacheFile<'a> {
+    format: u32,
+    #[serde(borrow)]
+    server_url: Cow<'a, str>,
+    #[serde(borrow)]
+    schema_hash: Cow<'a, str>,
+    #[serde(borrow)]
+    types: Vec<CachedType<'a>>,
 }
 
-/// Writes the cache file atomically (temp file + rename). Errors are ignored: the
-/// cache is an optimisation.
-pub(crate) fn save_cache(path: &Path, server_url: &str, hash: &str, schemas: &serde_json::Value) {
-    let doc = serde_json::json!({
-        "server_url": server_url,
-        "schema_hash": hash,
-        "schemas": schemas,
-    });
-    if let Ok(bytes) = serde_json::to_vec(&doc) {
+/// One entity type in the cache file.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct CachedType<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    primary_key: Vec<Cow<'a, str>>,
+    #[serde(borrow)]
+    default_projections: Vec<Cow<'a, str>>,
+    /// `[name, kind, target]`, kinds named as [`AttrKind::name`] does.
+    #[serde(borrow)]
+    attributes: Vec<(Cow<'a, str>, Cow<'a, str>, Option<Cow<'a, str>>)>,
+}
+
+impl AttrKind {
+    /// The kind's name as the schema view and the cache file spell it:
+    /// `"string"`, `"boolean"`, `"integer"`, `"number"`, `"datetime"`,
+    /// `"json"`, `"reference"` or `"collection"`.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            AttrKind::String => "string",
+            AttrKind::Bool => "boolean",
+            AttrKind::Int => "integer",
+            AttrKind::Float => "number",
+            AttrKind::DateTime => "datetime",
+            AttrKind::Json => "json",
+            AttrKind::Ref(_) => "reference",
+            AttrKind::Collection(_) => "collection",
+        }
+    }
+
+    /// The entity type of a reference's or collection's items.
+    pub(crate) fn target(&self) -> Option<&str> {
+        match self {
+            AttrKind::Ref(t) | AttrKind::Collection(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The kind called `name` (see [`AttrKind::name`]); `None` for a name it
+    /// does not know or a reference without its target.
+    fn from_name(name: &str, target: Option<&str>) -> Option<AttrKind> {
+        Some(match (name, target) {
+            ("string", _) => AttrKind::String,
+            ("boolean", _) => AttrKind::Bool,
+            ("integer", _) => AttrKind::Int,
+            ("number", _) => AttrKind::Float,
+            ("datetime", _) => AttrKind::DateTime,
+            ("json", _) => AttrKind::Json,
+            ("reference", Some(t)) => AttrKind::Ref(t.to_owned()),
+            ("collection", Some(t)) => AttrKind::Collection(t.to_owned()),
+            _ => return None,
+        })
+    }
+}
+
+/// Parses the bytes of a cache file: `(schema_hash, schema)` when it is for
+/// `server_url`. Any problem (another format, another server, a kind it does
+/// not know) means "no cache".
+pub(crate) fn parse_cache(bytes: &[u8], server_url: &str) -> Option<(String, Schema)> {
+    let file: CacheFile = serde_json::from_slice(bytes).ok()?;
+    if file.format != CACHE_FORMAT || file.server_url != server_url {
+        return None;
+    }
+    let mut schema = Schema::new();
+    for t in &file.types {
+        let mut attrs = FastMap::default();
+        attrs.reserve(t.attributes.len());
+        for (name, kind, target) in &t.attributes {
+            let kind = AttrKind::from_name(kind, target.as_deref())?;
+            attrs.insert(schema.attrs.intern(name), kind);
+        }
+        let primary_key: Vec<String> = t.primary_key.iter().map(|k| k.to_string()).collect();
+        if primary_key.is_empty() {
+            return None;
+        }
+        let pk_ids = primary_key.iter().map(|k| schema.attrs.intern(k)).collect();
+        schema.add_type(TypeInfo {
+            name: t.id.to_string(),
+            known: true,
+            pk_ids,
+            primary_key,
+            default_projections: t
+                .default_projections
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            attrs,
+        });
+    }
+    Some((file.schema_hash.into_owned(), schema))
+}
+
+/// Writes the cache file for `schema` atomically (temp file + rename). Errors
+/// are ignored: the cache is an optimisation.
+pub(crate) fn save_cache(path: &Path, server_url: &str, hash: &str, schema: &Schema) {
+    let types = schema
+        .types
+        .iter()
+        .filter(|t| t.known)
+        .map(|t| {
+            let mut attributes: Vec<_> = t
+                .attrs
+                .iter()
+                .map(|(&a, kind)| {
+                    (
+                        Cow::Borrowed(schema.attrs.name(a)),
+                        Cow::Borrowed(kind.name()),
+                        kind.target().map(Cow::Borrowed),
+                    )
+                })
+                .collect();
+            attributes.sort_by(|a, b| a.0.cmp(&b.0));
+            CachedType {
+                id: Cow::Borrowed(&t.name),
+                primary_key: t
+                    .primary_key
+                    .iter()
+                    .map(|k| Cow::Borrowed(k.as_str()))
+                    .collect(),
+                default_projections: t
+                    .default_projections
+                    .iter()
+                    .map(|p| Cow::Borrowed(p.as_str()))
+                    .collect(),
+                attributes,
+            }
+        })
+        .collect();
+    let file = CacheFile {
+        format: CACHE_FORMAT,
+        server_url: Cow::Borrowed(server_url),
+        schema_hash: Cow::Borrowed(hash),
+        types,
+    };
+    if let Ok(bytes) = serde_json::to_vec(&file) {
         crate::atomic_file::write_atomic(path, &bytes);
     }
 }
@@ -385,11 +525,54 @@ mod tests {
     fn cache_roundtrip() {
         let dir = tempfile::tempdir().unwrap();
         let p = cache_file(dir.path(), "http://a");
-        save_cache(&p, "http://a", "h1", &serde_json::json!([{"id": "X"}]));
+        let original = Schema::from_json(&serde_json::json!([{
+            "id": "User", "primary_key": ["id"], "default_projections": ["id", "username"],
+            "properties": {
+                "id": {"type": "string"},
+                "username": {"type": "string"},
+                "is_active": {"type": "boolean"},
+                "created": {"type": "string", "format": "date-time"},
+                "user_type": {"$ref": "UserType"},
+                "memberships": {"type": "array", "items": {"$ref": "Membership"}},
+                "data": {"type": "object"},
+                "n": {"type": "integer"},
+                "f": {"type": "number"}
+            }
+        }, {"id": "Link", "primary_key": ["from_id", "to_id"]}]));
+        save_cache(&p, "http://a", "h1", &original);
         let bytes = std::fs::read(&p).unwrap();
         let (hash, schema) = parse_cache(&bytes, "http://a").unwrap();
         assert_eq!(hash, "h1");
-        assert!(schema.known_type("X").is_some());
+        for name in ["User", "Link"] {
+            let (a, b) = (
+                original.ty(original.known_type(name).unwrap()),
+                schema.ty(schema.known_type(name).unwrap()),
+            );
+            assert_eq!(a.primary_key, b.primary_key);
+            assert_eq!(a.default_projections, b.default_projections);
+            let kinds = |s: &Schema, t: &TypeInfo| {
+                let mut v: Vec<(String, AttrKind)> = t
+                    .attrs
+                    .iter()
+                    .map(|(&id, k)| (s.attrs.name(id).to_owned(), k.clone()))
+                    .collect();
+                v.sort_by(|x, y| x.0.cmp(&y.0));
+                v
+            };
+            assert_eq!(kinds(&original, a), kinds(&schema, b));
+        }
+        assert_eq!(schema.ty(schema.known_type("User").unwrap()).attrs.len(), 9);
         assert!(parse_cache(&bytes, "http://b").is_none());
+        // A file of the first format (the server's documents) is not used.
+        let old = serde_json::to_vec(&serde_json::json!({
+            "server_url": "http://a", "schema_hash": "h1", "schemas": [{"id": "X"}]
+        }))
+        .unwrap();
+        assert!(parse_cache(&old, "http://a").is_none());
+        // Nor one with a kind this version does not know.
+        let odd = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"boolean\"", "\"bool8\"");
+        assert!(parse_cache(odd.as_bytes(), "http://a").is_none());
     }
 }

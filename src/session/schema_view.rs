@@ -3,7 +3,6 @@
 
 use super::Session;
 use crate::error::Result;
-use crate::schema::AttrKind;
 
 /// One attribute of an [`EntitySchema`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,19 +62,6 @@ impl EntitySchema {
     }
 }
 
-fn kind_name(kind: &AttrKind) -> (&'static str, Option<String>) {
-    match kind {
-        AttrKind::String => ("string", None),
-        AttrKind::Bool => ("boolean", None),
-        AttrKind::Int => ("integer", None),
-        AttrKind::Float => ("number", None),
-        AttrKind::DateTime => ("datetime", None),
-        AttrKind::Json => ("json", None),
-        AttrKind::Ref(t) => ("reference", Some(t.clone())),
-        AttrKind::Collection(t) => ("collection", Some(t.clone())),
-    }
-}
-
 impl Session {
     /// The names of the entity types the server's schemas describe, sorted.
     pub fn entity_types(&self) -> Vec<String> {
@@ -103,14 +89,11 @@ impl Session {
             let attributes = info
                 .attrs
                 .iter()
-                .map(|(&a, kind)| {
-                    let (kind, target) = kind_name(kind);
-                    AttributeSchema {
-                        name: st.schema.attrs.name(a).to_owned(),
-                        kind,
-                        target,
-                        derived: false,
-                    }
+                .map(|(&a, kind)| AttributeSchema {
+                    name: st.schema.attrs.name(a).to_owned(),
+                    kind: kind.name(),
+                    target: kind.target().map(str::to_owned),
+                    derived: false,
                 })
                 .collect();
             EntitySchema {
