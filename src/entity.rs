@@ -45,6 +45,12 @@ impl Entity {
         self.session.entity_type_of(self.slot)
     }
 
+    /// Whether this is an entity of type `entity_type` (as
+    /// [`Entity::entity_type`] compares, without copying the name).
+    pub fn is_of_type(&self, entity_type: &str) -> bool {
+        self.session.entity_type_is(self.slot, entity_type)
+    }
+
     /// The primary key as a string (composite keys joined with `,`).
     pub fn id(&self) -> String {
         self.session.key_of(self.slot)

@@ -128,7 +128,7 @@ impl Roles {
         project: &Entity,
         grant: bool,
     ) -> Result<bool> {
-        if project.entity_type() != "Project" {
+        if !project.is_of_type("Project") {
             return Err(Error::InvalidArgument(format!(
                 "expected a Project, got a {}",
                 project.entity_type()
@@ -277,7 +277,7 @@ pub(super) fn not_assigned(username: &str, role: &str, to_do: &str) -> Error {
 }
 
 fn check_role(role: &Entity) -> Result<()> {
-    if role.entity_type() != "SecurityRole" {
+    if !role.is_of_type("SecurityRole") {
         return Err(Error::InvalidArgument(format!(
             "expected a SecurityRole, got a {}",
             role.entity_type()

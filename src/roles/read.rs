@@ -1,7 +1,7 @@
 //! Reading: security roles, users and projects by name, and a user's roles with
 //! their scope (which also refreshes the role store).
 
-use super::validate::Held;
+use super::validate::{Held, HeldRoles};
 use super::{ProjectRef, Roles, UserRole};
 use crate::{Entity, Error, Result, Value, quote};
 
@@ -156,7 +156,7 @@ impl Roles {
 }
 
 /// What validation keeps of a user's roles: role id → scope.
-pub(super) fn held_state(roles: &[UserRole]) -> std::collections::BTreeMap<String, Held> {
+pub(super) fn held_state(roles: &[UserRole]) -> HeldRoles {
     roles
         .iter()
         .map(|r| {

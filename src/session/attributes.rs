@@ -31,6 +31,11 @@ impl Inner {
         st.schema.ty(st.map.slots[slot as usize].ty).name.clone()
     }
 
+    pub(crate) fn entity_type_is(&self, slot: u32, entity_type: &str) -> bool {
+        let st = self.lock();
+        st.schema.ty(st.map.slots[slot as usize].ty).name == entity_type
+    }
+
     pub(crate) fn key_of(&self, slot: u32) -> String {
         id_of_key(&self.lock().map.slots[slot as usize].key)
     }
