@@ -267,7 +267,9 @@ class EventHub(object):
         topics such as ``ftrack.api.session.*`` are handled in the process)
         and ``on_reply(reply_event)`` is called for each reply, from
         :meth:`wait`. Raises ``EventHubConnectionError`` when the hub was
-        never connected; ``on_error="ignore"`` swallows errors."""
+        never connected (while connecting, the event is queued);
+        ``on_error="ignore"`` swallows errors. An event whose data JSON
+        cannot hold is logged and not sent, as in ftrack_api."""
         try:
             return self._publish(event, synchronous=synchronous, on_reply=on_reply)
         except Exception:
