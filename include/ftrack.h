@@ -924,9 +924,11 @@ ftrack_status ftrack_session_options_set_event_dispatch_thread(ftrack_session_op
  * ending in `.so`, `.dylib` or `.dll` that export
  * `ftrack_event_plugin_register`). Without any, the directories of
  * `FTRACK_EVENT_PLUGIN_PATH` (separated by `:`) are searched. The string is copied.
+ * An empty `path` adds no directory but still turns that fallback off: called
+ * only with `""`, no plugin is loaded (as `plugin_paths=[]` in ftrack_api).
  *
  * @param options the options (not NULL).
- * @param path a directory, NUL-terminated UTF-8 (not NULL); copied.
+ * @param path a directory, NUL-terminated UTF-8 (not NULL); copied; `""` for none.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
  *         `FTRACK_STATUS_INVALID_UTF8` or `FTRACK_STATUS_POISONED`.
  *
@@ -1098,6 +1100,73 @@ ftrack_status ftrack_event_hub_publish_and_wait(ftrack_session *session,
                                                 ftrack_event **out_reply);
 
 /**
+ * @brief Copies the id of the session's event hub: the `source.id` of the events
+ * it publishes, which replies target (`"id=<hub id>"`). Stable for the
+ * session's life.
+ *
+ * @param session the session (not NULL).
+ * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+ * @param buffer_len the size of `buffer` in bytes.
+ * @param out_len NULL, or receives the size needed, NUL included.
+ * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len`
+ *         is the size needed), `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_event_hub_id(ftrack_session *session,
+                                  char *buffer,
+                                  size_t buffer_len,
+                                  size_t *out_len);
+
+/**
+ * @brief Publishes an event given as one JSON object, keeping the fields the
+ * caller set, and optionally calls `on_reply` with each reply to it.
+ *
+ * `event_json` holds `topic` (required, not empty) and optionally `id`
+ * (generated when absent or empty), `data` (default `{}`), `target` (an
+ * expression over subscriber metadata), `source` (an object; `id`, `user`
+ * and `applicationId` are filled in when absent) and `in_reply_to_event`
+ * (or `inReplyToEvent`, the wire name); other keys (`sent`) are ignored.
+ * It is then published as by `ftrack_event_hub_publish` (local-only topics
+ * are handled locally, at once). The event's id is written to
+ * `(buffer, buffer_len, out_len)` (`buffer` may be NULL when not wanted and
+ * `buffer_len` is 0).
+ *
+ * `on_reply` (may be NULL) is called for every reply to this event (topic
+ * `ftrack.meta.reply`, `in_reply_to_event` its id) where subscriber
+ * callbacks run: in `ftrack_event_hub_dispatch`, or on the dispatch thread.
+ * Its return value: non-zero is logged; `ftrack_event_set_reply` on the
+ * reply has no effect. The callbacks of the latest 10000 events published
+ * with one are kept (older ones are forgotten). Replies awaited by
+ * `ftrack_event_hub_publish_and_wait` do not come here.
+ *
+ * @param session the session (not NULL).
+ * @param event_json the event, a JSON object, NUL-terminated UTF-8 (not NULL).
+ * @param on_reply NULL, or the callback for each reply; see `ftrack_event_callback_fn` for its rules.
+ * @param user_data passed back to `on_reply` unchanged; must stay valid until the session is destroyed.
+ * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+ * @param buffer_len the size of `buffer` in bytes.
+ * @param out_len NULL, or receives the size needed, NUL included.
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the hub was
+ *         never connected or the queue is full; `FTRACK_STATUS_INVALID_ARGUMENT`
+ *         (not a JSON object, no topic, a field of the wrong type);
+ *         `FTRACK_STATUS_BUFFER_TOO_SMALL` (the event was published;
+ *         `*out_len` is the size needed); `FTRACK_STATUS_NULL_POINTER`;
+ *         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe; may be called from a subscriber callback.
+ */
+FTRACK_API
+ftrack_status ftrack_event_hub_publish_event(ftrack_session *session,
+                                             const char *event_json,
+                                             ftrack_event_callback_fn on_reply,
+                                             void *user_data,
+                                             char *buffer,
+                                             size_t buffer_len,
+                                             size_t *out_len);
+
+/**
  * @brief Runs the callbacks of the events that arrived, on this thread, waiting
  * up to `timeout_ms` for the first; `*out_handled` (may be NULL) is the
  * number of events handled. Call it regularly from the thread that should
@@ -1185,6 +1254,47 @@ ftrack_status ftrack_event_source_json(const ftrack_event *event,
                                        char *buffer,
                                        size_t buffer_len,
                                        size_t *out_len);
+
+/**
+ * @brief Copies the whole event as a JSON object, in the form it has on the
+ * wire and that subscriptions are matched against: `id`, `topic`, `data`,
+ * `source`, `target`, `inReplyToEvent` (null unless a reply) and `sent`
+ * (null), as `ftrack_event_topic`.
+ *
+ * @param event the event (not NULL).
+ * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+ * @param buffer_len the size of `buffer` in bytes.
+ * @param out_len NULL, or receives the size needed, NUL included.
+ * @return as `ftrack_event_topic`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_event_json(const ftrack_event *event,
+                                char *buffer,
+                                size_t buffer_len,
+                                size_t *out_len);
+
+/**
+ * @brief Sets `*out` to whether a subscription expression (the language of
+ * `ftrack_event_hub_subscribe`) matches a JSON value: an event in the form
+ * of `ftrack_event_json` for a subscription, or subscriber metadata for a
+ * target. For hosts that route events among handlers of their own.
+ *
+ * @param expression the expression, NUL-terminated UTF-8 (not NULL).
+ * @param json the value, JSON, NUL-terminated UTF-8 (not NULL).
+ * @param out receives the answer (not NULL).
+ * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for a bad
+ *         expression (the message says where) or JSON;
+ *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+ *         `FTRACK_STATUS_POISONED`.
+ *
+ * Thread-safe.
+ */
+FTRACK_API
+ftrack_status ftrack_event_expression_matches(const char *expression,
+                                              const char *json,
+                                              bool *out);
 
 /**
  * @brief Copies one value of the event's data, found by a JSON pointer (RFC

@@ -150,6 +150,86 @@ fn publish_and_wait_gets_the_reply_a_handler_returns() {
 }
 
 #[test]
+fn publish_with_reply_runs_the_reply_handler_for_every_reply_where_the_host_dispatches() {
+    let sb = sandbox();
+    // Two responders on other sessions, each answering on its own dispatch thread.
+    let mut responders = Vec::new();
+    for name in ["first", "second"] {
+        let s = admin(&sb);
+        let hub = s.event_hub();
+        hub.set_options(EventHubOptions {
+            dispatch_thread: true,
+            ..fast()
+        });
+        hub.subscribe(
+            "topic=studio.question",
+            recorder(&Arc::default(), Some(json!({"from": name}))),
+            Some(json!({"id": name})),
+            100,
+        )
+        .unwrap();
+        hub.connect(WAIT).unwrap();
+        responders.push(s);
+    }
+    let asker = admin(&sb);
+    let hub = asker.event_hub();
+    hub.connect(WAIT).unwrap();
+    let replies = Arc::new(Mutex::new(Vec::<(Event, std::thread::ThreadId)>::new()));
+    let r2 = Arc::clone(&replies);
+    let on_reply: Handler = Arc::new(move |e: &Event| {
+        r2.lock()
+            .unwrap()
+            .push((e.clone(), std::thread::current().id()));
+        // A failing reply handler is logged; the hub goes on.
+        Err("reply handler failure".into())
+    });
+    // The responders' subscriptions reach the server asynchronously: ask
+    // until both answered one question.
+    let until = Instant::now() + WAIT;
+    let mut asked = Vec::new();
+    let both = |asked: &[String]| {
+        let got = replies.lock().unwrap();
+        asked.iter().any(|id| {
+            let mut from: Vec<_> = got
+                .iter()
+                .filter(|(e, _)| e.in_reply_to_event.as_deref() == Some(id.as_str()))
+                .map(|(e, _)| e.data["from"].clone())
+                .collect();
+            from.sort_by_key(|v| v.to_string());
+            from == [json!("first"), json!("second")]
+        })
+    };
+    while !both(&asked) && Instant::now() < until {
+        let id = hub
+            .publish_with_reply(
+                Event::new("studio.question", json!({})),
+                Arc::clone(&on_reply),
+            )
+            .unwrap();
+        asked.push(id);
+        // Replies wait for the host: nothing runs without dispatch.
+        let before = replies.lock().unwrap().len();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(replies.lock().unwrap().len(), before);
+        hub.dispatch(Duration::from_millis(200));
+    }
+    assert!(both(&asked), "{:?}", replies.lock().unwrap());
+    let got = replies.lock().unwrap();
+    assert!(
+        got.iter()
+            .all(|(e, t)| e.topic == "ftrack.meta.reply" && *t == std::thread::current().id())
+    );
+    drop(got);
+    // It fails as publish does: on a hub that was never connected, with Connection.
+    let idle = admin(&sb);
+    let err = idle
+        .event_hub()
+        .publish_with_reply(Event::new("studio.question", json!({})), on_reply)
+        .unwrap_err();
+    assert_eq!(err.kind(), ftrack::ErrorKind::Connection);
+}
+
+#[test]
 fn priorities_targets_and_failing_handlers_locally() {
     let sb = sandbox();
     let lines = Arc::new(Mutex::new(Vec::<String>::new()));

@@ -20,7 +20,10 @@ import json
 import os
 from ctypes import POINTER, byref, c_bool, c_char, c_char_p, c_double, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
 
-__all__ = ["FtrackError", "Session", "SessionOptions", "Entity", "EntityList", "Status", "library", "version"]
+__all__ = [
+    "EVENT_CALLBACK_FN", "FtrackError", "Session", "SessionOptions", "Entity", "EntityList", "Status", "event_json",
+    "event_set_reply", "expression_matches", "library", "version",
+]
 
 
 class Status:
@@ -223,8 +226,8 @@ _f = {
     ),
     "options_set_max_reply_bytes": _fn("ftrack_session_options_set_max_reply_bytes", _status, c_void_p, c_uint64),
     "options_set_allow_insecure_http": _fn("ftrack_session_options_set_allow_insecure_http", _status, c_void_p, c_bool),
-    # events and plugins (declarations: the C functions with their signatures;
-    # no Pythonic event API in this module yet)
+    # events and plugins (the Session methods event_hub_* below wrap them; the
+    # libftrack package builds ftrack_api's EventHub on those)
     "options_set_auto_connect_event_hub": _fn(
         "ftrack_session_options_set_auto_connect_event_hub", _status, c_void_p, c_bool
     ),
@@ -247,6 +250,12 @@ _f = {
         *_buffer
     ),
     "event_hub_unsubscribe": _fn("ftrack_event_hub_unsubscribe", _status, c_void_p, c_char_p),
+    "event_hub_id": _fn("ftrack_event_hub_id", _status, c_void_p, *_buffer),
+    "event_hub_publish_event": _fn(
+        "ftrack_event_hub_publish_event", _status, c_void_p, c_char_p, c_void_p, c_void_p, *_buffer
+    ),
+    "event_json": _fn("ftrack_event_json", _status, c_void_p, *_buffer),
+    "event_expression_matches": _fn("ftrack_event_expression_matches", _status, c_char_p, c_char_p, POINTER(c_bool)),
     "event_id": _fn("ftrack_event_id", _status, c_void_p, *_buffer),
     "event_topic": _fn("ftrack_event_topic", _status, c_void_p, *_buffer),
     "event_data_json": _fn("ftrack_event_data_json", _status, c_void_p, *_buffer),
@@ -299,6 +308,26 @@ def _read(fill):
             return status, buffer.raw[: max(needed.value - 1, 0)].decode("utf-8")
         size = needed.value
     return status, ""
+
+
+def event_json(event):
+    """An ``ftrack_event *`` (as handed to an event callback) decoded from
+    ``ftrack_event_json``: a dict with ``id``, ``topic``, ``data``, ``source``,
+    ``target``, ``inReplyToEvent`` and ``sent`` (the wire form)."""
+    return json.loads(_text(lambda b, n, o: _f["event_json"](event, b, n, o)))
+
+
+def event_set_reply(event, data_json):
+    """Sets the reply (JSON text) an event callback sends back for ``event``."""
+    _check(_f["event_set_reply"](event, _utf8(data_json)))
+
+
+def expression_matches(expression, value_json):
+    """Whether a subscription expression matches a JSON value (text): an event
+    in the form of :func:`event_json`, or subscriber metadata for a target."""
+    out = c_bool(False)
+    _check(_f["event_expression_matches"](_utf8(expression), _utf8(value_json), byref(out)))
+    return out.value
 
 
 def last_error_message():
@@ -578,6 +607,23 @@ class SessionOptions(_Handle):
         self._log_fn = LOG_FN(lambda _u, lvl, msg: callback(lvl, msg.decode("utf-8", "replace")))
         return self._set("options_set_logger", int(level), ctypes.cast(self._log_fn, c_void_p), None)
 
+    def auto_connect_event_hub(self, v):
+        """Connect the event hub in the background when the session starts."""
+        return self._set("options_set_auto_connect_event_hub", bool(v))
+
+    def event_dispatch_thread(self, v):
+        """Run event callbacks on a library thread instead of in dispatch."""
+        return self._set("options_set_event_dispatch_thread", bool(v))
+
+    def plugin_path(self, path):
+        """Adds a folder searched for plugin libraries ("" for none: turns off
+        the FTRACK_EVENT_PLUGIN_PATH fallback)."""
+        return self._set("options_add_plugin_path", _utf8(path))
+
+    def plugin_arguments(self, arguments_json):
+        """The arguments (a JSON object, as text) handed to plugin libraries."""
+        return self._set("options_set_plugin_arguments", _utf8(arguments_json))
+
     def security_roles_all_open_projects(self, v):
         """Scope of roles appended through User.security_roles (default False: no project)."""
         return self._set("options_set_security_roles_all_open_projects", bool(v))
@@ -692,6 +738,79 @@ class Session(_Handle):
             return
         self._progress_fn = PROGRESS_FN(lambda _u, op, done, total: 0 if callback(op.decode(), done, total) else 1)
         _check(_f["session_set_progress"](self.raw, ctypes.cast(self._progress_fn, c_void_p), None))
+
+    # ---- the event hub (ftrack_event_hub_*); callbacks are EVENT_CALLBACK_FN
+    # objects the caller keeps alive as long as the session ----
+
+    def event_hub_connect(self, timeout_ms):
+        """Connects and waits up to ``timeout_ms`` (0: in the background)."""
+        _check(_f["event_hub_connect"](self.raw, int(timeout_ms)))
+
+    def event_hub_disconnect(self):
+        """Disconnects; subscriptions are kept for the next connection."""
+        _check(_f["event_hub_disconnect"](self.raw))
+
+    def event_hub_connected(self):
+        """Whether the event hub is connected now."""
+        out = c_bool(False)
+        _check(_f["event_hub_is_connected"](self.raw, byref(out)))
+        return out.value
+
+    def event_hub_id(self):
+        """The hub's id: the ``source.id`` of what it publishes."""
+        return _text(lambda b, n, o: _f["event_hub_id"](self.raw, b, n, o))
+
+    def event_hub_subscribe(self, subscription, callback, subscriber_json=None, priority=100, user_data=None):
+        """Subscribes ``callback`` (an EVENT_CALLBACK_FN, called with ``user_data``
+        (an int or None) and the event); returns the subscriber id."""
+        encoded = _utf8(subscriber_json)
+        # Room for any id the metadata names, so the call is never repeated.
+        size = 256 + (len(encoded) if encoded else 0)
+        buffer = ctypes.create_string_buffer(size)
+        _check(
+            _f["event_hub_subscribe"](
+                self.raw, _utf8(subscription), encoded, int(priority), ctypes.cast(callback, c_void_p), user_data,
+                buffer, size, None,
+            )
+        )
+        return buffer.value.decode("utf-8")
+
+    def event_hub_unsubscribe(self, subscriber_id):
+        _check(_f["event_hub_unsubscribe"](self.raw, _utf8(subscriber_id)))
+
+    def event_hub_publish(self, topic, data_json=None, target=None):
+        """Publishes ``topic`` with ``data_json`` (JSON text) to ``target`` (an expression)."""
+        _check(_f["event_hub_publish"](self.raw, _utf8(topic), _utf8(data_json), _utf8(target)))
+
+    def event_hub_publish_event(self, event_json, on_reply=None):
+        """Publishes a whole event (JSON text); ``on_reply`` (an EVENT_CALLBACK_FN
+        or None) runs for each reply where callbacks run. Returns the event id."""
+        encoded = _utf8(event_json)
+        # The id is the one in the event or a generated one: this always fits.
+        size = len(encoded) + 64
+        buffer = ctypes.create_string_buffer(size)
+        reply = None if on_reply is None else ctypes.cast(on_reply, c_void_p)
+        _check(_f["event_hub_publish_event"](self.raw, encoded, reply, None, buffer, size, None))
+        return buffer.value.decode("utf-8")
+
+    def event_hub_publish_and_wait(self, topic, data_json=None, target=None, timeout_ms=30000):
+        """Publishes and waits for the first reply; returns it as :func:`event_json` does."""
+        out = c_void_p()
+        _check(
+            _f["event_hub_publish_and_wait"](
+                self.raw, _utf8(topic), _utf8(data_json), _utf8(target), int(timeout_ms), byref(out)
+            )
+        )
+        try:
+            return event_json(out.value)
+        finally:
+            _f["event_destroy"](out.value)
+
+    def event_hub_dispatch(self, timeout_ms):
+        """Runs the callbacks of arrived events on this thread; returns how many events."""
+        handled = c_size_t(0)
+        _check(_f["event_hub_dispatch"](self.raw, int(timeout_ms), byref(handled)))
+        return handled.value
 
     # ---- the ftrack_api-shaped surface (issue 8) ----
 

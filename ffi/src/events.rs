@@ -1,6 +1,7 @@
 //! The event hub and plugins in the C ABI: connect, subscribe with a C
-//! callback, unsubscribe, publish, publish and wait for a reply, dispatch,
-//! the event handle callbacks receive, and loading of plugins (shared
+//! callback, unsubscribe, publish (with a callback for replies), publish and
+//! wait for a reply, dispatch, the event handle callbacks receive, matching
+//! of subscription expressions, and loading of plugins (shared
 //! libraries exporting `ftrack_event_plugin_register`). Glue over
 //! `ftrack::event`.
 //!
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ftrack::event::{Event, EventHubOptions, Handler, HandlerResult};
+use ftrack::event::{Event, EventHubOptions, Handler, HandlerResult, SubscriptionExpression};
 use serde_json::Value;
 
 use super::error::{FfiError, FfiResult};
@@ -159,9 +160,11 @@ pub unsafe extern "C" fn ftrack_session_options_set_event_dispatch_thread(
 /// ending in `.so`, `.dylib` or `.dll` that export
 /// `ftrack_event_plugin_register`). Without any, the directories of
 /// `FTRACK_EVENT_PLUGIN_PATH` (separated by `:`) are searched. The string is copied.
+/// An empty `path` adds no directory but still turns that fallback off: called
+/// only with `""`, no plugin is loaded (as `plugin_paths=[]` in ftrack_api).
 ///
 /// @param options the options (not NULL).
-/// @param path a directory, NUL-terminated UTF-8 (not NULL); copied.
+/// @param path a directory, NUL-terminated UTF-8 (not NULL); copied; `""` for none.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
 ///         `FTRACK_STATUS_INVALID_UTF8` or `FTRACK_STATUS_POISONED`.
 ///
@@ -176,7 +179,9 @@ pub unsafe extern "C" fn ftrack_session_options_add_plugin_path(
         unsafe {
             update(options, |o| {
                 let mut paths = o.plugin_search_paths_given().unwrap_or_default();
-                paths.push(path);
+                if !path.as_os_str().is_empty() {
+                    paths.push(path);
+                }
                 o.plugin_paths(paths)
             })
         }
@@ -461,6 +466,148 @@ pub unsafe extern "C" fn ftrack_event_hub_publish_and_wait(
     })
 }
 
+/// @brief Copies the id of the session's event hub: the `source.id` of the events
+/// it publishes, which replies target (`"id=<hub id>"`). Stable for the
+/// session's life.
+///
+/// @param session the session (not NULL).
+/// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+/// @param buffer_len the size of `buffer` in bytes.
+/// @param out_len NULL, or receives the size needed, NUL included.
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_BUFFER_TOO_SMALL` (`*out_len`
+///         is the size needed), `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_hub_id(
+    session: *mut ftrack_session,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    out_len: *mut usize,
+) -> ftrack_status {
+    ffi_boundary!({
+        let out = unsafe { out_buffer(buffer, buffer_len, out_len)? };
+        let session = unsafe { session_arg(session)? };
+        out.write(session.event_hub().id())
+    })
+}
+
+/// An event given as a JSON object (see `ftrack_event_hub_publish_event`).
+fn event_from_json(value: Value) -> FfiResult<Event> {
+    let Value::Object(map) = value else {
+        return Err(FfiError::invalid(
+            "argument `event_json` must be a JSON object, e.g. {\"topic\": \"my-studio.render-done\", \"data\": {}}",
+        ));
+    };
+    let text = |key: &str| -> FfiResult<Option<String>> {
+        match map.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(FfiError::invalid(format!(
+                "`{key}` of argument `event_json` must be a string, not {other}"
+            ))),
+        }
+    };
+    let topic = text("topic")?.filter(|t| !t.is_empty()).ok_or_else(|| {
+        FfiError::invalid(
+            "argument `event_json` has no `topic`; give one such as my-studio.render-done",
+        )
+    })?;
+    let data = match map.get("data") {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(data) => data.clone(),
+    };
+    let mut event = Event::new(topic, data);
+    if let Some(id) = text("id")?.filter(|id| !id.is_empty()) {
+        event.id = id;
+    }
+    if let Some(target) = text("target")? {
+        event.target = target;
+    }
+    match map.get("source") {
+        None | Some(Value::Null) => {}
+        Some(source @ Value::Object(_)) => event.source = source.clone(),
+        Some(other) => {
+            return Err(FfiError::invalid(format!(
+                "`source` of argument `event_json` must be a JSON object, not {other}"
+            )));
+        }
+    }
+    event.in_reply_to_event = match text("in_reply_to_event")? {
+        Some(id) => Some(id),
+        None => text("inReplyToEvent")?,
+    };
+    Ok(event)
+}
+
+/// @brief Publishes an event given as one JSON object, keeping the fields the
+/// caller set, and optionally calls `on_reply` with each reply to it.
+///
+/// `event_json` holds `topic` (required, not empty) and optionally `id`
+/// (generated when absent or empty), `data` (default `{}`), `target` (an
+/// expression over subscriber metadata), `source` (an object; `id`, `user`
+/// and `applicationId` are filled in when absent) and `in_reply_to_event`
+/// (or `inReplyToEvent`, the wire name); other keys (`sent`) are ignored.
+/// It is then published as by `ftrack_event_hub_publish` (local-only topics
+/// are handled locally, at once). The event's id is written to
+/// `(buffer, buffer_len, out_len)` (`buffer` may be NULL when not wanted and
+/// `buffer_len` is 0).
+///
+/// `on_reply` (may be NULL) is called for every reply to this event (topic
+/// `ftrack.meta.reply`, `in_reply_to_event` its id) where subscriber
+/// callbacks run: in `ftrack_event_hub_dispatch`, or on the dispatch thread.
+/// Its return value: non-zero is logged; `ftrack_event_set_reply` on the
+/// reply has no effect. The callbacks of the latest 10000 events published
+/// with one are kept (older ones are forgotten). Replies awaited by
+/// `ftrack_event_hub_publish_and_wait` do not come here.
+///
+/// @param session the session (not NULL).
+/// @param event_json the event, a JSON object, NUL-terminated UTF-8 (not NULL).
+/// @param on_reply NULL, or the callback for each reply; see `ftrack_event_callback_fn` for its rules.
+/// @param user_data passed back to `on_reply` unchanged; must stay valid until the session is destroyed.
+/// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+/// @param buffer_len the size of `buffer` in bytes.
+/// @param out_len NULL, or receives the size needed, NUL included.
+/// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the hub was
+///         never connected or the queue is full; `FTRACK_STATUS_INVALID_ARGUMENT`
+///         (not a JSON object, no topic, a field of the wrong type);
+///         `FTRACK_STATUS_BUFFER_TOO_SMALL` (the event was published;
+///         `*out_len` is the size needed); `FTRACK_STATUS_NULL_POINTER`;
+///         `FTRACK_STATUS_INVALID_UTF8`; `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe; may be called from a subscriber callback.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_hub_publish_event(
+    session: *mut ftrack_session,
+    event_json: *const c_char,
+    on_reply: ftrack_event_callback_fn,
+    user_data: *mut c_void,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    out_len: *mut usize,
+) -> ftrack_status {
+    ffi_boundary!({
+        let out = unsafe { out_buffer(buffer, buffer_len, out_len)? };
+        let session = unsafe { session_arg(session)? };
+        let event = event_from_json(unsafe { json_arg(event_json, "event_json")? })?;
+        let hub = session.event_hub();
+        let id = match on_reply {
+            Some(callback) => {
+                hub.publish_with_reply(event, c_handler(callback, UserData(user_data)))?
+            }
+            None => hub.publish(event)?,
+        };
+        if buffer.is_null() && buffer_len == 0 {
+            if !out_len.is_null() {
+                // SAFETY: non-NULL and writable per the contract.
+                unsafe { *out_len = id.len() + 1 };
+            }
+            return Ok(());
+        }
+        out.write(&id)
+    })
+}
+
 /// @brief Runs the callbacks of the events that arrived, on this thread, waiting
 /// up to `timeout_ms` for the first; `*out_handled` (may be NULL) is the
 /// number of events handled. Call it regularly from the thread that should
@@ -578,6 +725,63 @@ pub unsafe extern "C" fn ftrack_event_source_json(
     out_len: *mut usize,
 ) -> ftrack_status {
     ffi_boundary!({ event_field(event, buffer, buffer_len, out_len, |e| e.source.to_string()) })
+}
+
+/// @brief Copies the whole event as a JSON object, in the form it has on the
+/// wire and that subscriptions are matched against: `id`, `topic`, `data`,
+/// `source`, `target`, `inReplyToEvent` (null unless a reply) and `sent`
+/// (null), as `ftrack_event_topic`.
+///
+/// @param event the event (not NULL).
+/// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
+/// @param buffer_len the size of `buffer` in bytes.
+/// @param out_len NULL, or receives the size needed, NUL included.
+/// @return as `ftrack_event_topic`.
+///
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_json(
+    event: *const ftrack_event,
+    buffer: *mut c_char,
+    buffer_len: usize,
+    out_len: *mut usize,
+) -> ftrack_status {
+    ffi_boundary!({
+        event_field(event, buffer, buffer_len, out_len, |e| {
+            e.to_json().to_string()
+        })
+    })
+}
+
+/// @brief Sets `*out` to whether a subscription expression (the language of
+/// `ftrack_event_hub_subscribe`) matches a JSON value: an event in the form
+/// of `ftrack_event_json` for a subscription, or subscriber metadata for a
+/// target. For hosts that route events among handlers of their own.
+///
+/// @param expression the expression, NUL-terminated UTF-8 (not NULL).
+/// @param json the value, JSON, NUL-terminated UTF-8 (not NULL).
+/// @param out receives the answer (not NULL).
+/// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_INVALID_ARGUMENT` for a bad
+///         expression (the message says where) or JSON;
+///         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
+///         `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_event_expression_matches(
+    expression: *const c_char,
+    json: *const c_char,
+    out: *mut bool,
+) -> ftrack_status {
+    ffi_boundary!({
+        let out = unsafe { out_value(out, "out")? };
+        let text = unsafe { str_arg(expression, "expression")? };
+        let value = unsafe { json_arg(json, "json")? };
+        let expression = SubscriptionExpression::parse(text)
+            .map_err(|e| FfiError::invalid(format!("{e}; fix the expression")))?;
+        *out = expression.matches(&value);
+        Ok(())
+    })
 }
 
 /// @brief Copies one value of the event's data, found by a JSON pointer (RFC

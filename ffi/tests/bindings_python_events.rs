@@ -1,7 +1,9 @@
-//! `bindings/python/ftrack_events.py` (the event hub over ctypes), run by
-//! `python3` with `FTRACK_LIBRARY` pointing at the built `libftrack.so`,
-//! against the sandbox started in-process. Without `python3` the test prints
-//! SKIPPED and passes, unless `FTRACK_REQUIRE_ALL=1`.
+//! The Python package's event hub (`bindings/python/libftrack/event/`), from
+//! the checkout: `bindings/python/test_libftrack_events.py` run by `python3`
+//! with `FTRACK_LIBRARY` pointing at the built `libftrack.so`, against the
+//! sandbox started in-process. Without `python3` the test prints SKIPPED and
+//! passes, unless `FTRACK_REQUIRE_ALL=1`. (The installed package is tested
+//! by `tests/conformance/test_libftrack_events.py`.)
 
 #[path = "ffi_support/mod.rs"]
 mod support;
@@ -19,7 +21,7 @@ fn python_event_hub_against_sandbox() {
     }
     let sandbox = support::start_sandbox();
     let mut cmd = Command::new("python3");
-    cmd.arg(support::root().join("bindings/python/test_ftrack_events.py"))
+    cmd.arg(support::root().join("bindings/python/test_libftrack_events.py"))
         .env("FTRACK_LIBRARY", support::shared_lib())
         .env("PYTHONDONTWRITEBYTECODE", "1");
     support::sandbox_env(&mut cmd, &sandbox);

@@ -29,6 +29,11 @@
 //! that fails or panics is logged through the session's logger
 //! ([`crate::hooks`]) and the next one runs. A handler's non-null return
 //! value is sent back as a reply (`ftrack.meta.reply`) to the publisher.
+//!
+//! Replies: [`EventHub::publish_and_wait`] blocks for the first one;
+//! [`EventHub::publish_with_reply`] instead runs a handler for every reply
+//! where the other handlers run (as ftrack_api's `on_reply`, which its
+//! `wait()` calls).
 
 mod connection;
 
@@ -42,6 +47,10 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub use ftrack_event_expression::{Expression as SubscriptionExpression, ParseError};
+
+/// Reply handlers ([`EventHub::publish_with_reply`]) kept per hub: past
+/// this many, the oldest is forgotten (its later replies are not handled).
+pub const MAX_REPLY_HANDLERS: usize = 10_000;
 
 /// Topics handled only inside the process, never sent to the server.
 pub const LOCAL_TOPICS: &[&str] = &[
@@ -195,6 +204,10 @@ pub(crate) struct State {
     connection: ConnectionState,
     /// Replies awaited by `publish_and_wait`, by the original event's id.
     waiting: HashMap<String, Option<Event>>,
+    /// Handlers of the replies to events published by `publish_with_reply`,
+    /// by the original event's id, and those ids oldest first (for the bound).
+    reply_handlers: HashMap<String, Handler>,
+    reply_order: VecDeque<String>,
     /// Whether the connection thread should keep going.
     running: bool,
     /// Bumped on every connect request, so an old thread stops.
@@ -270,6 +283,8 @@ impl EventHub {
                     outbox: None,
                     connection: ConnectionState::Disconnected,
                     waiting: HashMap::new(),
+                    reply_handlers: HashMap::new(),
+                    reply_order: VecDeque::new(),
                     running: false,
                     generation: 0,
                     last_error: None,
@@ -601,6 +616,33 @@ impl EventHub {
         }
     }
 
+    /// Publishes `event` (as [`EventHub::publish`]) and runs `on_reply` for
+    /// every reply to it (`ftrack.meta.reply` whose `in_reply_to_event` is its
+    /// id), where handlers run: in [`EventHub::dispatch`], or on the dispatch
+    /// thread. `on_reply`'s result is not sent anywhere; a failure is logged.
+    /// The handlers of the latest [`MAX_REPLY_HANDLERS`] events are kept.
+    /// Returns the event's id.
+    pub fn publish_with_reply(&self, event: Event, on_reply: Handler) -> Result<String> {
+        let event = self.stamp(event);
+        let id = event.id.clone();
+        {
+            let mut st = lock(&self.inner.state);
+            if st.reply_handlers.insert(id.clone(), on_reply).is_none() {
+                st.reply_order.push_back(id.clone());
+            }
+            while st.reply_order.len() > MAX_REPLY_HANDLERS {
+                if let Some(oldest) = st.reply_order.pop_front() {
+                    st.reply_handlers.remove(&oldest);
+                }
+            }
+        }
+        self.publish(event).inspect_err(|_| {
+            let mut st = lock(&self.inner.state);
+            st.reply_handlers.remove(&id);
+            st.reply_order.retain(|i| *i != id);
+        })
+    }
+
     /// Sends `data` as the reply to `to` (topic `ftrack.meta.reply`,
     /// targeted at the publisher's hub).
     pub fn publish_reply(&self, to: &Event, data: Value, source: Option<Value>) -> Result<String> {
@@ -693,9 +735,37 @@ impl EventHub {
         handled
     }
 
+    /// Runs the reply handler registered by `publish_with_reply` for
+    /// `original`, logging a failure.
+    fn run_reply_handler(&self, original: &str, on_reply: &Handler, event: &Event) {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_reply(event)));
+        let failure = match outcome {
+            Ok(Ok(_)) => return,
+            Ok(Err(message)) => message,
+            Err(_) => "it panicked".to_string(),
+        };
+        self.log(LogLevel::Error, || {
+            format!(
+                "the reply handler of event {original} failed on reply {}: {failure}",
+                event.id
+            )
+        });
+    }
+
     /// Runs the matching handlers of `event` by priority; `reply`: send
     /// non-null results back to the publisher.
     fn handle(&self, event: &Event, reply: bool) -> Vec<Value> {
+        if event.topic == "ftrack.meta.reply"
+            && let Some(original) = &event.in_reply_to_event
+        {
+            let on_reply = lock(&self.inner.state)
+                .reply_handlers
+                .get(original)
+                .cloned();
+            if let Some(on_reply) = on_reply {
+                self.run_reply_handler(original, &on_reply, event);
+            }
+        }
         let wire = event.to_json();
         let target = if event.target.trim().is_empty() {
             None

@@ -2,7 +2,7 @@
 
 ``build_wheel`` runs ``cargo build -p ftrack-ffi --lib`` in the repository that
 holds this directory (``bindings/python/build_backend``), then writes a wheel
-with the ``libftrack`` package, the ctypes layer (``ftrack_ctypes.py``, as
+with the ``libftrack`` package (its subpackages included), the ctypes layer (``ftrack_ctypes.py``, as
 ``libftrack/_ftrack_ctypes.py``) and ``libftrack.so`` beside it. Only the
 standard library is used, so the isolated build environment needs nothing from
 a package index.
@@ -88,10 +88,14 @@ def _files(lib):
     """(name in the wheel, bytes) of every file but the RECORD."""
     out = []
     src = os.path.join(_PACKAGE_DIR, "libftrack")
-    for name in sorted(os.listdir(src)):
-        if name.endswith(".py"):
-            with open(os.path.join(src, name), "rb") as f:
-                out.append(("libftrack/" + name, f.read()))
+    for folder, folders, names in os.walk(src):
+        folders[:] = sorted(d for d in folders if d != "__pycache__")
+        relative = os.path.relpath(folder, src).replace(os.sep, "/")
+        prefix = "libftrack/" if relative == "." else "libftrack/%s/" % relative
+        for name in sorted(names):
+            if name.endswith(".py"):
+                with open(os.path.join(folder, name), "rb") as f:
+                    out.append((prefix + name, f.read()))
     with open(os.path.join(_PACKAGE_DIR, "ftrack_ctypes.py"), "rb") as f:
         out.append(("libftrack/_ftrack_ctypes.py", f.read()))
     with open(lib, "rb") as f:

@@ -12,7 +12,7 @@ the libftrack C library (bundled as ``libftrack.so``, loaded with ctypes)::
 Differences from ``ftrack_api`` are listed in ``bindings/README.md``.
 """
 
-from . import cache, exception, operation, roles, session  # noqa: F401
+from . import cache, event, exception, operation, plugin, roles, session  # noqa: F401
 from ._native import ft as _ft
 from .entity import Collection, Entity  # noqa: F401
 from .session import QueryResult, Session, SessionAuthentication  # noqa: F401

@@ -151,13 +151,15 @@ class ParseError(ServerError):
 
 
 class EventHubError(Error):
-    """The event hub (not exposed by the Python package yet)."""
+    """An event hub call failed (``session.event_hub``)."""
 
     default_status = ft.Status.INVALID_ARGUMENT
 
 
 class EventHubConnectionError(EventHubError):
-    """The event hub could not connect."""
+    """The event hub is not connected, or could not connect."""
+
+    default_status = ft.Status.CONNECTION
 
 
 class EventHubPacketError(EventHubError):

@@ -1,15 +1,18 @@
 """``Session``, shaped like ``ftrack_api.Session``, on the libftrack C ABI."""
 
 import contextlib
+import json
 import os
-import warnings
 import weakref
 
 from . import cache as _cache
 from . import exception
 from . import operation as _operation
+from . import plugin as _plugin
 from ._native import ft
 from .entity import Entity, to_json
+from .event.base import Event
+from .event.hub import EventHub
 
 
 class SessionAuthentication(object):
@@ -28,14 +31,6 @@ class SessionAuthentication(object):
 
     def __repr__(self):
         return "SessionAuthentication(api_user=%r, api_key=<hidden>)" % (self.api_user,)
-
-
-def _plugin_files(paths):
-    found = []
-    for path in paths:
-        if path and os.path.isdir(path):
-            found.extend(os.path.join(path, n) for n in sorted(os.listdir(path)) if n.endswith(".py"))
-    return found
 
 
 class QueryResult(object):
@@ -154,41 +149,19 @@ class Session(object):
                 "cache_key_maker is not supported by libftrack: its caches are keyed by entity type "
                 "and primary key; pass cache_key_maker=None"
             )
-        explicit_plugins = _plugin_files(plugin_paths or [])
-        if explicit_plugins:
-            raise NotImplementedError(
-                "plugin_paths holds Python plugins (%s), which the libftrack package does not load: "
-                "its event hub API is not there yet (the C library has an event hub and loads "
-                "shared-library plugins); pass plugin_paths=None or a path without Python plugins"
-                % ", ".join(explicit_plugins)
-            )
-        if plugin_paths is None:
-            env_plugins = _plugin_files(os.environ.get("FTRACK_EVENT_PLUGIN_PATH", "").split(os.pathsep))
-            if env_plugins:
-                warnings.warn(
-                    "FTRACK_EVENT_PLUGIN_PATH holds Python plugins that the libftrack package does "
-                    "not load: it has no event hub API yet",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-        if auto_connect_event_hub:
-            warnings.warn(
-                "auto_connect_event_hub=True: the libftrack Python package has no event hub API "
-                "yet (the C library's hub is not exposed to Python), so none is connected; "
-                "session.event_hub raises NotImplementedError",
-                RuntimeWarning,
-                stacklevel=2,
-            )
         if not isinstance(strict_api, bool):
             raise TypeError("The strict_api argument is required to be a boolean.")
         self._server_url = server_url.rstrip("/")
         self._api_key = api_key
         self._api_user = api_user
+        if plugin_paths is None:
+            plugin_paths = os.environ.get("FTRACK_EVENT_PLUGIN_PATH", "").split(os.pathsep)
         self._plugin_paths = plugin_paths
         self._plugin_arguments = plugin_arguments
         self._schemas = {}
         self._entities = weakref.WeakValueDictionary()
         self._native = None
+        self._event_hub = None
         options = ft.SessionOptions()
         try:
             options.server_url(self._server_url).api_key(api_key).api_user(api_user)
@@ -205,10 +178,31 @@ class Session(object):
                 options.header(name, value)
             for name, value in dict(cookies or {}).items():
                 options.cookie(name, value)
+            # The C library connects in the background (the constructor does
+            # not wait) and loads the shared-library plugins of the same folders.
+            options.auto_connect_event_hub(bool(auto_connect_event_hub))
+            native_paths = [p.strip() for p in self._plugin_paths if p and p.strip()]
+            for path in native_paths or [""]:  # "": no folder, and no FTRACK_EVENT_PLUGIN_PATH fallback
+                options.plugin_path(path)
+            options.plugin_arguments(json.dumps(dict(plugin_arguments or {}), default=str))
             with exception.translate():
                 self._native = ft.Session(options=options)
         finally:
             options.close()
+        # As ftrack_api: the hub, the Python plugins (register(session,
+        # **plugin_arguments)), then ftrack.api.session.ready to this hub's
+        # subscribers, synchronously.
+        try:
+            self._event_hub = EventHub(self._native, self._server_url, api_user)
+            if auto_connect_event_hub:
+                self._event_hub.init_connection()
+            _plugin.discover(self._plugin_paths, [self], dict(plugin_arguments or {}))
+            self._event_hub.publish(
+                Event(topic="ftrack.api.session.ready", data=dict(session=self)), synchronous=True
+            )
+        except BaseException:
+            self.close()  # a plugin's register raised: do not leave the connection behind
+            raise
 
     # ---- properties ----
 
@@ -253,10 +247,9 @@ class Session(object):
 
     @property
     def event_hub(self):
-        raise NotImplementedError(
-            "the libftrack Python package has no event hub API yet (the C library has one: "
-            "ftrack_event_hub_*); use ftrack_api for events meanwhile"
-        )
+        """The session's :class:`libftrack.event.hub.EventHub` (``ftrack_api``'s
+        surface; see ``bindings/README.md``)."""
+        return self._event_hub
 
     @property
     def closed(self):
@@ -364,10 +357,13 @@ class Session(object):
             self._native.rollback()
 
     def reset(self):
-        """Clears the cache and the recorded operations."""
+        """Clears the cache and the recorded operations, then publishes
+        ``ftrack.api.session.reset`` to the event hub's subscribers
+        (synchronously, as ftrack_api)."""
         with exception.translate():
             self._native.reset()
         self._entities = weakref.WeakValueDictionary()
+        self._event_hub.publish(Event(topic="ftrack.api.session.reset", data=dict(session=self)), synchronous=True)
 
     # ---- host hooks (libftrack's own; ftrack_api has none) ----
 
@@ -409,8 +405,11 @@ class Session(object):
                 )
 
     def close(self):
-        """Closes the session (uncommitted operations are discarded)."""
+        """Closes the session (uncommitted operations are discarded) and its
+        event hub's connection."""
         if self._native is not None:
+            if self._event_hub is not None:
+                self._event_hub._close()
             self._native.close()
             self._native = None
 

@@ -9,6 +9,7 @@ pub(crate) mod support;
 #[path = "../../../tests/support/mod.rs"]
 pub(crate) mod sessions;
 
+mod events;
 mod hooks;
 mod roles_c_example;
 mod secrets;
