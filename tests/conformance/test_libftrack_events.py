@@ -99,6 +99,10 @@ def test_python_plugins_register_with_plugin_arguments_and_get_session_ready(mak
     # Failures are logged and skipped; the other plugins load.
     write(plugins / "d_broken.py", "import module_that_does_not_exist\n")
     write(plugins / "e_no_register.py", "x = 1\n")
+    write(plugins / "f_raises.py", """
+        def register(session, **kw):
+            raise RuntimeError("studio plugin bug")
+    """)
     write(plugins / "README.txt", "not a plugin\n")
     caplog.set_level(logging.DEBUG, logger="libftrack.plugin")
     session = make(plugin_paths=[str(plugins)], plugin_arguments={"arg1": "value1", "arg2": "value2"})
@@ -115,6 +119,8 @@ def test_python_plugins_register_with_plugin_arguments_and_get_session_ready(mak
                for m in messages), messages
     assert any('did not define a "register" function' in m and "e_no_register.py" in m for m in messages), messages
     assert any("Culling passed arguments" in m for m in messages), messages
+    assert any("failed to register" in m and "f_raises.py" in m and "studio plugin bug" in m
+               for m in messages), messages
     # ftrack.api.session.reset reaches subscribers, as in ftrack_api.
     resets = []
     session.event_hub.subscribe("topic=ftrack.api.session.reset", resets.append)

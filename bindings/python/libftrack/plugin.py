@@ -16,8 +16,10 @@ and keyword arguments (a session passes itself and its
   parameters than positional arguments; or no ``**kwargs`` and keyword
   arguments it does not name as parameters with defaults), the extra keyword
   arguments are dropped with a "Culling passed arguments" warning;
-* an exception raised by ``register`` itself is not caught (in ftrack_api it
-  makes ``Session()`` fail, and so it does here).
+* an exception raised by ``register`` itself is logged as an error (with the
+  traceback) and that plugin skipped: one broken plugin in a studio's shared
+  folder must not stop every tool from starting. (ftrack_api lets it
+  propagate, so ``Session()`` fails there.)
 
 Shared-library plugins (``.so``, ``.dylib``, ``.dll``) in the same folders are
 the C library's: it loads them itself when the session is created.
@@ -87,4 +89,12 @@ def discover(paths, positional_arguments=None, keyword_arguments=None):
                     )
                     continue
                 args, kwargs = _accepted_arguments(register, positional, keywords, logger)
-                register(*args, **kwargs)
+                try:
+                    register(*args, **kwargs)
+                except Exception as error:
+                    logger.error(
+                        'Plugin "%s" failed to register and was skipped: %s\n%s',
+                        module_path,
+                        error,
+                        traceback.format_exc(),
+                    )
