@@ -1,8 +1,10 @@
 //! What the HTTP transport and the event hub's `wss://` connection share about
-//! TLS: the CA bundle of [`crate::SessionOptions::ca_bundle`], and what to say
-//! when a server's certificate is refused.
+//! TLS: the CA bundle of [`crate::SessionOptions::ca_bundle`], and a rustls
+//! client configuration that verifies servers the way ureq's does for the
+//! HTTP side (the CA bundle when set, else the platform's verifier).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -37,6 +39,43 @@ pub(crate) fn ca_bundle_certificates(path: &Path) -> Result<Vec<CertificateDer<'
         )));
     }
     Ok(certs)
+}
+
+/// A rustls client configuration (TLS 1.2 and 1.3, ring) that trusts the CA
+/// bundle at `ca_bundle` only when given, else what the platform's verifier
+/// trusts. Server names are always verified.
+pub(crate) fn client_config(ca_bundle: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .map_err(|e| Error::Tls(format!("TLS cannot be set up ({e})")))?;
+    let config = match ca_bundle {
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let (added, _) = roots.add_parsable_certificates(ca_bundle_certificates(path)?);
+            if added == 0 {
+                return Err(Error::Tls(format!(
+                    "no certificate in the CA bundle {} is a usable CA certificate; pass a PEM \
+                     file of CA certificates",
+                    path.display()
+                )));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => {
+            let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|e| {
+                Error::Tls(format!(
+                    "the platform's certificate verifier is not available ({e}); pass a CA \
+                     bundle with SessionOptions::ca_bundle"
+                ))
+            })?;
+            builder
+                .dangerous() // not dangerous: the platform verifier checks chain and name
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth()
+        }
+    };
+    Ok(Arc::new(config))
 }
 
 /// A sentence for a failed TLS handshake with `host`: an untrusted,
@@ -87,5 +126,12 @@ mod tests {
         std::fs::write(&empty, "not a certificate\n").unwrap();
         let e = ca_bundle_certificates(&empty).unwrap_err().to_string();
         assert!(e.contains("holds no certificate"), "{e}");
+        let e = client_config(Some(&empty)).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Tls);
+    }
+
+    #[test]
+    fn the_platform_verifier_is_the_default() {
+        client_config(None).expect("the platform verifier starts");
     }
 }
