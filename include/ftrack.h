@@ -958,12 +958,17 @@ ftrack_status ftrack_session_options_set_plugin_arguments(ftrack_session_options
  * @brief Connects the session's event hub and waits up to `timeout_ms` for the
  * connection (0: return at once and connect in the background). The hub
  * then stays connected, reconnecting with backoff after failures, until
- * `ftrack_event_hub_disconnect`.
+ * `ftrack_event_hub_disconnect`. An `https://` server is reached over
+ * `wss://`, verified as the session's HTTP requests are (its CA bundle, else
+ * the platform's verifier).
  *
  * @param session the session (not NULL).
  * @param timeout_ms how long to wait, in milliseconds.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the first
- *         attempt failed (the hub keeps retrying); `FTRACK_STATUS_TIMEOUT`;
+ *         attempt failed (the hub keeps retrying); `FTRACK_STATUS_TLS` when
+ *         TLS with an `https://` server could not be set up or its
+ *         certificate is not trusted (see
+ *         `ftrack_session_options_set_ca_bundle_path`); `FTRACK_STATUS_TIMEOUT`;
  *         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe.
@@ -1724,9 +1729,11 @@ ftrack_status ftrack_session_options_set_retry_delay_ms(ftrack_session_options *
                                                         uint64_t delay_ms);
 
 /**
- * @brief Trusts the CA certificates in this PEM file instead of the platform's.
+ * @brief Trusts the CA certificates in this PEM file instead of the platform's,
+ * for the session's HTTPS requests and its event hub's `wss://` connection.
  *
- * Copied; the file is read when the session is created.
+ * Copied; the file is read when the session is created, and again by each
+ * connection attempt of the event hub.
  *
  * @param options the session options handle.
  * @param path file path (NUL-terminated UTF-8).

@@ -204,7 +204,9 @@ impl SessionOptions {
         self.retry_delay = delay;
         self
     }
-    /// A PEM file of CA certificates to trust instead of the platform's.
+    /// A PEM file of CA certificates to trust instead of the platform's, for the
+    /// HTTPS requests and the event hub's `wss://` connection (read when the
+    /// session starts, and again by each connection attempt of the hub).
     pub fn ca_bundle(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_bundle = Some(path.into());
         self

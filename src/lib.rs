@@ -31,6 +31,7 @@ mod query;
 pub mod roles;
 mod schema;
 mod session;
+mod tls;
 mod transport;
 mod value;
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use ureq::Agent;
-use ureq::tls::{PemItem, RootCerts, TlsConfig};
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, DefaultConnector, NextTimeout,
@@ -80,31 +80,10 @@ impl Transport {
     ) -> Result<Transport> {
         let mut tls = TlsConfig::builder();
         if let Some(path) = &options.ca_bundle {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::Tls(format!(
-                    "cannot read the CA bundle {}: {e}; pass an existing PEM file",
-                    path.display()
-                ))
-            })?;
-            let mut certs = Vec::new();
-            for item in ureq::tls::parse_pem(&pem) {
-                match item {
-                    Ok(PemItem::Certificate(c)) => certs.push(c),
-                    Ok(_) => {}
-                    Err(e) => {
-                        return Err(Error::Tls(format!(
-                            "the CA bundle {} is not valid PEM ({e}); pass a PEM file of certificates",
-                            path.display()
-                        )));
-                    }
-                }
-            }
-            if certs.is_empty() {
-                return Err(Error::Tls(format!(
-                    "the CA bundle {} holds no certificate; pass a PEM file of CA certificates",
-                    path.display()
-                )));
-            }
+            let certs: Vec<Certificate<'static>> = crate::tls::ca_bundle_certificates(path)?
+                .iter()
+                .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+                .collect();
             tls = tls.root_certs(RootCerts::new_with_certs(&certs));
         } else {
             tls = tls.root_certs(RootCerts::PlatformVerifier);
@@ -336,6 +315,16 @@ impl Transport {
                  (ftrack_session_options_set_timeout_ms in C; default 60 s)"
             ))
         };
+        // ureq hands rustls's handshake failures (an untrusted certificate
+        // among them) over as I/O errors: they are TLS errors, never retried.
+        if let ureq::Error::Io(io) = &e
+            && let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+        {
+            return Failure {
+                error: Error::Tls(crate::tls::handshake_failure(&server, tls)),
+                never_sent: true,
+            };
+        }
         let (error, never_sent) = match e {
             ureq::Error::Io(io) if hooks::is_cancelled_io(&io) => {
                 // Cancelled while sending or waiting: the server may have the batch.
@@ -421,8 +410,8 @@ impl Transport {
             ),
             ureq::Error::Rustls(r) => (
                 Error::Tls(format!(
-                    "TLS with {server} failed ({r}); check the server certificate, or pass the \
-                     CA that signed it with SessionOptions::ca_bundle"
+                    "TLS with {server} failed ({r}); check the server certificate, or {}",
+                    crate::tls::TRUST_HINT
                 )),
                 true,
             ),

@@ -35,6 +35,7 @@
 #ifndef FTRACK_HPP
 #define FTRACK_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -854,7 +855,59 @@ private:
     detail::Owner<ftrack_query_cursor, ftrack_query_cursor_destroy> handle_;
 };
 
+class Event;
+/// A subscriber's handler (see try_event_hub_subscribe): return 0 when handled.
+using EventHandler = std::function<int(Event &)>;
+
+namespace detail {
+/// The event handlers subscribed through this header. The library gets a
+/// handler's address as user_data; the trampoline looks it up here and runs a
+/// shared copy, so a handler that unsubscribes (itself or another) while it
+/// runs, or a session destroyed meanwhile, never leaves the library calling a
+/// destroyed handler: one no longer here is skipped.
+struct EventHandlers {
+    std::mutex mutex;
+    std::map<const void *, std::shared_ptr<EventHandler>> by_address;
+    /// (session, subscriber id) -> address: ids are unique per session only.
+    std::map<std::pair<const ftrack_session *, std::string>, const void *> by_id;
+
+    /// Removes the subscribers `reject` selects; their handlers are destroyed after the lock
+    /// is released (a handler's captures may call back into this header).
+    template <typename Reject> void remove_if(Reject reject) {
+        std::vector<std::shared_ptr<EventHandler>> doomed;
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            for (auto it = by_id.begin(); it != by_id.end();) {
+                if (reject(it->first)) {
+                    auto found = by_address.find(it->second);
+                    if (found != by_address.end()) {
+                        doomed.push_back(std::move(found->second));
+                        by_address.erase(found);
+                    }
+                    it = by_id.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+    }
+};
+/// The one registry (never destroyed: a library thread may still look a
+/// handler up while the process exits).
+inline EventHandlers &event_handlers() {
+    static EventHandlers *handlers = new EventHandlers();
+    return *handlers;
+}
+/// Destroys a session handle, then forgets the event handlers subscribed on it.
+inline void destroy_session(ftrack_session *session) {
+    ftrack_session_destroy(session);
+    event_handlers().remove_if(
+        [session](const std::pair<const ftrack_session *, std::string> &key) { return key.first == session; });
+}
+} // namespace detail
+
 /// A connection to an ftrack server (see ftrack_session in ftrack.h). Move-only.
+/// Destroying it also frees the event handlers subscribed on it.
 class Session {
 public:
     /// Takes ownership of a handle from the C API.
@@ -1241,7 +1294,7 @@ public:
 #endif
 
 private:
-    using Handle = detail::Owner<ftrack_session, ftrack_session_destroy>;
+    using Handle = detail::Owner<ftrack_session, detail::destroy_session>;
     Handle handle_;
 };
 
@@ -1254,9 +1307,11 @@ inline std::uint32_t version_number() { return ftrack_version_number(); }
 //
 // Handlers run on the thread that calls try_event_hub_dispatch (or the
 // library's dispatch thread when the options asked for it). A handler returns
-// 0 when it handled the event; it may call Event::try_set_reply. With
-// exceptions enabled, an exception escaping a handler is caught and reported
-// as a failure (logged through the session's logger).
+// 0 when it handled the event; it may call Event::try_set_reply, and any
+// function of this header, unsubscribing itself included. With exceptions
+// enabled, an exception escaping a handler is caught and reported as a failure
+// (logged through the session's logger). The header keeps each handler until
+// it is unsubscribed or its Session destroyed.
 
 /// The event a handler receives (valid only during the call), or a reply
 /// returned by try_event_hub_publish_and_wait (owned, freed on destruction).
@@ -1265,58 +1320,81 @@ public:
     explicit Event(ftrack_event *raw, bool owned = false) noexcept : raw_(raw), owned_(owned) {}
     Event(const Event &) = delete;
     Event &operator=(const Event &) = delete;
-    Event(Event &&other) noexcept : raw_(std::exchange(other.raw_, nullptr)), owned_(other.owned_) {}
+    Event(Event &&other) noexcept
+        : raw_(std::exchange(other.raw_, nullptr)), owned_(std::exchange(other.owned_, false)) {}
     Event &operator=(Event &&) = delete;
     ~Event() {
         if (owned_) ftrack_event_destroy(raw_);
     }
+    /// The C handle (owned by this object only for a reply).
+    ftrack_event *raw() const noexcept { return raw_; }
+    /// The topic, e.g. "ftrack.update".
     Result<std::string> try_topic() const {
         return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_topic(raw_, b, n, o); });
     }
+    /// The event id.
     Result<std::string> try_id() const {
         return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_id(raw_, b, n, o); });
     }
+    /// The data as JSON.
     Result<std::string> try_data_json() const {
         return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_data_json(raw_, b, n, o); });
     }
+    /// The source (publisher id, user) as JSON.
     Result<std::string> try_source_json() const {
         return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_source_json(raw_, b, n, o); });
     }
-    /// One value of the data by JSON pointer (strings unquoted); NOT_FOUND when absent.
-    Result<std::string> try_get(const std::string &pointer) const {
+    /// One value of the data by JSON pointer, e.g. "/entities/0/entityId"
+    /// (strings unquoted; others as JSON); NOT_FOUND when absent.
+    Result<std::string> try_data_get(const std::string &pointer) const {
         return detail::read_string([&](char *b, size_t n, size_t *o) {
             return ftrack_event_data_get(raw_, pointer.c_str(), b, n, o);
         });
     }
+    /// In a handler: the reply (JSON) sent back to the publisher.
     Result<void> try_set_reply(const std::string &json) { return detail::done(ftrack_event_set_reply(raw_, json.c_str())); }
+
+#if FTRACK_HPP_EXCEPTIONS
+    /// See try_topic().
+    std::string topic() const { return try_topic().value(); }
+    /// See try_id().
+    std::string id() const { return try_id().value(); }
+    /// See try_data_json().
+    std::string data_json() const { return try_data_json().value(); }
+    /// See try_source_json().
+    std::string source_json() const { return try_source_json().value(); }
+    /// See try_data_get().
+    std::string data_get(const std::string &pointer) const { return try_data_get(pointer).value(); }
+    /// See try_set_reply().
+    void set_reply(const std::string &json) { try_set_reply(json).value(); }
+#endif
 
 private:
     ftrack_event *raw_;
     bool owned_;
 };
 
-/// A subscriber's handler: return 0 when handled.
-using EventHandler = std::function<int(Event &)>;
-
 namespace detail {
-inline std::mutex &handlers_mutex() {
-    static std::mutex m;
-    return m;
-}
-inline std::map<std::string, std::unique_ptr<EventHandler>> &handlers() {
-    static std::map<std::string, std::unique_ptr<EventHandler>> h;
-    return h;
-}
 inline int event_trampoline(void *user_data, ftrack_event *raw) {
+    std::shared_ptr<EventHandler> handler;
+    {
+        EventHandlers &handlers = event_handlers();
+        std::lock_guard<std::mutex> lock(handlers.mutex);
+        auto found = handlers.by_address.find(user_data);
+        if (found == handlers.by_address.end()) {
+            return 0; // unsubscribed after the library picked it: nothing to run
+        }
+        handler = found->second;
+    }
     Event event(raw);
 #if FTRACK_HPP_EXCEPTIONS
     try {
-        return (*static_cast<EventHandler *>(user_data))(event);
+        return (*handler)(event);
     } catch (...) {
         return -1;
     }
 #else
-    return (*static_cast<EventHandler *>(user_data))(event);
+    return (*handler)(event);
 #endif
 }
 inline ftrack_session_options *mutable_options(SessionOptions &o) noexcept {
@@ -1347,29 +1425,50 @@ inline Result<bool> try_event_hub_is_connected(Session &s) {
     return detail::with(status, out);
 }
 /// Subscribes `handler`; returns the subscriber id (keep it to unsubscribe).
+/// `subscriber_json` is subscriber metadata (a JSON object; its "id" is used
+/// when present, else one is generated).
 inline Result<std::string> try_event_hub_subscribe(Session &s, const std::string &subscription, EventHandler handler,
                                                    const std::optional<std::string> &subscriber_json = std::nullopt,
                                                    int32_t priority = 100) {
-    auto owned = std::make_unique<EventHandler>(std::move(handler));
-    EventHandler *ptr = owned.get();
-    // The 256-byte first buffer of read_string holds any subscriber id, so
-    // exactly one call subscribes.
-    Result<std::string> id = detail::read_string([&](char *b, size_t n, size_t *o) {
-        return ftrack_event_hub_subscribe(s.raw(), subscription.c_str(),
-                                          subscriber_json ? subscriber_json->c_str() : nullptr, priority,
-                                          detail::event_trampoline, ptr, b, n, o);
-    });
-    if (id.ok()) {
-        std::lock_guard<std::mutex> lock(detail::handlers_mutex());
-        detail::handlers()[*id] = std::move(owned);
+    auto owned = std::make_shared<EventHandler>(std::move(handler));
+    const void *address = owned.get();
+    detail::EventHandlers &handlers = detail::event_handlers();
+    {
+        // Registered first: a dispatch thread may run it as soon as the library has it.
+        std::lock_guard<std::mutex> lock(handlers.mutex);
+        handlers.by_address[address] = owned;
     }
-    return id;
+    // One call: the library subscribes even when the id does not fit, so the
+    // buffer must hold any id: a generated one (32 characters) or the
+    // metadata's "id", never longer than the JSON text holding it.
+    std::vector<char> buffer(std::max<size_t>(256, subscriber_json ? subscriber_json->size() + 1 : 0));
+    size_t needed = 0;
+    ftrack_status status = ftrack_event_hub_subscribe(
+        s.raw(), subscription.c_str(), subscriber_json ? subscriber_json->c_str() : nullptr, priority,
+        detail::event_trampoline, const_cast<void *>(address), buffer.data(), buffer.size(), &needed);
+    if (status != FTRACK_STATUS_OK) {
+        Status failure = detail::status_of(status);
+        if (status != FTRACK_STATUS_BUFFER_TOO_SMALL) { // else subscribed: the handler must stay
+            std::lock_guard<std::mutex> lock(handlers.mutex);
+            handlers.by_address.erase(address);
+        }
+        return Result<std::string>(failure);
+    }
+    std::string id(buffer.data(), needed > 0 ? needed - 1 : 0);
+    {
+        std::lock_guard<std::mutex> lock(handlers.mutex);
+        handlers.by_id[{s.raw(), id}] = address;
+    }
+    return Result<std::string>(std::move(id));
 }
+/// Removes a subscriber; its handler is destroyed once no call of it is running.
 inline Result<void> try_event_hub_unsubscribe(Session &s, const std::string &subscriber_id) {
     Result<void> r = detail::done(ftrack_event_hub_unsubscribe(s.raw(), subscriber_id.c_str()));
     if (r.ok()) {
-        std::lock_guard<std::mutex> lock(detail::handlers_mutex());
-        detail::handlers().erase(subscriber_id);
+        const ftrack_session *session = s.raw();
+        detail::event_handlers().remove_if([&](const std::pair<const ftrack_session *, std::string> &key) {
+            return key.first == session && key.second == subscriber_id;
+        });
     }
     return r;
 }
@@ -1377,6 +1476,7 @@ inline Result<void> try_event_hub_publish(Session &s, const std::string &topic, 
                                           const std::string &target = "") {
     return detail::done(ftrack_event_hub_publish(s.raw(), topic.c_str(), data_json.c_str(), target.c_str()));
 }
+/// Publishes and waits up to `timeout_ms` for the first reply (TIMEOUT when none came).
 inline Result<Event> try_event_hub_publish_and_wait(Session &s, const std::string &topic, const std::string &data_json,
                                                     uint64_t timeout_ms, const std::string &target = "") {
     ftrack_event *out = nullptr;

@@ -2,8 +2,10 @@
 // FTRACK_API_USER: the sandbox's demo studio). Run by ffi/tests/bindings_cpp.rs.
 #include "ftrack.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <type_traits>
 
@@ -27,6 +29,15 @@ template <typename F> static ftrack_status status_of(F f) {
         return e.status();
     }
     return FTRACK_STATUS_OK;
+}
+
+// Dispatches `session`'s events on this thread until `done()` holds (15 s at most).
+template <typename Done> static bool dispatch_until(ftrack::Session &session, Done done) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (!done() && std::chrono::steady_clock::now() < until) {
+        ftrack::event_hub_dispatch(session, 100);
+    }
+    return done();
 }
 
 static_assert(!std::is_copy_constructible<ftrack::Session>::value, "move-only");
@@ -162,6 +173,102 @@ int main() {
             EXPECT(session.entity_schema_json("User").find("\"derived\":true") != std::string::npos);
             EXPECT(session.entity_types_json().find("\"User\"") != std::string::npos);
             EXPECT(ftrack::version_number() > 0);
+        }
+
+        // event hub: a commit by another session arrives as ftrack.update on this
+        // thread's dispatch; a reply set by another session's handler comes back
+        // to publish_and_wait; an unsubscribed handler gets nothing more.
+        {
+            struct Seen {
+                int updates = 0;
+                std::string topic, entity_id, new_name, source_user;
+            };
+            auto seen = std::make_shared<Seen>();
+            // A fixed subscriber id, also used by the responder's session below:
+            // ids are unique per session only.
+            std::string watcher = ftrack::event_hub_subscribe(
+                session, "topic=ftrack.update",
+                [seen](ftrack::Event &e) {
+                    seen->topic = e.topic();
+                    seen->entity_id = e.data_get("/entities/0/entityId");
+                    seen->new_name = e.data_get("/entities/0/changes/fullname/new");
+                    seen->source_user = e.data_get("/user/name");
+                    ++seen->updates;
+                    return 0;
+                },
+                std::string("{\"id\": \"cpp-test\", \"app\": \"cpp\"}"));
+            EXPECT(watcher == "cpp-test");
+            // Still subscribed when the watcher is gone: shows the later update arrived.
+            int sentinel = 0;
+            const std::string long_id(300, 's'); // longer than the first buffer of any string read
+            EXPECT(ftrack::event_hub_subscribe(session, "topic=ftrack.update",
+                                               [&sentinel](ftrack::Event &) {
+                                                   ++sentinel;
+                                                   return 0;
+                                               },
+                                               "{\"id\": \"" + long_id + "\"}") == long_id);
+            // A handler that unsubscribes itself on its first event, then uses its captures.
+            auto once_id = std::make_shared<std::string>();
+            int once_calls = 0;
+            *once_id = ftrack::event_hub_subscribe(
+                session, "topic=ftrack.update",
+                [&session, &once_calls, once_id, tag = std::string(64, 't')](ftrack::Event &) {
+                    ++once_calls;
+                    ftrack::event_hub_unsubscribe(session, *once_id);
+                    return tag.size() == 64 && !once_id->empty() ? 0 : 1;
+                });
+            EXPECT(status_of([&] { ftrack::event_hub_subscribe(session, "(topic=x", [](ftrack::Event &) { return 0; }); }) ==
+                   FTRACK_STATUS_INVALID_ARGUMENT);
+            ftrack::event_hub_connect(session, 15000);
+            EXPECT(ftrack::event_hub_is_connected(session));
+
+            ftrack::Session writer = ftrack::Session::from_environment();
+            ftrack::Entity alpha = writer.find_project("alpha");
+            alpha.set_string("full_name", "Alpha from C++");
+            writer.commit();
+            EXPECT(dispatch_until(session, [&] { return seen->updates > 0 && sentinel > 0; }));
+            EXPECT(seen->topic == "ftrack.update");
+            EXPECT(seen->entity_id == alpha.id());
+            EXPECT(seen->new_name == "Alpha from C++");
+            EXPECT(seen->source_user == "admin");
+            EXPECT(once_calls == 1);
+
+            ftrack::SessionOptions responder_options; // credentials from the environment
+            ftrack::set_event_dispatch_thread(responder_options, true);
+            ftrack::Session responder(responder_options);
+            EXPECT(ftrack::event_hub_subscribe(
+                       responder, "topic=cpp.ping",
+                       [](ftrack::Event &e) {
+                           e.set_reply("{\"pong\": " + e.data_get("/n") + ", \"from\": \"cpp\"}");
+                           return 0;
+                       },
+                       std::string("{\"id\": \"cpp-test\"}")) == "cpp-test");
+            ftrack::event_hub_connect(responder, 15000);
+            // The responder's subscription reaches the server shortly after it
+            // connects: ask until it answers.
+            std::string pong, reply_topic;
+            for (int i = 0; i < 15 && pong.empty(); ++i) {
+                ftrack::Result<ftrack::Event> reply =
+                    ftrack::try_event_hub_publish_and_wait(session, "cpp.ping", "{\"n\": 7}", 1000);
+                if (reply.ok()) {
+                    pong = reply->data_get("/pong") + "/" + reply->data_get("/from");
+                    reply_topic = reply->topic();
+                } else {
+                    EXPECT(reply.code() == FTRACK_STATUS_TIMEOUT);
+                }
+            }
+            EXPECT(pong == "7/cpp");
+            EXPECT(reply_topic == "ftrack.meta.reply");
+
+            ftrack::event_hub_unsubscribe(session, watcher);
+            EXPECT(status_of([&] { ftrack::event_hub_unsubscribe(session, watcher); }) == FTRACK_STATUS_NOT_FOUND);
+            alpha.set_string("full_name", "Alpha from C++, again");
+            writer.commit();
+            EXPECT(dispatch_until(session, [&] { return sentinel > 1; }));
+            EXPECT(seen->updates == 1);
+            EXPECT(once_calls == 1);
+            ftrack::event_hub_disconnect(session);
+            EXPECT(!ftrack::event_hub_is_connected(session));
         }
 
         // options

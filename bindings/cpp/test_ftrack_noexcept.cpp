@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iterator>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -42,6 +43,17 @@ static int failed = 0;
             return 1;                                                                  \
         }                                                                              \
     } while (0)
+
+// Dispatches `session`'s events on this thread until `done()` holds (15 s at most).
+template <typename Done> static bool dispatch_until(ftrack::Session &session, Done done) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (!done() && std::chrono::steady_clock::now() < until) {
+        if (!ftrack::try_event_hub_dispatch(session, 100).ok()) {
+            return false;
+        }
+    }
+    return done();
+}
 
 using Iter = ftrack::EntityList::iterator;
 static_assert(std::is_same<std::iterator_traits<Iter>::value_type, ftrack::Entity>::value, "");
@@ -183,6 +195,103 @@ int main() {
         EXPECT(session.try_cancel().ok()); // nothing in flight: a no-op
         EXPECT(session.try_query("select username from User").ok());
         EXPECT(ftrack::Session(nullptr).try_cancel().code() == FTRACK_STATUS_NULL_POINTER);
+    }
+
+    // event hub, non-throwing: an update from another session's commit on this
+    // thread's dispatch, a reply through try_set_reply, unsubscribing
+    {
+        struct Seen {
+            int updates = 0;
+            std::string topic, entity_id, new_name;
+        };
+        auto seen = std::make_shared<Seen>();
+        ftrack::Result<std::string> watcher = ftrack::try_event_hub_subscribe(
+            session, "topic=ftrack.update",
+            [seen](ftrack::Event &e) {
+                seen->topic = e.try_topic().value_or("");
+                seen->entity_id = e.try_data_get("/entities/0/entityId").value_or("");
+                seen->new_name = e.try_data_get("/entities/0/changes/fullname/new").value_or("");
+                EXPECT(e.try_data_get("/no/such/key").code() == FTRACK_STATUS_NOT_FOUND);
+                ++seen->updates;
+                return 0;
+            },
+            std::string("{\"id\": \"cpp-noexcept\"}"));
+        REQUIRE_OK(watcher);
+        EXPECT(*watcher == "cpp-noexcept");
+        int sentinel = 0;
+        const std::string long_id(300, 'n');
+        ftrack::Result<std::string> sentinel_id = ftrack::try_event_hub_subscribe(
+            session, "topic=ftrack.update",
+            [&sentinel](ftrack::Event &) {
+                ++sentinel;
+                return 0;
+            },
+            "{\"id\": \"" + long_id + "\"}");
+        EXPECT(sentinel_id.ok() && *sentinel_id == long_id);
+        auto once_id = std::make_shared<std::string>();
+        int once_calls = 0;
+        ftrack::Result<std::string> once = ftrack::try_event_hub_subscribe(
+            session, "topic=ftrack.update",
+            [&session, &once_calls, once_id, tag = std::string(64, 't')](ftrack::Event &) {
+                ++once_calls;
+                bool removed = ftrack::try_event_hub_unsubscribe(session, *once_id).ok();
+                return removed && tag.size() == 64 ? 0 : 1;
+            });
+        REQUIRE_OK(once);
+        *once_id = *once;
+        EXPECT(ftrack::try_event_hub_subscribe(session, "(topic=x", [](ftrack::Event &) { return 0; }).code() ==
+               FTRACK_STATUS_INVALID_ARGUMENT);
+        REQUIRE_OK(ftrack::try_event_hub_connect(session, 15000));
+        EXPECT(ftrack::try_event_hub_is_connected(session).value_or(false));
+
+        ftrack::Result<ftrack::Session> writer_result = ftrack::Session::try_from_environment();
+        REQUIRE_OK(writer_result);
+        ftrack::Session writer = std::move(writer_result).value();
+        ftrack::Result<ftrack::Entity> beta = writer.try_find_project("beta");
+        REQUIRE_OK(beta);
+        EXPECT(beta->try_set_string("full_name", "Beta without exceptions").ok());
+        EXPECT(writer.try_commit().ok());
+        EXPECT(dispatch_until(session, [&] { return seen->updates > 0 && sentinel > 0; }));
+        EXPECT(seen->topic == "ftrack.update");
+        EXPECT(seen->entity_id == beta->try_id().value_or("-"));
+        EXPECT(seen->new_name == "Beta without exceptions");
+        EXPECT(once_calls == 1);
+
+        ftrack::SessionOptions responder_options;
+        EXPECT(ftrack::try_set_event_dispatch_thread(responder_options, true).ok());
+        ftrack::Result<ftrack::Session> responder_result = ftrack::Session::try_create(responder_options);
+        REQUIRE_OK(responder_result);
+        ftrack::Session responder = std::move(responder_result).value();
+        ftrack::Result<std::string> pinged = ftrack::try_event_hub_subscribe(
+            responder, "topic=cpp.noexcept.ping",
+            [](ftrack::Event &e) {
+                std::string n = e.try_data_get("/n").value_or("0");
+                return e.try_set_reply("{\"pong\": " + n + "}").ok() ? 0 : 1;
+            },
+            std::string("{\"id\": \"cpp-noexcept\"}"));
+        EXPECT(pinged.ok());
+        REQUIRE_OK(ftrack::try_event_hub_connect(responder, 15000));
+        std::string pong;
+        for (int i = 0; i < 15 && pong.empty(); ++i) {
+            ftrack::Result<ftrack::Event> reply =
+                ftrack::try_event_hub_publish_and_wait(session, "cpp.noexcept.ping", "{\"n\": 3}", 1000);
+            if (reply.ok()) {
+                pong = reply->try_data_get("/pong").value_or("?");
+                EXPECT(reply->try_topic().value_or("") == "ftrack.meta.reply");
+            } else {
+                EXPECT(reply.code() == FTRACK_STATUS_TIMEOUT);
+            }
+        }
+        EXPECT(pong == "3");
+
+        EXPECT(ftrack::try_event_hub_unsubscribe(session, *watcher).ok());
+        EXPECT(ftrack::try_event_hub_unsubscribe(session, *watcher).code() == FTRACK_STATUS_NOT_FOUND);
+        EXPECT(beta->try_set_string("full_name", "Beta without exceptions, again").ok());
+        EXPECT(writer.try_commit().ok());
+        EXPECT(dispatch_until(session, [&] { return sentinel > 1; }));
+        EXPECT(seen->updates == 1);
+        EXPECT(once_calls == 1);
+        EXPECT(ftrack::try_event_hub_disconnect(session).ok());
     }
 
     // options: a failing setter is kept and returned by try_create, without connecting

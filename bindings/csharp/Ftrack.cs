@@ -470,7 +470,14 @@ namespace Ftrack
             Handle = h;
         }
         public static Session FromEnvironment() => new Session((string)null, null, null);
-        public void Dispose() => Handle.Dispose();
+        /// <summary>Destroys the session and frees the event handlers subscribed on it.</summary>
+        public void Dispose()
+        {
+            if (Handle.IsClosed) return;
+            IntPtr raw = Handle.DangerousGetHandle();
+            Handle.Dispose();
+            EventHub.Forget(raw);
+        }
 
         public EntityList Query(string expression)
         {
@@ -660,8 +667,9 @@ namespace Ftrack
         public string Id => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_id(raw, b, n, out o));
         public string DataJson => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_data_json(raw, b, n, out o));
         public string SourceJson => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_source_json(raw, b, n, out o));
-        /// <summary>One value of the data by JSON pointer (strings unquoted).</summary>
-        public string Get(string pointer) => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_data_get(raw, Native.Utf8(pointer), b, n, out o));
+        /// <summary>One value of the data by JSON pointer, e.g. "/entities/0/entityId" (strings unquoted, others as JSON); Status.NotFound when absent.</summary>
+        public string DataGet(string pointer) => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_data_get(raw, Native.Utf8(pointer), b, n, out o));
+        /// <summary>In a handler: the reply (JSON) sent back to the publisher.</summary>
         public void SetReply(string json) => Native.Check(EventNative.ftrack_event_set_reply(raw, Native.Utf8(json)));
         public void Dispose()
         {
@@ -700,14 +708,50 @@ namespace Ftrack
     /// The session's event hub. Handlers run on the thread that calls Dispatch
     /// (or the library's dispatch thread when the options asked for it); a
     /// handler returns 0 when it handled the event and must not throw (an
-    /// exception is reported as a failure and logged).
+    /// exception is reported as a failure and logged). A handler may call
+    /// Unsubscribe, its own included. Handlers are kept until unsubscribed or
+    /// until their Session is disposed.
     /// </summary>
     public sealed class EventHub
     {
         private readonly Session session;
-        // Delegates must stay reachable while the library may call them.
-        private static readonly Dictionary<string, EventNative.Callback> Handlers = new Dictionary<string, EventNative.Callback>();
         public EventHub(Session session) { this.session = session; }
+
+        // The library is given one delegate, a static method alive for the whole
+        // process (never collected; also what AOT runtimes can marshal), and a key
+        // per subscriber as user_data. Handlers are looked up by key, so the
+        // garbage collector can never free a callback the library still holds,
+        // and a handler unsubscribed meanwhile is skipped.
+        private static readonly EventNative.Callback Trampoline = Invoke;
+        private static readonly object Lock = new object();
+        private static readonly Dictionary<long, Func<FtrackEvent, int>> ByKey = new Dictionary<long, Func<FtrackEvent, int>>();
+        // "<session handle>/<subscriber id>" -> key: ids are unique per session only.
+        private static readonly Dictionary<string, long> ById = new Dictionary<string, long>();
+        private static long lastKey;
+
+        private static int Invoke(IntPtr userData, IntPtr e)
+        {
+            Func<FtrackEvent, int> handler;
+            lock (Lock)
+                if (!ByKey.TryGetValue(userData.ToInt64(), out handler)) return 0;
+            try { return handler(new FtrackEvent(e, false)); } catch (Exception) { return -1; }
+        }
+
+        private static string IdKey(IntPtr session, string id) => session.ToInt64().ToString() + "/" + id;
+
+        /// <summary>Frees the handlers of a destroyed session (Session.Dispose).</summary>
+        internal static void Forget(IntPtr session)
+        {
+            string prefix = IdKey(session, "");
+            lock (Lock)
+            {
+                var gone = new List<string>();
+                foreach (var entry in ById)
+                    if (entry.Key.StartsWith(prefix, StringComparison.Ordinal)) { gone.Add(entry.Key); ByKey.Remove(entry.Value); }
+                foreach (var k in gone) ById.Remove(k);
+            }
+        }
+
         public static void SetAutoConnect(SessionOptions o, bool on) => Native.Check(EventNative.ftrack_session_options_set_auto_connect_event_hub(o.Handle, on));
         public static void SetDispatchThread(SessionOptions o, bool on) => Native.Check(EventNative.ftrack_session_options_set_event_dispatch_thread(o.Handle, on));
         public static void AddPluginPath(SessionOptions o, string path) => Native.Check(EventNative.ftrack_session_options_add_plugin_path(o.Handle, Native.Utf8(path)));
@@ -715,23 +759,39 @@ namespace Ftrack
         public void Connect(ulong timeoutMs) => Native.Check(EventNative.ftrack_event_hub_connect(session.Handle, timeoutMs));
         public void Disconnect() => Native.Check(EventNative.ftrack_event_hub_disconnect(session.Handle));
         public bool IsConnected { get { Native.Check(EventNative.ftrack_event_hub_is_connected(session.Handle, out bool c)); return c; } }
-        /// <summary>Subscribes; returns the subscriber id.</summary>
+        /// <summary>Subscribes; returns the subscriber id. <paramref name="subscriberJson"/> is subscriber metadata (a JSON object; its "id" is used when present, else one is generated).</summary>
         public string Subscribe(string subscription, Func<FtrackEvent, int> handler, string subscriberJson = null, int priority = 100)
         {
-            EventNative.Callback cb = (IntPtr _, IntPtr e) =>
+            if (handler == null) throw new ArgumentNullException("handler");
+            long key;
+            lock (Lock) { key = ++lastKey; ByKey[key] = handler; }
+            byte[] metadata = Native.Utf8(subscriberJson);
+            // One call: the library subscribes even when the id does not fit, so the
+            // buffer holds any id: a generated one (32 characters) or the metadata's
+            // "id", never longer than the JSON text holding it.
+            var buffer = new byte[Math.Max(256, metadata == null ? 0 : metadata.Length)];
+            Status status = EventNative.ftrack_event_hub_subscribe(session.Handle, Native.Utf8(subscription), metadata, priority,
+                Trampoline, new IntPtr(key), buffer, (UIntPtr)buffer.Length, out UIntPtr needed);
+            if (status != Status.Ok)
             {
-                try { return handler(new FtrackEvent(e, false)); } catch (Exception) { return -1; }
-            };
-            string id = Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_hub_subscribe(session.Handle, Native.Utf8(subscription), Native.Utf8(subscriberJson), priority, cb, IntPtr.Zero, b, n, out o));
-            lock (Handlers) Handlers[id] = cb;
+                var failure = new FtrackException(status, Native.LastErrorMessage());
+                if (status != Status.BufferTooSmall) lock (Lock) ByKey.Remove(key); // else subscribed: keep it
+                throw failure;
+            }
+            string id = Encoding.UTF8.GetString(buffer, 0, Math.Max((int)needed - 1, 0));
+            lock (Lock) ById[IdKey(session.Handle.DangerousGetHandle(), id)] = key;
             return id;
         }
+        /// <summary>Removes a subscriber (Status.NotFound when none has that id).</summary>
         public void Unsubscribe(string subscriberId)
         {
             Native.Check(EventNative.ftrack_event_hub_unsubscribe(session.Handle, Native.Utf8(subscriberId)));
-            lock (Handlers) Handlers.Remove(subscriberId);
+            string k = IdKey(session.Handle.DangerousGetHandle(), subscriberId);
+            lock (Lock)
+                if (ById.TryGetValue(k, out long key)) { ById.Remove(k); ByKey.Remove(key); }
         }
         public void Publish(string topic, string dataJson = "{}", string target = null) => Native.Check(EventNative.ftrack_event_hub_publish(session.Handle, Native.Utf8(topic), Native.Utf8(dataJson), Native.Utf8(target)));
+        /// <summary>Publishes and waits up to <paramref name="timeoutMs"/> for the first reply (Status.Timeout when none came); dispose the reply.</summary>
         public FtrackEvent PublishAndWait(string topic, string dataJson, ulong timeoutMs, string target = null)
         {
             Native.Check(EventNative.ftrack_event_hub_publish_and_wait(session.Handle, Native.Utf8(topic), Native.Utf8(dataJson), Native.Utf8(target), timeoutMs, out IntPtr reply));

@@ -2,6 +2,7 @@
 // FTRACK_API_USER: the sandbox's demo studio). Compiled by mcs and run by mono
 // from ffi/tests/bindings_csharp.rs.
 using System;
+using System.Diagnostics;
 using Ftrack;
 
 static class FtrackTest
@@ -19,6 +20,110 @@ static class FtrackTest
         try { action(); }
         catch (FtrackException e) { return e.Status; }
         return Status.Ok;
+    }
+
+    // Dispatches the hub's events on this thread until done() holds (15 s at most).
+    static bool DispatchUntil(EventHub hub, Func<bool> done)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!done() && clock.Elapsed < TimeSpan.FromSeconds(15)) hub.Dispatch(100);
+        return done();
+    }
+
+    // Handlers built here and referenced by nothing but the binding: a collection
+    // between subscribing and dispatching must not free what the library calls.
+    static string SubscribeUnrooted(EventHub hub, string subscription, int[] counter, string subscriberJson)
+    {
+        return hub.Subscribe(subscription, e => { counter[0]++; return e.Topic == "ftrack.update" ? 0 : 1; }, subscriberJson);
+    }
+
+    // The event hub: a commit by another session arrives as ftrack.update on this
+    // thread's Dispatch; a reply set by another session's handler comes back to
+    // PublishAndWait; an unsubscribed handler gets nothing more.
+    static void Events()
+    {
+        using (var session = Session.FromEnvironment())
+        using (var writer = Session.FromEnvironment())
+        using (var options = new SessionOptions())
+        {
+            var hub = new EventHub(session);
+            int updates = 0;
+            string topic = null, entityId = null, newName = null, user = null;
+            string watcher = hub.Subscribe("topic=ftrack.update", e =>
+            {
+                topic = e.Topic;
+                entityId = e.DataGet("/entities/0/entityId");
+                newName = e.DataGet("/entities/0/changes/fullname/new");
+                user = e.DataGet("/user/name");
+                updates++;
+                return 0;
+            }, "{\"id\": \"cs-test\", \"app\": \"csharp\"}");
+            Expect(watcher == "cs-test", "subscriber id from the metadata");
+            var sentinel = new int[1];
+            string longId = new string('c', 300);
+            Expect(SubscribeUnrooted(hub, "topic=ftrack.update", sentinel, "{\"id\": \"" + longId + "\"}") == longId, "a long subscriber id");
+            string onceId = null;
+            int onceCalls = 0;
+            onceId = hub.Subscribe("topic=ftrack.update", e => { onceCalls++; hub.Unsubscribe(onceId); return 0; });
+            Expect(StatusOf(() => hub.Subscribe("(topic=x", e => 0)) == Status.InvalidArgument, "bad subscription");
+            hub.Connect(15000);
+            Expect(hub.IsConnected, "connected");
+
+            // The responder: the same subscriber id in another session, its
+            // handlers on the library's dispatch thread.
+            EventHub.SetDispatchThread(options, true);
+            using (var responder = new Session(options))
+            {
+                var rhub = new EventHub(responder);
+                Expect(rhub.Subscribe("topic=cs.ping", e =>
+                {
+                    e.SetReply("{\"pong\": " + e.DataGet("/n") + ", \"from\": \"csharp\"}");
+                    return 0;
+                }, "{\"id\": \"cs-test\"}") == "cs-test", "the same id in another session");
+                rhub.Connect(15000);
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                GC.Collect();
+
+                using (var alpha = writer.FindProject("alpha"))
+                {
+                    alpha.SetString("full_name", "Alpha from C#");
+                    writer.Commit();
+                    Expect(DispatchUntil(hub, () => updates > 0 && sentinel[0] > 0), "the update arrives");
+                    Expect(topic == "ftrack.update", "update topic");
+                    Expect(entityId == alpha.Id, "update entity");
+                    Expect(newName == "Alpha from C#", "update change");
+                    Expect(user == "admin", "update user");
+                    Expect(onceCalls == 1, "a handler that unsubscribed itself ran once");
+
+                    string pong = null, replyTopic = null;
+                    for (int i = 0; i < 15 && pong == null; i++)
+                    {
+                        try
+                        {
+                            using (var reply = hub.PublishAndWait("cs.ping", "{\"n\": 5}", 1000))
+                            {
+                                pong = reply.DataGet("/pong") + "/" + reply.DataGet("/from");
+                                replyTopic = reply.Topic;
+                            }
+                        }
+                        catch (FtrackException e) { Expect(e.Status == Status.Timeout, "no reply yet is a timeout"); }
+                    }
+                    Expect(pong == "5/csharp", "the reply set with SetReply");
+                    Expect(replyTopic == "ftrack.meta.reply", "reply topic");
+
+                    hub.Unsubscribe(watcher);
+                    Expect(StatusOf(() => hub.Unsubscribe(watcher)) == Status.NotFound, "unsubscribed twice");
+                    alpha.SetString("full_name", "Alpha from C#, again");
+                    writer.Commit();
+                    Expect(DispatchUntil(hub, () => sentinel[0] > 1), "the next update arrives");
+                    Expect(updates == 1, "nothing for the unsubscribed handler");
+                    Expect(onceCalls == 1, "nothing more for the handler that unsubscribed itself");
+                }
+            }
+            hub.Disconnect();
+            Expect(!hub.IsConnected, "disconnected");
+        }
     }
 
     static void Run()
@@ -179,6 +284,8 @@ static class FtrackTest
     {
         try { Run(); }
         catch (Exception e) { failed++; Console.Error.WriteLine("FAIL: unexpected " + e); }
+        try { Events(); }
+        catch (Exception e) { failed++; Console.Error.WriteLine("FAIL: unexpected in Events " + e); }
         Console.WriteLine("csharp binding: " + passed + " passed, " + failed + " failed");
         return failed == 0 ? 0 : 1;
     }

@@ -217,12 +217,17 @@ pub unsafe extern "C" fn ftrack_session_options_set_plugin_arguments(
 /// @brief Connects the session's event hub and waits up to `timeout_ms` for the
 /// connection (0: return at once and connect in the background). The hub
 /// then stays connected, reconnecting with backoff after failures, until
-/// `ftrack_event_hub_disconnect`.
+/// `ftrack_event_hub_disconnect`. An `https://` server is reached over
+/// `wss://`, verified as the session's HTTP requests are (its CA bundle, else
+/// the platform's verifier).
 ///
 /// @param session the session (not NULL).
 /// @param timeout_ms how long to wait, in milliseconds.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_CONNECTION` when the first
-///         attempt failed (the hub keeps retrying); `FTRACK_STATUS_TIMEOUT`;
+///         attempt failed (the hub keeps retrying); `FTRACK_STATUS_TLS` when
+///         TLS with an `https://` server could not be set up or its
+///         certificate is not trusted (see
+///         `ftrack_session_options_set_ca_bundle_path`); `FTRACK_STATUS_TIMEOUT`;
 ///         `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe.

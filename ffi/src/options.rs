@@ -409,9 +409,11 @@ pub unsafe extern "C" fn ftrack_session_options_set_retry_delay_ms(
     })
 }
 
-/// @brief Trusts the CA certificates in this PEM file instead of the platform's.
+/// @brief Trusts the CA certificates in this PEM file instead of the platform's,
+/// for the session's HTTPS requests and its event hub's `wss://` connection.
 ///
-/// Copied; the file is read when the session is created.
+/// Copied; the file is read when the session is created, and again by each
+/// connection attempt of the event hub.
 ///
 /// @param options the session options handle.
 /// @param path file path (NUL-terminated UTF-8).

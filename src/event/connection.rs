@@ -1,11 +1,16 @@
 //! The hub's connection thread: handshake, WebSocket (tungstenite), the
 //! Socket.IO 0.9 packets, heartbeats, and reconnection with backoff.
+//!
+//! An `https://` server URL means TLS (rustls, verified as the HTTP side
+//! verifies: [`crate::SessionOptions::ca_bundle`] when set, else the platform's
+//! verifier) for both the handshake and the WebSocket (`wss://`).
 
 use super::{ConnectionState, Event, EventHub, lock};
 use crate::hooks::LogLevel;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 use tungstenite::client::IntoClientRequest;
@@ -14,15 +19,92 @@ use tungstenite::{Message, WebSocket};
 /// Why a connection ended or could not start.
 struct Failure {
     message: String,
+    kind: FailureKind,
+}
+
+/// What kind of failure: decides the log level and the error `connect` returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FailureKind {
+    Other,
     /// Credentials were refused: retrying is pointless until they change,
     /// but the hub still retries (a key may be re-enabled).
-    auth: bool,
+    Auth,
+    /// TLS could not be set up or the server's certificate is not trusted.
+    Tls,
 }
 
 fn fail(message: impl Into<String>) -> Failure {
     Failure {
         message: message.into(),
-        auth: false,
+        kind: FailureKind::Other,
+    }
+}
+
+fn tls_fail(message: impl Into<String>) -> Failure {
+    Failure {
+        message: message.into(),
+        kind: FailureKind::Tls,
+    }
+}
+
+/// The connection's byte stream: plain TCP for `http://`, TLS over TCP for
+/// `https://`. Timeouts are set on the TCP socket underneath ([`Stream::socket`]).
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    /// The TCP socket underneath, for its timeouts.
+    fn socket(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// Where to connect: host (as in the URL, brackets of an IPv6 literal
+/// included), port, and the TLS configuration for an `https://` server.
+struct Target {
+    host: String,
+    port: u16,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl Target {
+    /// The host without the brackets of an IPv6 literal: for resolving and
+    /// for verifying the certificate.
+    fn bare_host(&self) -> &str {
+        self.host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(&self.host)
     }
 }
 
@@ -48,7 +130,7 @@ fn host_port(url: &str) -> Result<(String, u16, bool), Failure> {
     Ok((host, port, secure))
 }
 
-fn open(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Failure> {
+fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Failure> {
     let addrs = (host, port)
         .to_socket_addrs()
         .map_err(|e| fail(format!("cannot resolve {host}: {e}")))?;
@@ -67,10 +149,91 @@ fn open(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, Failure> 
     Err(last)
 }
 
+/// Opens a connection to the target; for TLS, completes the handshake (and
+/// so the certificate check) before returning.
+fn open(target: &Target, timeout: Duration) -> Result<Stream, Failure> {
+    let host = target.bare_host();
+    let mut socket = connect_tcp(host, target.port, timeout)?;
+    let Some(config) = &target.tls else {
+        return Ok(Stream::Plain(socket));
+    };
+    let name = rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+        tls_fail(format!(
+            "{host} is not a valid name for TLS ({e}); check the server URL"
+        ))
+    })?;
+    let mut conn = rustls::ClientConnection::new(Arc::clone(config), name)
+        .map_err(|e| tls_fail(format!("TLS with {host} cannot start ({e})")))?;
+    while conn.is_handshaking() {
+        if let Err(e) = conn.complete_io(&mut socket) {
+            let message = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                Some(tls) => crate::tls::handshake_failure(host, tls),
+                None if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+                {
+                    format!(
+                        "the TLS handshake with {host}:{} timed out after {} ms",
+                        target.port,
+                        timeout.as_millis()
+                    )
+                }
+                None => format!(
+                    "the TLS handshake with {host}:{} failed ({e}); check that the server speaks \
+                     HTTPS on that port",
+                    target.port
+                ),
+            };
+            return Err(tls_fail(message));
+        }
+    }
+    Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(
+        conn, socket,
+    ))))
+}
+
+/// Reads one HTTP answer of at most 64 KiB: up to the end of the body its
+/// `Content-Length` announces, else to the end of the stream (a TLS peer
+/// that closes without `close_notify` counts as the end then).
+fn read_answer(s: &mut Stream) -> std::io::Result<Vec<u8>> {
+    const LIMIT: usize = 64 * 1024;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = head.lines().find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            if let Some(n) = length
+                && buf.len() >= end + 4 + n
+            {
+                buf.truncate(end + 4 + n);
+                return Ok(buf);
+            }
+        }
+        if buf.len() >= LIMIT {
+            return Ok(buf);
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => return Ok(buf),
+            Ok(n) => buf.extend_from_slice(&chunk[..n.min(LIMIT - buf.len())]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !buf.is_empty() => {
+                return Ok(buf);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// `GET /socket.io/1/`: the session id (and that websocket is offered).
-fn handshake(hub: &EventHub, host: &str, port: u16, timeout: Duration) -> Result<String, Failure> {
+fn handshake(hub: &EventHub, target: &Target, timeout: Duration) -> Result<String, Failure> {
     let inner = &hub.inner;
-    let mut s = open(host, port, timeout)?;
+    let (host, port) = (&target.host, target.port);
+    let mut s = open(target, timeout)?;
     let req = format!(
         "GET /socket.io/1/ HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\nftrack-user: {}\r\nftrack-api-key: {}\r\nUser-Agent: libftrack/{}\r\n\r\n",
         inner.api_user,
@@ -79,9 +242,7 @@ fn handshake(hub: &EventHub, host: &str, port: u16, timeout: Duration) -> Result
     );
     s.write_all(req.as_bytes())
         .map_err(|e| fail(format!("the handshake could not be sent: {e}")))?;
-    let mut buf = Vec::new();
-    s.take(64 * 1024)
-        .read_to_end(&mut buf)
+    let buf = read_answer(&mut s)
         .map_err(|e| fail(format!("the handshake answer did not arrive: {e}")))?;
     let text = String::from_utf8_lossy(&buf);
     let (head, body) = text
@@ -98,7 +259,7 @@ fn handshake(hub: &EventHub, host: &str, port: u16, timeout: Duration) -> Result
                 "the server refused the credentials of {} (HTTP {status}); check the API user and key",
                 inner.api_user
             ),
-            auth: true,
+            kind: FailureKind::Auth,
         });
     }
     if status != 200 {
@@ -117,17 +278,25 @@ fn handshake(hub: &EventHub, host: &str, port: u16, timeout: Duration) -> Result
     Ok(sid.to_string())
 }
 
-fn connect_once(hub: &EventHub) -> Result<WebSocket<TcpStream>, Failure> {
+fn connect_once(hub: &EventHub) -> Result<WebSocket<Stream>, Failure> {
     let timeout = hub.options().connect_timeout;
     let (host, port, secure) = host_port(&hub.inner.server_url)?;
-    if secure {
-        return Err(fail(
-            "wss:// (an https server URL) is not supported by this build's event hub yet; use an http:// URL through a TLS-terminating proxy",
-        ));
-    }
-    let sid = handshake(hub, &host, port, timeout)?;
-    let stream = open(&host, port, timeout)?;
-    let url = format!("ws://{host}:{port}/socket.io/1/websocket/{sid}");
+    let tls = if secure {
+        Some(
+            crate::tls::client_config(hub.inner.ca_bundle.as_deref())
+                .map_err(|e| tls_fail(e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let target = Target { host, port, tls };
+    let sid = handshake(hub, &target, timeout)?;
+    let stream = open(&target, timeout)?;
+    let scheme = if secure { "wss" } else { "ws" };
+    let url = format!(
+        "{scheme}://{}:{}/socket.io/1/websocket/{sid}",
+        target.host, target.port
+    );
     let mut request = url
         .into_client_request()
         .map_err(|e| fail(format!("bad WebSocket URL: {e}")))?;
@@ -146,7 +315,7 @@ fn connect_once(hub: &EventHub) -> Result<WebSocket<TcpStream>, Failure> {
         {
             Failure {
                 message: "the server refused the WebSocket (HTTP 401)".into(),
-                auth: true,
+                kind: FailureKind::Auth,
             }
         }
         tungstenite::HandshakeError::Failure(e) => {
@@ -206,10 +375,11 @@ pub(super) fn run(hub: EventHub, generation: u64) {
                 {
                     let mut st = lock(&hub.inner.state);
                     st.last_error = Some(f.message.clone());
+                    st.last_error_kind = f.kind;
                     hub.inner.changed.notify_all();
                 }
                 hub.log(
-                    if f.auth {
+                    if f.kind == FailureKind::Auth {
                         LogLevel::Error
                     } else {
                         LogLevel::Warn
@@ -256,7 +426,7 @@ pub(super) fn run(hub: EventHub, generation: u64) {
 
 /// After a connection: marks it connected, subscribes every subscriber
 /// (and this hub for replies), sends the queued events in order.
-fn on_connected(hub: &EventHub, ws: &mut WebSocket<TcpStream>) -> Result<Receiver<String>, String> {
+fn on_connected(hub: &EventHub, ws: &mut WebSocket<Stream>) -> Result<Receiver<String>, String> {
     let (tx, rx) = channel();
     let mut st = lock(&hub.inner.state);
     let mut packets = vec![hub.subscribe_packet(
@@ -278,7 +448,7 @@ fn on_connected(hub: &EventHub, ws: &mut WebSocket<TcpStream>) -> Result<Receive
     Ok(rx)
 }
 
-fn serve(hub: &EventHub, mut ws: WebSocket<TcpStream>, generation: u64) -> String {
+fn serve(hub: &EventHub, mut ws: WebSocket<Stream>, generation: u64) -> String {
     let rx = match on_connected(hub, &mut ws) {
         Ok(rx) => rx,
         Err(e) => return e,
@@ -287,7 +457,8 @@ fn serve(hub: &EventHub, mut ws: WebSocket<TcpStream>, generation: u64) -> Strin
     hub.received(Event::new("ftrack.meta.connected", json!({})));
     let heartbeat_timeout = hub.options().heartbeat_timeout;
     let _ = ws
-        .get_mut()
+        .get_ref()
+        .socket()
         .set_read_timeout(Some(Duration::from_millis(50)));
     let mut last_heard = Instant::now();
     let why = loop {
@@ -354,7 +525,7 @@ fn serve(hub: &EventHub, mut ws: WebSocket<TcpStream>, generation: u64) -> Strin
 }
 
 /// Handles one packet; Some(reason) ends the connection.
-fn packet(hub: &EventHub, ws: &mut WebSocket<TcpStream>, text: &str) -> Option<String> {
+fn packet(hub: &EventHub, ws: &mut WebSocket<Stream>, text: &str) -> Option<String> {
     let mut parts = text.splitn(4, ':');
     let kind = parts.next().unwrap_or("");
     let _id = parts.next().unwrap_or("");

@@ -7,7 +7,10 @@
 //!
 //! [`EventHub::connect`] (or [`crate::SessionOptions::auto_connect_event_hub`])
 //! starts one library thread that speaks Socket.IO 0.9 over WebSocket with
-//! the server (`/socket.io/1/`). When the connection drops, or no packet
+//! the server (`/socket.io/1/`): `ws://` for an `http://` server URL, `wss://`
+//! (TLS, verified as the session's HTTP requests are: the
+//! [`crate::SessionOptions::ca_bundle`] when set, else the platform's
+//! verifier, with the host name checked) for an `https://` one. When the connection drops, or no packet
 //! (not even a heartbeat) arrives for [`EventHubOptions::heartbeat_timeout`],
 //! it reconnects with exponential backoff and jitter
 //! ([`EventHubOptions::backoff_min`] to [`EventHubOptions::backoff_max`], ±50 %),
@@ -213,6 +216,8 @@ pub(crate) struct State {
     /// Bumped on every connect request, so an old thread stops.
     generation: u64,
     last_error: Option<String>,
+    /// What kind of failure `last_error` is.
+    last_error_kind: connection::FailureKind,
 }
 
 pub(crate) struct Inner {
@@ -220,6 +225,9 @@ pub(crate) struct Inner {
     pub(crate) server_url: String,
     pub(crate) api_user: String,
     pub(crate) api_key: String,
+    /// The PEM file of CA certificates to trust for `wss://` instead of the
+    /// platform's (a session's [`crate::SessionOptions::ca_bundle`]).
+    pub(crate) ca_bundle: Option<std::path::PathBuf>,
     pub(crate) options: Mutex<EventHubOptions>,
     pub(crate) hooks: Arc<Hooks>,
     pub(crate) state: Mutex<State>,
@@ -265,6 +273,7 @@ impl EventHub {
         server_url: &str,
         api_user: &str,
         api_key: &str,
+        ca_bundle: Option<std::path::PathBuf>,
         hooks: Arc<Hooks>,
         options: EventHubOptions,
     ) -> EventHub {
@@ -274,6 +283,7 @@ impl EventHub {
                 server_url: server_url.trim_end_matches('/').to_string(),
                 api_user: api_user.to_string(),
                 api_key: api_key.to_string(),
+                ca_bundle,
                 options: Mutex::new(options),
                 hooks,
                 state: Mutex::new(State {
@@ -288,6 +298,7 @@ impl EventHub {
                     running: false,
                     generation: 0,
                     last_error: None,
+                    last_error_kind: connection::FailureKind::Other,
                 }),
                 changed: Condvar::new(),
                 dispatching: AtomicBool::new(false),
@@ -296,7 +307,8 @@ impl EventHub {
     }
 
     /// A hub of its own, without a session (no logger): for tools that only
-    /// use events. `server_url` as for a session (`http://host:port`). Call
+    /// use events. `server_url` as for a session (`http://host:port`, or
+    /// `https://host` for TLS verified by the platform's verifier). Call
     /// [`EventHub::disconnect`] when done: its connection thread holds it.
     pub fn detached(
         server_url: &str,
@@ -308,6 +320,27 @@ impl EventHub {
             server_url,
             api_user,
             api_key,
+            None,
+            Hooks::new(None, api_key),
+            options,
+        )
+    }
+
+    /// [`EventHub::detached`] for an `https://` server whose certificate is
+    /// signed by a CA in the PEM file `ca_bundle` (trusted instead of the
+    /// platform's CAs, as [`crate::SessionOptions::ca_bundle`] does).
+    pub fn detached_with_ca_bundle(
+        server_url: &str,
+        api_user: &str,
+        api_key: &str,
+        ca_bundle: impl Into<std::path::PathBuf>,
+        options: EventHubOptions,
+    ) -> EventHub {
+        EventHub::new(
+            server_url,
+            api_user,
+            api_key,
+            Some(ca_bundle.into()),
             Hooks::new(None, api_key),
             options,
         )
@@ -358,9 +391,12 @@ impl EventHub {
     /// Connects and waits up to `wait` for the first connection
     /// (`Duration::ZERO`: return at once, connect in the background). The
     /// connection is kept (reconnected) until [`EventHub::disconnect`].
-    /// Fails with `Connection` (or `Authentication`) when the first attempt
-    /// fails within `wait`; the hub then keeps retrying in the background
-    /// unless reconnection is limited.
+    /// Fails with `Connection` when the first attempt fails within `wait`
+    /// (refused credentials included; the message says so), with `Tls` when
+    /// TLS could not be set up or the server's certificate is not trusted
+    /// (see [`crate::SessionOptions::ca_bundle`]), with `Timeout` when
+    /// nothing was decided within `wait`; the hub then keeps retrying in the
+    /// background unless reconnection is limited.
     pub fn connect(&self, wait: Duration) -> Result<()> {
         {
             let mut st = lock(&self.inner.state);
@@ -420,6 +456,11 @@ impl EventHub {
                 .0;
         }
         let why = st.last_error.clone().unwrap_or_default();
+        if st.last_error_kind == connection::FailureKind::Tls {
+            return Err(Error::Tls(format!(
+                "cannot connect to the event hub: {why} (the hub keeps retrying in the background)"
+            )));
+        }
         Err(Error::Connection(format!(
             "cannot connect to the event hub: {why}; check the server URL and credentials (the hub keeps retrying in the background)"
         )))
@@ -874,6 +915,7 @@ impl crate::Session {
                     t.server_url(),
                     t.api_user(),
                     t.api_key(),
+                    self.inner.options.ca_bundle.clone(),
                     Arc::clone(t.hooks()),
                     self.inner.options.event_hub.clone(),
                 )
