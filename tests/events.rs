@@ -545,3 +545,27 @@ fn dropping_the_session_disconnects_its_hub() {
 fn sb_connections(sb: &Sandbox) -> usize {
     sb.event_connections()
 }
+
+#[test]
+fn a_hub_that_gave_up_says_so_instead_of_promising_retries() {
+    // A port nobody listens on: every attempt fails at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hub = ftrack::EventHub::detached(
+        &format!("http://127.0.0.1:{port}"),
+        "someone",
+        "not-a-real-key",
+        EventHubOptions {
+            max_reconnect_attempts: Some(1),
+            ..fast()
+        },
+    );
+    let err = hub.connect(WAIT).expect_err("nothing listens");
+    assert_eq!(hub.connection_state(), ConnectionState::Failed);
+    let message = err.to_string();
+    assert!(message.contains("gave up"), "{message}");
+    assert!(!message.contains("keeps retrying"), "{message}");
+}

@@ -372,10 +372,20 @@ pub(super) fn run(hub: EventHub, generation: u64) {
             }
             Err(f) => {
                 failures += 1;
+                let last = hub
+                    .options()
+                    .max_reconnect_attempts
+                    .is_some_and(|max| failures >= max.max(1));
                 {
                     let mut st = lock(&hub.inner.state);
                     st.last_error = Some(f.message.clone());
                     st.last_error_kind = f.kind;
+                    if last && st.generation == generation {
+                        // Said together with the error, so a caller waiting in
+                        // connect() learns that no retry follows.
+                        st.connection = ConnectionState::Failed;
+                        st.running = false;
+                    }
                     hub.inner.changed.notify_all();
                 }
                 hub.log(

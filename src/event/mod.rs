@@ -456,13 +456,18 @@ impl EventHub {
                 .0;
         }
         let why = st.last_error.clone().unwrap_or_default();
+        let next = if st.connection == ConnectionState::Failed {
+            "the hub gave up: max_reconnect_attempts was reached; call connect again to retry"
+        } else {
+            "the hub keeps retrying in the background"
+        };
         if st.last_error_kind == connection::FailureKind::Tls {
             return Err(Error::Tls(format!(
-                "cannot connect to the event hub: {why} (the hub keeps retrying in the background)"
+                "cannot connect to the event hub: {why} ({next})"
             )));
         }
         Err(Error::Connection(format!(
-            "cannot connect to the event hub: {why}; check the server URL and credentials (the hub keeps retrying in the background)"
+            "cannot connect to the event hub: {why}; check the server URL and credentials ({next})"
         )))
     }
 
