@@ -1,6 +1,7 @@
 // The official @ftrack/api on the first two tasks of the side-by-side benchmark
 // (it has no typed role API; the table leaves the role task out for it).
-// Prints one JSON line like libftrack.c. argv[2]: runs.
+// Prints one JSON line like libftrack.c. argv[2]: runs. It runs no role task,
+// so "query-only" (argv[3], as for the other clients) changes nothing.
 import { createRequire } from "node:module";
 
 // Resolved from the conformance suite's node_modules (FTRACK_NODE_MODULES).

@@ -1,7 +1,9 @@
 """The official ftrack-python-api on the three tasks of the side-by-side benchmark.
 
 Prints one JSON line like libftrack.c. argv[1]: runs; argv[2]: the first user
-number of the role task (each run uses 1,000 fresh users).
+number of the role task (each run uses 1,000 fresh users); argv[3]
+"query-only" leaves the role task out (for the canned server, which replays
+reads and must not be sent commits).
 """
 import json
 import sys
@@ -13,6 +15,7 @@ import ftrack_api
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     first = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    query_only = len(sys.argv) > 3 and sys.argv[3] == "query-only"
     out = {"client": "ftrack-python-api", "start_ms": [], "query_ms": [], "roles_ms": []}
     for r in range(runs):
         t = time.perf_counter()
@@ -25,6 +28,9 @@ def main():
         ).all()
         out["query_ms"].append((time.perf_counter() - t) * 1e3)
         assert len(users) >= 10000, len(users)
+        if query_only:
+            session.close()
+            continue
 
         pm = session.query('SecurityRole where name is "Project Manager"').one()
         lo = first + r * 1000
