@@ -357,10 +357,13 @@ struct CachedType<'a> {
     primary_key: Vec<Cow<'a, str>>,
     #[serde(borrow)]
     default_projections: Vec<Cow<'a, str>>,
-    /// `[name, kind, target]`, kinds named as [`AttrKind::name`] does.
     #[serde(borrow)]
-    attributes: Vec<(Cow<'a, str>, Cow<'a, str>, Option<Cow<'a, str>>)>,
+    attributes: Vec<CachedAttribute<'a>>,
 }
+
+/// One attribute in the cache file: `[name, kind, target]`, kinds named as
+/// [`AttrKind::name`] does.
+type CachedAttribute<'a> = (Cow<'a, str>, Cow<'a, str>, Option<Cow<'a, str>>);
 
 impl AttrKind {
     /// The kind's name as the schema view and the cache file spell it:
