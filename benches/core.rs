@@ -23,6 +23,7 @@
 //!
 //! Run: `cargo bench -p ftrack --bench core` (release build); `-- --quick` for
 //! fewer runs; `-- --start` for only the session start, 2,000 times (to profile);
+//! `-- --decode` for only step 1b, 60 runs (to profile the decoder);
 //! `-- --memory` for only the memory figure.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -306,6 +307,11 @@ fn main() {
         .http_status_as_error(false)
         .build()
         .into();
+    if args.iter().any(|a| a == "--decode") {
+        // Only step 1b, many times (to profile the decoder).
+        role_query_decode(&sb, &agent, &options, 60);
+        return;
+    }
     let body = fetch_query(&sb, &agent, expression);
     memory_per_user(&sb, &agent, cache.path());
     if memory_only {

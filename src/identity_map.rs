@@ -140,7 +140,7 @@ impl<'a> IntoIterator for &'a Attrs {
 /// second boxed copy of its key plus a hash-map entry.
 #[derive(Default)]
 struct KeyIndex {
-    /// `(slot + 1, low 32 bits of the hash)`; slot 0 marks an empty bucket,
+    /// `(slot + 1, tag: the high 32 bits of the hash)`; slot 0 marks an empty bucket,
     /// [`TOMBSTONE`] a removed one.
     buckets: Vec<(u32, u32)>,
     /// Live entries.
@@ -150,6 +150,12 @@ struct KeyIndex {
 }
 
 const TOMBSTONE: u32 = u32::MAX;
+
+/// The part of a key's hash a bucket keeps (and picks its start from).
+#[inline]
+fn tag_of(hash: u64) -> u32 {
+    (hash >> 32) as u32
+}
 
 #[inline]
 fn key_hash(ty: u32, key: &str) -> u64 {
@@ -161,18 +167,21 @@ fn key_hash(ty: u32, key: &str) -> u64 {
 }
 
 impl KeyIndex {
+    /// The bucket a probe starts from: the top bits of the tag, so that a
+    /// rehash needs only the tags, not the keys.
     #[inline]
-    fn start(&self, hash: u64) -> usize {
+    fn start(&self, tag: u32) -> usize {
         let bits = self.buckets.len().trailing_zeros();
-        (hash >> (64 - bits)) as usize
+        debug_assert!((1..=32).contains(&bits));
+        (tag >> (32 - bits)) as usize
     }
 
     /// The bucket holding (ty, key), or `Err` with the first free bucket seen.
     #[inline]
     fn probe(&self, slots: &[Slot], ty: u32, key: &str, hash: u64) -> Result<usize, usize> {
         let mask = self.buckets.len() - 1;
-        let tag = hash as u32;
-        let mut i = self.start(hash);
+        let tag = tag_of(hash);
+        let mut i = self.start(tag);
         let mut free = None;
         loop {
             let (s, t) = self.buckets[i];
@@ -201,7 +210,7 @@ impl KeyIndex {
     }
 
     /// Makes room for one more entry (rehashing without tombstones when needed).
-    fn reserve_one(&mut self, slots: &[Slot]) {
+    fn reserve_one(&mut self) {
         if (self.used + 1) * 4 <= self.buckets.len() * 3 {
             return;
         }
@@ -213,8 +222,7 @@ impl KeyIndex {
             if s == 0 || s == TOMBSTONE {
                 continue;
             }
-            let slot = &slots[(s - 1) as usize];
-            let mut i = self.start(key_hash(slot.ty, &slot.key));
+            let mut i = self.start(t);
             while self.buckets[i].0 != 0 {
                 i = (i + 1) & mask;
             }
@@ -257,7 +265,7 @@ impl IdentityMap {
     /// The slot of (ty, key), created empty when absent. The bool is true when new.
     #[inline]
     pub(crate) fn get_or_insert(&mut self, ty: u32, key: &str) -> (u32, bool) {
-        self.index.reserve_one(&self.slots);
+        self.index.reserve_one();
         let hash = key_hash(ty, key);
         let bucket = match self.index.probe(&self.slots, ty, key, hash) {
             Ok(i) => return (self.index.buckets[i].0 - 1, false),
@@ -267,7 +275,7 @@ impl IdentityMap {
         if self.index.buckets[bucket].0 == 0 {
             self.index.used += 1;
         }
-        self.index.buckets[bucket] = (s + 1, hash as u32);
+        self.index.buckets[bucket] = (s + 1, tag_of(hash));
         self.index.len += 1;
         self.slots.push(Slot {
             ty,
