@@ -348,6 +348,9 @@ struct CacheFile<'a> {
     types: Vec<CachedType<'a>>,
 }
 
+/// One attribute in the cache file: `[name, kind, target]`.
+type CachedAttribute<'a> = (Cow<'a, str>, Cow<'a, str>, Option<Cow<'a, str>>);
+
 /// One entity type in the cache file.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct CachedType<'a> {
@@ -359,7 +362,7 @@ struct CachedType<'a> {
     default_projections: Vec<Cow<'a, str>>,
     /// `[name, kind, target]`, kinds named as [`AttrKind::name`] does.
     #[serde(borrow)]
-    attributes: Vec<(Cow<'a, str>, Cow<'a, str>, Option<Cow<'a, str>>)>,
+    attributes: Vec<CachedAttribute<'a>>,
 }
 
 impl AttrKind {
