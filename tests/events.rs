@@ -672,32 +672,25 @@ fn no_handler_runs_after_unsubscribe_or_close_returned() {
         );
     }
 
-    // A handler that unsubscribes itself: no deadlock, no later call.
+    // A handler that unsubscribes itself: no deadlock, no later call. (Its
+    // id is given: the handler may run before subscribe returns.)
     let calls = Arc::new(AtomicUsize::new(0));
-    let own_id = Arc::new(Mutex::new(String::new()));
     let removed = Arc::new(Mutex::new(None));
-    let id = {
-        let (calls, own_id, removed, h) = (
-            Arc::clone(&calls),
-            Arc::clone(&own_id),
-            Arc::clone(&removed),
-            hub.clone(),
-        );
+    {
+        let (calls, removed, h) = (Arc::clone(&calls), Arc::clone(&removed), hub.clone());
         hub.subscribe(
             "topic=race.tick",
             Arc::new(move |_: &Event| -> HandlerResult {
                 if calls.fetch_add(1, Ordering::SeqCst) == 0 {
-                    let id = own_id.lock().unwrap().clone();
-                    *removed.lock().unwrap() = Some(h.unsubscribe(&id));
+                    *removed.lock().unwrap() = Some(h.unsubscribe("race-self"));
                 }
                 Ok(None)
             }),
             Some(json!({"id": "race-self"})),
             100,
         )
-        .unwrap()
-    };
-    *own_id.lock().unwrap() = id;
+        .unwrap();
+    }
     let until = Instant::now() + WAIT;
     while removed.lock().unwrap().is_none() && Instant::now() < until {
         std::thread::sleep(Duration::from_millis(1));

@@ -202,9 +202,12 @@ int main(int argc, char **argv) {
     /* 3. A callback that unsubscribes itself on the dispatch thread. */
     watch *once = new_watch(threaded);
     kept[kept_count++] = once;
+    /* The id is known before subscribing: the callback may run before
+     * ftrack_event_hub_subscribe returns. */
+    strcpy(once->id, "race-self");
     expect("subscribe once",
-           ftrack_event_hub_subscribe(threaded, "topic=race.tick", NULL, 100, on_tick_once, once,
-                                      once->id, sizeof once->id, NULL),
+           ftrack_event_hub_subscribe(threaded, "topic=race.tick", "{\"id\": \"race-self\"}", 100,
+                                      on_tick_once, once, NULL, 0, NULL),
            FTRACK_STATUS_OK);
     if (!wait_entered(once)) {
         fprintf(stderr, "FAIL the self-unsubscribing callback never ran\n");
