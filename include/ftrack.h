@@ -325,6 +325,8 @@ typedef struct ftrack_query_cursor ftrack_query_cursor;
  * session's data alive, so a session may be destroyed while they exist; they stay
  * usable (reads, changes) but their changes can only be committed through a
  * session handle, so destroy the session last when you still want to commit.
+ * The session's callbacks (logger, progress, event subscribers and reply
+ * callbacks) end with the session handle (see `ftrack_session_destroy`).
  */
 typedef struct ftrack_session ftrack_session;
 
@@ -359,6 +361,14 @@ typedef struct ftrack_string ftrack_string;
  * `ftrack_event_hub_dispatch` (or the library's dispatch thread, see
  * `ftrack_session_options_set_event_dispatch_thread`), and must not unwind
  * (throw or `longjmp`) through the library.
+ *
+ * Lifetime: once `ftrack_event_hub_unsubscribe` of the subscriber returns,
+ * or `ftrack_session_destroy` of its session (which also removes reply
+ * callbacks), the callback is not running on any other thread and is never
+ * called again, so `user_data` may be freed then, as with the callbacks of
+ * curl or SQLite. An unsubscribe called from inside the callback itself (on
+ * the thread running it) returns at once; the call in progress finishes and
+ * is the last.
  */
 typedef int (*ftrack_event_callback_fn)(void *user_data, ftrack_event *event);
 
@@ -368,8 +378,12 @@ typedef int (*ftrack_event_callback_fn)(void *user_data, ftrack_event *event);
  * `user_data` is the pointer given when the callback was registered; `message`
  * is NUL-terminated UTF-8, valid only during the call, and never contains the
  * API key. It runs on the thread of the call that logs (any thread that calls
- * into the session), before that call returns; it must not call into the same
- * session, and must not unwind (throw or `longjmp`) through the library.
+ * into the session, or a library thread of its event hub), before that call
+ * returns; it must not call into the same session, and must not unwind (throw
+ * or `longjmp`) through the library. Once the logger is replaced (the setter
+ * returned) or the session destroyed (`ftrack_session_destroy` returned, even
+ * while entity handles of it live on), it is not running on any other thread
+ * and is never called again, so `user_data` may be freed then.
  */
 typedef void (*ftrack_log_fn)(void *user_data, ftrack_log_level level, const char *message);
 
@@ -380,7 +394,7 @@ typedef void (*ftrack_log_fn)(void *user_data, ftrack_log_level level, const cha
  * `"commit"` (operations: 0 before the batch is sent, all once it is applied);
  * NUL-terminated, valid only during the call. Return 0 to go on, non-zero to
  * cancel the operation (it then fails with `FTRACK_STATUS_CANCELLED`). Same
- * thread and re-entrancy rules as `ftrack_log_fn`.
+ * thread, re-entrancy and lifetime rules as `ftrack_log_fn`.
  */
 typedef int (*ftrack_progress_fn)(void *user_data,
                                   const char *operation,
@@ -909,6 +923,11 @@ ftrack_status ftrack_session_options_set_auto_connect_event_hub(ftrack_session_o
  * `ftrack_event_hub_dispatch` (off by default: callbacks run on the host's
  * thread when it dispatches).
  *
+ * Callbacks then run on that thread concurrently with the host's threads:
+ * `ftrack_event_hub_unsubscribe` and `ftrack_session_destroy`, called from
+ * another thread, wait until a callback they remove has returned there (see
+ * `ftrack_event_callback_fn`). The thread stops when the hub disconnects.
+ *
  * @param options the options (not NULL).
  * @param on true to turn it on, false to turn it off.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
@@ -1013,7 +1032,7 @@ FTRACK_API ftrack_status ftrack_event_hub_is_connected(ftrack_session *session, 
  * @param subscriber_json NULL, or a JSON object of subscriber metadata (NUL-terminated).
  * @param priority lower runs first; 100 is the usual default.
  * @param callback the callback (not NULL); see `ftrack_event_callback_fn`.
- * @param user_data passed back to `callback` unchanged; must stay valid until the subscriber is removed or the session destroyed.
+ * @param user_data passed back to `callback` unchanged; must stay valid until `ftrack_event_hub_unsubscribe` of this subscriber or `ftrack_session_destroy` has returned.
  * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
  * @param buffer_len the size of `buffer` in bytes.
  * @param out_len NULL, or receives the size needed, NUL included.
@@ -1025,8 +1044,9 @@ FTRACK_API ftrack_status ftrack_event_hub_is_connected(ftrack_session *session, 
  *         `FTRACK_STATUS_POISONED`.
  *
  * Thread-safe. `user_data` must stay valid until the subscriber is removed
- * or the session destroyed; see `ftrack_event_callback_fn` for the thread
- * the callback runs on.
+ * (`ftrack_event_hub_unsubscribe` returned) or the session destroyed; see
+ * `ftrack_event_callback_fn` for the thread the callback runs on and that
+ * guarantee.
  */
 FTRACK_API
 ftrack_status ftrack_event_hub_subscribe(ftrack_session *session,
@@ -1042,13 +1062,22 @@ ftrack_status ftrack_event_hub_subscribe(ftrack_session *session,
 /**
  * @brief Removes the subscriber with this id.
  *
+ * When it returns, the subscriber's callback is not running on any other
+ * thread and will never be called again, even for an event whose dispatch
+ * had already begun: its `user_data` may be freed. It waits for a call in
+ * progress on another thread (the dispatching one) to return, so do not call
+ * it while holding a lock that the callback takes. Called from inside that
+ * very callback, on the thread running it, it returns without waiting (no
+ * deadlock): the call in progress finishes normally and is the last one. The
+ * same holds when called from another callback running on this thread.
+ *
  * @param session the session (not NULL).
  * @param subscriber_id an id `ftrack_event_hub_subscribe` returned, NUL-terminated (not NULL).
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` when no subscriber
  *         has that id; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
  *         `FTRACK_STATUS_POISONED`.
  *
- * Thread-safe.
+ * Thread-safe; may be called from any callback, the subscriber's own included.
  */
 FTRACK_API
 ftrack_status ftrack_event_hub_unsubscribe(ftrack_session *session,
@@ -1144,12 +1173,14 @@ ftrack_status ftrack_event_hub_id(ftrack_session *session,
  * Its return value: non-zero is logged; `ftrack_event_set_reply` on the
  * reply has no effect. The callbacks of the latest 10000 events published
  * with one are kept (older ones are forgotten). Replies awaited by
- * `ftrack_event_hub_publish_and_wait` do not come here.
+ * `ftrack_event_hub_publish_and_wait` do not come here. Once
+ * `ftrack_session_destroy` returns, `on_reply` is not running on any thread
+ * and is never called again (see `ftrack_event_callback_fn`).
  *
  * @param session the session (not NULL).
  * @param event_json the event, a JSON object, NUL-terminated UTF-8 (not NULL).
  * @param on_reply NULL, or the callback for each reply; see `ftrack_event_callback_fn` for its rules.
- * @param user_data passed back to `on_reply` unchanged; must stay valid until the session is destroyed.
+ * @param user_data passed back to `on_reply` unchanged; must stay valid until `ftrack_session_destroy` has returned (after that `on_reply` is not running and never called again).
  * @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
  * @param buffer_len the size of `buffer` in bytes.
  * @param out_len NULL, or receives the size needed, NUL included.
@@ -1355,8 +1386,8 @@ FTRACK_API void ftrack_event_destroy(ftrack_event *event);
  * @param options   the options (not NULL).
  * @param level     the most verbose level wanted, an `ftrack_log_level` value.
  * @param callback  the callback, or NULL for no logging.
- * @param user_data passed back to `callback` unchanged; must stay valid while a
- *                  session created from these options lives.
+ * @param user_data passed back to `callback` unchanged; must stay valid until
+ *                  every session created from these options is destroyed.
  * @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`;
  *         `FTRACK_STATUS_INVALID_ARGUMENT` for an unknown level;
  *         `FTRACK_STATUS_POISONED`.
@@ -1381,7 +1412,8 @@ ftrack_status ftrack_session_options_set_logger(ftrack_session_options *options,
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
  *         `FTRACK_STATUS_INVALID_ARGUMENT` (unknown level) or `FTRACK_STATUS_POISONED`.
  *
- * Thread-safe.
+ * Thread-safe. When it returns, the previous logger is not running on any
+ * other thread and is never called again (it waits for a call in progress).
  */
 FTRACK_API
 ftrack_status ftrack_session_set_logger(ftrack_session *session,
@@ -1400,7 +1432,8 @@ ftrack_status ftrack_session_set_logger(ftrack_session *session,
  *                  is replaced or the session destroyed.
  * @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
  *
- * Thread-safe.
+ * Thread-safe. When it returns, the previous callback is not running on any
+ * other thread and is never called again (it waits for a call in progress).
  */
 FTRACK_API
 ftrack_status ftrack_session_set_progress(ftrack_session *session,
@@ -2137,11 +2170,24 @@ ftrack_status ftrack_session_create_with_options(const ftrack_session_options *o
                                                  ftrack_session **out);
 
 /**
- * @brief Frees a session handle.
+ * @brief Frees a session handle, after removing every callback registered on it.
  *
  * NULL is a no-op. Uncommitted operations are discarded. Entity and list handles
- * obtained from it stay valid (see `ftrack_session`). Destroying the same handle
- * twice, or while another thread uses it, is forbidden.
+ * obtained from it stay valid (see `ftrack_session`).
+ *
+ * Callbacks: it first removes the session's event subscribers (see
+ * `ftrack_event_hub_subscribe`), the reply callbacks of
+ * `ftrack_event_hub_publish_event`, the logger and the progress callback,
+ * disconnects its event hub, and waits until none of those callbacks is
+ * running on another thread. When it returns, none of them is running and none
+ * is ever called again, even while entity or list handles keep the session's
+ * data alive (their calls then log nothing), so the `user_data` given with them
+ * may be freed. A callback running on another thread meanwhile may still use
+ * this session handle until it returns; do not destroy the session while
+ * holding a lock that such a callback takes (it would wait forever).
+ *
+ * Destroying the same handle twice, from one of its callbacks, or while another
+ * thread uses it outside those callbacks, is forbidden.
  *
  * @param session the session handle, or NULL.
  */

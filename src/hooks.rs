@@ -20,12 +20,21 @@
 //!
 //! Callbacks run on the thread of the call that reports, before it returns. They
 //! must not call back into the same session.
+//!
+//! Replacing or removing a callback ([`crate::Session::set_logger`],
+//! [`crate::Session::set_progress`]) waits until the old one is not running on
+//! any other thread: once it returns, the old callback is never called again
+//! (so what it uses may be freed). A call in progress on the replacing thread
+//! itself is not waited for.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::in_flight::{self, InFlight};
 
 /// How often a waiting call checks whether it was cancelled.
 pub const CANCEL_CHECK_INTERVAL: Duration = Duration::from_millis(20);
@@ -81,8 +90,11 @@ impl fmt::Debug for Logger {
 /// The hooks of one session, shared with its transport.
 #[derive(Default)]
 pub(crate) struct Hooks {
-    logger: std::sync::RwLock<Option<Logger>>,
-    progress: std::sync::RwLock<Option<ProgressFn>>,
+    /// The logger and progress callback, each with its serial (see [`InFlight`]).
+    logger: RwLock<Option<(u64, Logger)>>,
+    progress: RwLock<Option<(u64, ProgressFn)>>,
+    /// Their calls in progress, so that replacing one waits for them.
+    calls: InFlight,
     /// Moves on every `cancel()`; a call is cancelled when it differs from the
     /// value at the call's start.
     cancels: AtomicU64,
@@ -96,20 +108,35 @@ impl fmt::Debug for Hooks {
     }
 }
 
+/// Puts `new` (with a fresh serial) in `slot` and returns the serial of the
+/// callback it replaced.
+fn replace<T>(slot: &RwLock<Option<(u64, T)>>, new: Option<T>) -> Option<u64> {
+    let new = new.map(|f| (in_flight::serial(), f));
+    let old = std::mem::replace(&mut *slot.write().unwrap_or_else(|e| e.into_inner()), new);
+    old.map(|(serial, _)| serial)
+}
+
 impl Hooks {
     pub(crate) fn new(logger: Option<Logger>, secret: &str) -> Arc<Hooks> {
         let hooks = Hooks::default();
-        *hooks.logger.write().unwrap_or_else(|e| e.into_inner()) = logger;
+        replace(&hooks.logger, logger);
         let _ = hooks.secret.set(secret.into());
         Arc::new(hooks)
     }
 
+    /// Replaces the logger; returns once the old one is not running on
+    /// another thread (see the module documentation).
     pub(crate) fn set_logger(&self, logger: Option<Logger>) {
-        *self.logger.write().unwrap_or_else(|e| e.into_inner()) = logger;
+        if let Some(old) = replace(&self.logger, logger) {
+            self.calls.wait(|s| s == old);
+        }
     }
 
+    /// Replaces the progress callback, as [`Hooks::set_logger`].
     pub(crate) fn set_progress(&self, progress: Option<ProgressFn>) {
-        *self.progress.write().unwrap_or_else(|e| e.into_inner()) = progress;
+        if let Some(old) = replace(&self.progress, progress) {
+            self.calls.wait(|s| s == old);
+        }
     }
 
     /// Whether a line of `level` would be delivered (to skip building it).
@@ -118,37 +145,39 @@ impl Hooks {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
-            .is_some_and(|l| level <= l.level)
+            .is_some_and(|(_, l)| level <= l.level)
     }
 
     /// Delivers a line built by `line` if the logger wants `level`.
     pub(crate) fn log(&self, level: LogLevel, line: impl FnOnce() -> String) {
-        let logger = self
-            .logger
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(l) = logger
-            && level <= l.level
-        {
-            let mut text = line();
-            if let Some(secret) = self.secret.get()
-                && !secret.is_empty()
-            {
-                text = text.replace(&**secret, "<redacted>");
+        let (log, _call) = {
+            let logger = self.logger.read().unwrap_or_else(|e| e.into_inner());
+            match &*logger {
+                Some((serial, l)) if level <= l.level => {
+                    (Arc::clone(&l.log), self.calls.enter(*serial))
+                }
+                _ => return,
             }
-            (l.log)(level, &text);
+        };
+        let mut text = line();
+        if let Some(secret) = self.secret.get()
+            && !secret.is_empty()
+        {
+            text = text.replace(&**secret, "<redacted>");
         }
+        log(level, &text);
     }
 
     /// Reports progress; `false` when the callback asks to cancel.
     pub(crate) fn progress(&self, operation: &str, done: u64, total: Option<u64>) -> bool {
-        let progress = self
-            .progress
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        progress.is_none_or(|p| p(operation, done, total))
+        let (progress, _call) = {
+            let slot = self.progress.read().unwrap_or_else(|e| e.into_inner());
+            match &*slot {
+                Some((serial, p)) => (Arc::clone(p), self.calls.enter(*serial)),
+                None => return true,
+            }
+        };
+        progress(operation, done, total)
     }
 
     pub(crate) fn cancel(&self) {

@@ -24,6 +24,7 @@ mod error;
 pub mod event;
 pub mod hooks;
 mod identity_map;
+mod in_flight;
 mod operations;
 pub mod pending;
 mod persistent_cache;

@@ -10,6 +10,7 @@ use ftrack::hooks::LogLevel;
 use ftrack::{Event, EventHubOptions, Session};
 use ftrack_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::{admin, admin_options, options_as, sandbox, session_as};
@@ -568,4 +569,270 @@ fn a_hub_that_gave_up_says_so_instead_of_promising_retries() {
     let message = err.to_string();
     assert!(message.contains("gave up"), "{message}");
     assert!(!message.contains("keeps retrying"), "{message}");
+}
+
+/// Background threads of a test that run until it ends, also when it fails
+/// (a thread still calling the sandbox would keep it from shutting down).
+#[derive(Default)]
+struct Background {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Runs `step` over and over on a new thread until the test ends.
+    fn repeat(&mut self, step: impl Fn() + Send + 'static) {
+        let stop = Arc::clone(&self.stop);
+        self.threads.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                step();
+            }
+        }));
+    }
+
+    /// Stops and joins the threads.
+    fn finish(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Publishes `race.tick` from `publisher` every millisecond.
+fn ticker(background: &mut Background, publisher: &Session) {
+    let hub = publisher.event_hub();
+    background.repeat(move || {
+        let _ = hub.publish(Event::new("race.tick", json!({})));
+        std::thread::sleep(Duration::from_millis(1));
+    });
+}
+
+/// Waits up to WAIT for `flag`.
+fn wait_for(flag: &AtomicBool) -> bool {
+    let until = Instant::now() + WAIT;
+    while !flag.load(Ordering::SeqCst) && Instant::now() < until {
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    flag.load(Ordering::SeqCst)
+}
+
+/// A handler for `race.tick` that marks `entered`, sleeps (so that its call
+/// is in progress while the test removes it), and counts in `late` every call
+/// that finds `gone` set. It holds `marker`, to see when it is dropped.
+fn slow_handler(
+    entered: &Arc<AtomicBool>,
+    gone: &Arc<AtomicBool>,
+    late: &Arc<AtomicUsize>,
+    marker: &Arc<()>,
+) -> Handler {
+    let (entered, gone, late, marker) = (
+        Arc::clone(entered),
+        Arc::clone(gone),
+        Arc::clone(late),
+        Arc::clone(marker),
+    );
+    Arc::new(move |_: &Event| -> HandlerResult {
+        let _held = &marker;
+        if gone.load(Ordering::SeqCst) {
+            late.fetch_add(1, Ordering::SeqCst);
+        }
+        entered.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(2));
+        if gone.load(Ordering::SeqCst) {
+            late.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(None)
+    })
+}
+
+/// The lifetime guarantee: once `unsubscribe` returns, the handler is not
+/// running on the dispatching thread and never runs again (even for an event
+/// whose dispatch began before), and what it captured has been dropped; a
+/// handler may unsubscribe itself without waiting for itself; once `close`
+/// returns the same holds for every handler of the hub.
+#[test]
+fn no_handler_runs_after_unsubscribe_or_close_returned() {
+    let sb = sandbox();
+    let publisher = admin(&sb);
+    publisher.event_hub().connect(WAIT).unwrap();
+    let watcher = admin(&sb);
+    let hub = watcher.event_hub();
+    hub.connect(WAIT).unwrap();
+    let mut background = Background::default();
+    ticker(&mut background, &publisher);
+    let dispatching = hub.clone();
+    background.repeat(move || {
+        dispatching.dispatch(Duration::from_millis(20));
+    });
+    let late = Arc::new(AtomicUsize::new(0));
+    for round in 0..60 {
+        let (entered, gone) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let marker = Arc::new(());
+        let id = hub
+            .subscribe(
+                "topic=race.tick",
+                slow_handler(&entered, &gone, &late, &marker),
+                None,
+                100,
+            )
+            .unwrap();
+        assert!(wait_for(&entered), "round {round}: the handler never ran");
+        assert!(hub.unsubscribe(&id));
+        gone.store(true, Ordering::SeqCst);
+        assert_eq!(
+            Arc::strong_count(&marker),
+            1,
+            "round {round}: the handler was still held after unsubscribe returned"
+        );
+    }
+
+    // A handler that unsubscribes itself: no deadlock, no later call. (Its
+    // id is given: the handler may run before subscribe returns.)
+    let calls = Arc::new(AtomicUsize::new(0));
+    let removed = Arc::new(Mutex::new(None));
+    {
+        let (calls, removed, h) = (Arc::clone(&calls), Arc::clone(&removed), hub.clone());
+        hub.subscribe(
+            "topic=race.tick",
+            Arc::new(move |_: &Event| -> HandlerResult {
+                if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                    *removed.lock().unwrap() = Some(h.unsubscribe("race-self"));
+                }
+                Ok(None)
+            }),
+            Some(json!({"id": "race-self"})),
+            100,
+        )
+        .unwrap();
+    }
+    let until = Instant::now() + WAIT;
+    while removed.lock().unwrap().is_none() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(*removed.lock().unwrap(), Some(true));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // close: every handler, while one runs on the dispatching thread.
+    let (entered, gone) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let marker = Arc::new(());
+    for _ in 0..3 {
+        hub.subscribe(
+            "topic=race.tick",
+            slow_handler(&entered, &gone, &late, &marker),
+            None,
+            100,
+        )
+        .unwrap();
+    }
+    assert!(wait_for(&entered));
+    hub.close();
+    gone.store(true, Ordering::SeqCst);
+    assert_eq!(Arc::strong_count(&marker), 1);
+    assert!(hub.subscriptions().is_empty());
+    assert_eq!(hub.connection_state(), ConnectionState::Disconnected);
+    std::thread::sleep(Duration::from_millis(200));
+
+    background.finish();
+    assert_eq!(
+        late.load(Ordering::SeqCst),
+        0,
+        "handler calls after unsubscribe or close returned"
+    );
+}
+
+/// The same for the library's dispatch thread, reply handlers, and the
+/// logger: after `Session::remove_callbacks` returns none of them runs, even
+/// though a clone of the session lives on and logs.
+#[test]
+fn remove_callbacks_waits_for_the_dispatch_thread_and_the_logger() {
+    let sb = sandbox();
+    let publisher = admin(&sb);
+    publisher.event_hub().connect(WAIT).unwrap();
+    let mut background = Background::default();
+    ticker(&mut background, &publisher);
+    let late = Arc::new(AtomicUsize::new(0));
+
+    let (log_entered, log_gone) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let logger: ftrack::hooks::LogFn = {
+        let (entered, gone, late) = (
+            Arc::clone(&log_entered),
+            Arc::clone(&log_gone),
+            Arc::clone(&late),
+        );
+        Arc::new(move |_: LogLevel, _: &str| {
+            if gone.load(Ordering::SeqCst) {
+                late.fetch_add(1, Ordering::SeqCst);
+            }
+            entered.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(2));
+            if gone.load(Ordering::SeqCst) {
+                late.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    let session = Session::with_options(admin_options(&sb).logger(LogLevel::Info, logger)).unwrap();
+    let hub = session.event_hub();
+    hub.set_options(EventHubOptions {
+        dispatch_thread: true,
+        ..fast()
+    });
+    let (entered, gone) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let marker = Arc::new(());
+    hub.subscribe(
+        "topic=race.tick",
+        slow_handler(&entered, &gone, &late, &marker),
+        None,
+        100,
+    )
+    .unwrap();
+    hub.publish_with_reply(
+        Event::new("race.nobody", json!({})),
+        slow_handler(&entered, &gone, &late, &marker),
+    )
+    .ok();
+    hub.connect(WAIT).unwrap();
+    assert!(wait_for(&entered), "the handler never ran");
+    assert!(wait_for(&log_entered), "the logger never ran");
+    // Another thread keeps the session busy (and logging) meanwhile.
+    let busy = session.clone();
+    background.repeat(move || {
+        let _ = busy.call(&json!([{"action": "query_server_information"}]));
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    session.remove_callbacks();
+    gone.store(true, Ordering::SeqCst);
+    log_gone.store(true, Ordering::SeqCst);
+    assert_eq!(
+        Arc::strong_count(&marker),
+        1,
+        "a handler was still held after remove_callbacks returned"
+    );
+    assert!(!hub.connected());
+    std::thread::sleep(Duration::from_millis(300));
+    background.finish();
+    assert_eq!(
+        late.load(Ordering::SeqCst),
+        0,
+        "callback calls after remove_callbacks returned"
+    );
 }

@@ -40,6 +40,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <deque>
 #include <iterator>
 #include <functional>
 #include <map>
@@ -856,39 +857,69 @@ private:
 };
 
 class Event;
-/// A subscriber's handler (see try_event_hub_subscribe): return 0 when handled.
+/// A subscriber's handler (see try_event_hub_subscribe), or a reply handler
+/// (see try_event_hub_publish_event): return 0 when handled.
 using EventHandler = std::function<int(Event &)>;
 
 namespace detail {
-/// The event handlers subscribed through this header. The library gets a
-/// handler's address as user_data; the trampoline looks it up here and runs a
-/// shared copy, so a handler that unsubscribes (itself or another) while it
-/// runs, or a session destroyed meanwhile, never leaves the library calling a
-/// destroyed handler: one no longer here is skipped.
+/// Reply handlers (try_event_hub_publish_event) kept per session, as the
+/// library keeps the callbacks of the latest 10000 events: past it the oldest
+/// is forgotten (its later replies are not handled).
+constexpr std::size_t max_reply_handlers = 10000;
+
+/// The event handlers (subscribers and reply handlers) registered through this
+/// header. The library gets a handler's address as user_data; the trampoline
+/// looks it up here and runs a shared copy, so a handler that unsubscribes
+/// itself while it runs is destroyed only once that call returned, and one
+/// forgotten here (a reply handler past the bound) is skipped. The library
+/// guarantees the rest: once ftrack_event_hub_unsubscribe or
+/// ftrack_session_destroy returned, the handlers they removed are not running
+/// on another thread and are never called again, so freeing them then is safe.
 struct EventHandlers {
     std::mutex mutex;
     std::map<const void *, std::shared_ptr<EventHandler>> by_address;
     /// (session, subscriber id) -> address: ids are unique per session only.
     std::map<std::pair<const ftrack_session *, std::string>, const void *> by_id;
+    /// Each session's reply handlers, oldest first (at most max_reply_handlers).
+    std::map<const ftrack_session *, std::deque<const void *>> replies;
 
-    /// Removes the subscribers `reject` selects; their handlers are destroyed after the lock
-    /// is released (a handler's captures may call back into this header).
-    template <typename Reject> void remove_if(Reject reject) {
+    /// Removes the subscribers `reject` selects and returns their handlers, to
+    /// be destroyed after the lock is released (a handler's captures may call
+    /// back into this header).
+    template <typename Reject> std::vector<std::shared_ptr<EventHandler>> remove_if(Reject reject) {
         std::vector<std::shared_ptr<EventHandler>> doomed;
-        {
-            std::lock_guard<std::mutex> lock(mutex);
-            for (auto it = by_id.begin(); it != by_id.end();) {
-                if (reject(it->first)) {
-                    auto found = by_address.find(it->second);
-                    if (found != by_address.end()) {
-                        doomed.push_back(std::move(found->second));
-                        by_address.erase(found);
-                    }
-                    it = by_id.erase(it);
-                } else {
-                    ++it;
-                }
+        std::lock_guard<std::mutex> lock(mutex);
+        for (auto it = by_id.begin(); it != by_id.end();) {
+            if (reject(it->first)) {
+                take(it->second, doomed);
+                it = by_id.erase(it);
+            } else {
+                ++it;
             }
+        }
+        return doomed;
+    }
+    /// Removes every handler of `session`, subscribers and reply handlers;
+    /// returns them, as remove_if.
+    std::vector<std::shared_ptr<EventHandler>> forget(const ftrack_session *session) {
+        std::vector<std::shared_ptr<EventHandler>> doomed = remove_if(
+            [session](const std::pair<const ftrack_session *, std::string> &key) { return key.first == session; });
+        std::lock_guard<std::mutex> lock(mutex);
+        auto found = replies.find(session);
+        if (found != replies.end()) {
+            for (const void *address : found->second) {
+                take(address, doomed);
+            }
+            replies.erase(found);
+        }
+        return doomed;
+    }
+    /// Moves the handler at `address` out of by_address (the lock is held).
+    void take(const void *address, std::vector<std::shared_ptr<EventHandler>> &doomed) {
+        auto found = by_address.find(address);
+        if (found != by_address.end()) {
+            doomed.push_back(std::move(found->second));
+            by_address.erase(found);
         }
     }
 };
@@ -898,11 +929,13 @@ inline EventHandlers &event_handlers() {
     static EventHandlers *handlers = new EventHandlers();
     return *handlers;
 }
-/// Destroys a session handle, then forgets the event handlers subscribed on it.
+/// Forgets the event handlers of a session, destroys the handle (which waits
+/// until none of its callbacks runs on another thread), then frees the
+/// handlers. Forgetting first: once destroyed, the address may be reused by a
+/// new session, whose handlers must stay.
 inline void destroy_session(ftrack_session *session) {
+    std::vector<std::shared_ptr<EventHandler>> doomed = event_handlers().forget(session);
     ftrack_session_destroy(session);
-    event_handlers().remove_if(
-        [session](const std::pair<const ftrack_session *, std::string> &key) { return key.first == session; });
 }
 } // namespace detail
 
@@ -1310,8 +1343,13 @@ inline std::uint32_t version_number() { return ftrack_version_number(); }
 // 0 when it handled the event; it may call Event::try_set_reply, and any
 // function of this header, unsubscribing itself included. With exceptions
 // enabled, an exception escaping a handler is caught and reported as a failure
-// (logged through the session's logger). The header keeps each handler until
-// it is unsubscribed or its Session destroyed.
+// (logged through the session's logger). Reply handlers of
+// try_event_hub_publish_event follow the same rules. The header keeps each
+// handler (and what it captures) until it is unsubscribed or its Session
+// destroyed (a reply handler: until the Session is destroyed, or 10000 newer
+// ones replaced it); once that returned, the handler is not running on another
+// thread and is never called again (the library guarantees it), so its
+// captures may go.
 
 /// The event a handler receives (valid only during the call), or a reply
 /// returned by try_event_hub_publish_and_wait (owned, freed on destruction).
@@ -1344,6 +1382,13 @@ public:
     Result<std::string> try_source_json() const {
         return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_source_json(raw_, b, n, o); });
     }
+    /// The whole event as a JSON object in its wire form (id, topic, data,
+    /// source, target, inReplyToEvent, sent): what subscriptions match
+    /// against (try_event_expression_matches) and what
+    /// try_event_hub_publish_event takes back.
+    Result<std::string> try_json() const {
+        return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_json(raw_, b, n, o); });
+    }
     /// One value of the data by JSON pointer, e.g. "/entities/0/entityId"
     /// (strings unquoted; others as JSON); NOT_FOUND when absent.
     Result<std::string> try_data_get(const std::string &pointer) const {
@@ -1363,6 +1408,8 @@ public:
     std::string data_json() const { return try_data_json().value(); }
     /// See try_source_json().
     std::string source_json() const { return try_source_json().value(); }
+    /// See try_json().
+    std::string json() const { return try_json().value(); }
     /// See try_data_get().
     std::string data_get(const std::string &pointer) const { return try_data_get(pointer).value(); }
     /// See try_set_reply().
@@ -1382,7 +1429,7 @@ inline int event_trampoline(void *user_data, ftrack_event *raw) {
         std::lock_guard<std::mutex> lock(handlers.mutex);
         auto found = handlers.by_address.find(user_data);
         if (found == handlers.by_address.end()) {
-            return 0; // unsubscribed after the library picked it: nothing to run
+            return 0; // a reply handler forgotten past the bound: nothing to run
         }
         handler = found->second;
     }
@@ -1487,6 +1534,67 @@ inline Result<Event> try_event_hub_publish_and_wait(Session &s, const std::strin
     }
     return Result<Event>(Event(out, true));
 }
+/// Publishes an event given as one JSON object (`topic` required; `id`,
+/// `data`, `target`, `source`, `in_reply_to_event` kept when given: see
+/// ftrack_event_hub_publish_event) and returns its id. `on_reply`, when given,
+/// runs for every reply to it, where handlers run (try_event_hub_dispatch or
+/// the dispatch thread), as often as replies come; its return value is only
+/// logged when not 0. The header keeps it until the Session is destroyed, or
+/// until 10000 newer events were published with a reply handler on the
+/// session (as the library, which then forgets it too).
+inline Result<std::string> try_event_hub_publish_event(Session &s, const std::string &event_json,
+                                                       EventHandler on_reply = nullptr) {
+    const ftrack_session *session = s.raw();
+    detail::EventHandlers &handlers = detail::event_handlers();
+    const void *address = nullptr;
+    if (on_reply) {
+        auto owned = std::make_shared<EventHandler>(std::move(on_reply));
+        address = owned.get();
+        std::lock_guard<std::mutex> lock(handlers.mutex);
+        // Registered first: a dispatch thread may run it as soon as the library has it.
+        handlers.by_address[address] = std::move(owned);
+    }
+    // One call: the library publishes even when the id does not fit, so the
+    // buffer must hold any id: a generated one (32 characters) or the event's
+    // "id", never longer than the JSON text holding it.
+    std::vector<char> buffer(std::max<size_t>(256, event_json.size() + 1));
+    size_t needed = 0;
+    ftrack_status status = ftrack_event_hub_publish_event(
+        s.raw(), event_json.c_str(), address != nullptr ? detail::event_trampoline : nullptr,
+        const_cast<void *>(address), buffer.data(), buffer.size(), &needed);
+    std::vector<std::shared_ptr<EventHandler>> doomed; // destroyed after the lock is released
+    if (address != nullptr) {
+        std::lock_guard<std::mutex> lock(handlers.mutex);
+        if (status != FTRACK_STATUS_OK && status != FTRACK_STATUS_BUFFER_TOO_SMALL) {
+            handlers.take(address, doomed); // not published: the library does not hold it
+        } else {
+            std::deque<const void *> &kept = handlers.replies[session];
+            kept.push_back(address);
+            while (kept.size() > detail::max_reply_handlers) {
+                handlers.take(kept.front(), doomed);
+                kept.pop_front();
+            }
+        }
+    }
+    if (status != FTRACK_STATUS_OK) {
+        return Result<std::string>(detail::status_of(status));
+    }
+    return Result<std::string>(std::string(buffer.data(), needed > 0 ? needed - 1 : 0));
+}
+/// The id of the session's event hub: the source.id of the events it
+/// publishes, which replies target ("id=<hub id>"). Stable for the session's life.
+inline Result<std::string> try_event_hub_id(Session &s) {
+    return detail::read_string([&](char *b, size_t n, size_t *o) { return ftrack_event_hub_id(s.raw(), b, n, o); });
+}
+/// Whether a subscription expression (the language of try_event_hub_subscribe)
+/// matches a JSON value: an event as Event::try_json gives it for a
+/// subscription, or subscriber metadata for a target. INVALID_ARGUMENT for a
+/// bad expression (the message says where) or JSON.
+inline Result<bool> try_event_expression_matches(const std::string &expression, const std::string &json) {
+    bool out = false;
+    ftrack_status status = ftrack_event_expression_matches(expression.c_str(), json.c_str(), &out);
+    return detail::with(status, out);
+}
 /// Runs handlers of arrived events on this thread; returns how many were handled.
 inline Result<size_t> try_event_hub_dispatch(Session &s, uint64_t timeout_ms) {
     size_t handled = 0;
@@ -1520,6 +1628,13 @@ inline Event event_hub_publish_and_wait(Session &s, const std::string &topic, co
     return try_event_hub_publish_and_wait(s, topic, data_json, timeout_ms, target).value();
 }
 inline size_t event_hub_dispatch(Session &s, uint64_t timeout_ms) { return try_event_hub_dispatch(s, timeout_ms).value(); }
+inline std::string event_hub_publish_event(Session &s, const std::string &event_json, EventHandler on_reply = nullptr) {
+    return try_event_hub_publish_event(s, event_json, std::move(on_reply)).value();
+}
+inline std::string event_hub_id(Session &s) { return try_event_hub_id(s).value(); }
+inline bool event_expression_matches(const std::string &expression, const std::string &json) {
+    return try_event_expression_matches(expression, json).value();
+}
 #endif
 
 } // namespace ftrack

@@ -5,8 +5,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <type_traits>
 
 static int passed = 0;
@@ -31,13 +33,24 @@ template <typename F> static ftrack_status status_of(F f) {
     return FTRACK_STATUS_OK;
 }
 
-// Dispatches `session`'s events on this thread until `done()` holds (15 s at most).
-template <typename Done> static bool dispatch_until(ftrack::Session &session, Done done) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+// Dispatches `session`'s events on this thread until `done()` holds (`seconds` at most).
+template <typename Done> static bool dispatch_until(ftrack::Session &session, Done done, int seconds = 15) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (!done() && std::chrono::steady_clock::now() < until) {
         ftrack::event_hub_dispatch(session, 100);
     }
     return done();
+}
+
+// The string value of `"key":"..."` in compact JSON text ("" when absent).
+static std::string json_string(const std::string &json, const std::string &key) {
+    const std::string start = "\"" + key + "\":\"";
+    std::size_t at = json.find(start);
+    if (at == std::string::npos) {
+        return std::string();
+    }
+    at += start.size();
+    return json.substr(at, json.find('"', at) - at);
 }
 
 static_assert(!std::is_copy_constructible<ftrack::Session>::value, "move-only");
@@ -259,6 +272,72 @@ int main() {
             }
             EXPECT(pong == "7/cpp");
             EXPECT(reply_topic == "ftrack.meta.reply");
+
+            // publish_event with a reply handler: a second subscriber of the
+            // responder answers too, so each event gets two replies, handled
+            // here, in this thread's dispatch.
+            EXPECT(!ftrack::event_hub_subscribe(responder, "topic=cpp.ping", [](ftrack::Event &e) {
+                        e.set_reply("{\"pong\": " + e.data_get("/n") + ", \"from\": \"second\"}");
+                        return 0;
+                    }).empty());
+            struct Replies {
+                std::map<std::string, int> by_event;
+                std::string froms;
+                bool other_thread = false;
+            };
+            auto replies = std::make_shared<Replies>();
+            const std::thread::id main_thread = std::this_thread::get_id();
+            std::string asked;
+            for (int i = 0; i < 15 && asked.empty(); ++i) {
+                std::string id = ftrack::event_hub_publish_event(
+                    session, "{\"topic\": \"cpp.ping\", \"data\": {\"n\": 9}}",
+                    [replies, main_thread](ftrack::Event &reply) {
+                        replies->other_thread = replies->other_thread || std::this_thread::get_id() != main_thread;
+                        ++replies->by_event[json_string(reply.json(), "inReplyToEvent")];
+                        replies->froms += reply.data_get("/pong") + reply.data_get("/from") + ";";
+                        return reply.topic() == "ftrack.meta.reply" ? 0 : 1;
+                    });
+                EXPECT(id.size() == 32);
+                if (dispatch_until(session, [&] { return replies->by_event[id] >= 2; }, 1)) {
+                    asked = id;
+                }
+            }
+            EXPECT(!asked.empty());
+            EXPECT(replies->froms.find("9cpp;") != std::string::npos);
+            EXPECT(replies->froms.find("9second;") != std::string::npos);
+            EXPECT(!replies->other_thread);
+            EXPECT(status_of([&] { ftrack::event_hub_publish_event(session, "{\"data\": {}}", [](ftrack::Event &) { return 0; }); }) ==
+                   FTRACK_STATUS_INVALID_ARGUMENT);
+
+            // The hub id: stable, and the source.id of what the hub publishes.
+            const std::string hub_id = ftrack::event_hub_id(session);
+            EXPECT(hub_id.size() == 32);
+            EXPECT(ftrack::event_hub_id(session) == hub_id);
+            EXPECT(ftrack::event_hub_id(responder) != hub_id);
+
+            // An event's JSON goes back into publish_event unchanged (a
+            // local-only topic: its subscribers run now, on this thread), and
+            // subscription expressions match it.
+            std::string first, second;
+            std::string local = ftrack::event_hub_subscribe(
+                session, "topic=ftrack.api.session.configure-location", [&](ftrack::Event &e) {
+                    (first.empty() ? first : second) = e.json();
+                    return 0;
+                });
+            EXPECT(ftrack::event_hub_publish_event(
+                       session, "{\"topic\": \"ftrack.api.session.configure-location\", \"id\": \"cpp-local-1\", "
+                                "\"data\": {\"n\": [1, \"\u00e9\"]}, \"source\": {\"app\": \"cpp\"}}") == "cpp-local-1");
+            EXPECT(first.find("\"id\":\"cpp-local-1\"") != std::string::npos);
+            EXPECT(first.find("\"n\":[1,\"\u00e9\"]") != std::string::npos);
+            EXPECT(first.find("\"id\":\"" + hub_id + "\"") != std::string::npos);
+            EXPECT(ftrack::event_hub_publish_event(session, first) == "cpp-local-1");
+            EXPECT(!second.empty() && second == first);
+            EXPECT(ftrack::event_expression_matches("topic=ftrack.api.session.* and id=cpp-local-1", first));
+            EXPECT(ftrack::event_expression_matches("source.app=cpp", first));
+            EXPECT(!ftrack::event_expression_matches("topic=cpp.ping", first));
+            EXPECT(status_of([&] { ftrack::event_expression_matches("topic=(", first); }) == FTRACK_STATUS_INVALID_ARGUMENT);
+            EXPECT(status_of([&] { ftrack::event_expression_matches("topic=x", "{"); }) == FTRACK_STATUS_INVALID_ARGUMENT);
+            ftrack::event_hub_unsubscribe(session, local);
 
             ftrack::event_hub_unsubscribe(session, watcher);
             EXPECT(status_of([&] { ftrack::event_hub_unsubscribe(session, watcher); }) == FTRACK_STATUS_NOT_FOUND);

@@ -284,6 +284,67 @@ int main() {
         }
         EXPECT(pong == "3");
 
+        // try_event_hub_publish_event: each reply to the event reaches the
+        // reply handler in this thread's dispatch (retried until the
+        // responder's subscription is known to the server).
+        struct Replies {
+            int count = 0;
+            std::string json;
+        };
+        auto replies = std::make_shared<Replies>();
+        std::string asked;
+        for (int i = 0; i < 15 && asked.empty(); ++i) {
+            ftrack::Result<std::string> id = ftrack::try_event_hub_publish_event(
+                session, "{\"topic\": \"cpp.noexcept.ping\", \"data\": {\"n\": 4}}", [replies](ftrack::Event &reply) {
+                    replies->json = reply.try_json().value_or("");
+                    ++replies->count;
+                    return reply.try_data_get("/pong").value_or("") == "4" ? 0 : 1;
+                });
+            REQUIRE_OK(id);
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+            while (std::chrono::steady_clock::now() < until &&
+                   replies->json.find("\"inReplyToEvent\":\"" + *id + "\"") == std::string::npos) {
+                EXPECT(ftrack::try_event_hub_dispatch(session, 100).ok());
+            }
+            if (replies->json.find("\"inReplyToEvent\":\"" + *id + "\"") != std::string::npos) {
+                asked = *id;
+            }
+        }
+        EXPECT(!asked.empty());
+        EXPECT(replies->json.find("\"topic\":\"ftrack.meta.reply\"") != std::string::npos);
+        EXPECT(ftrack::try_event_hub_publish_event(session, "[1]").code() == FTRACK_STATUS_INVALID_ARGUMENT);
+
+        // The hub id; an event's JSON round trip through a local-only topic;
+        // subscription expressions over it.
+        ftrack::Result<std::string> hub_id = ftrack::try_event_hub_id(session);
+        REQUIRE_OK(hub_id);
+        EXPECT(hub_id->size() == 32 && ftrack::try_event_hub_id(session).value_or("") == *hub_id);
+        EXPECT(ftrack::try_event_hub_id(responder).value_or(*hub_id) != *hub_id);
+        EXPECT(replies->json.find("\"target\":\"id=" + *hub_id + "\"") != std::string::npos);
+        auto seen_json = std::make_shared<std::vector<std::string>>();
+        ftrack::Result<std::string> local = ftrack::try_event_hub_subscribe(
+            session, "topic=ftrack.api.session.reset", [seen_json](ftrack::Event &e) {
+                seen_json->push_back(e.try_json().value_or(""));
+                return 0;
+            });
+        REQUIRE_OK(local);
+        ftrack::Result<std::string> local_id = ftrack::try_event_hub_publish_event(
+            session, "{\"topic\": \"ftrack.api.session.reset\", \"data\": {\"why\": \"test\"}, \"target\": \"\"}");
+        REQUIRE_OK(local_id);
+        EXPECT(seen_json->size() == 1);
+        if (seen_json->size() == 1) {
+            const std::string first = seen_json->front();
+            EXPECT(first.find("\"id\":\"" + *local_id + "\"") != std::string::npos);
+            EXPECT(ftrack::try_event_hub_publish_event(session, first).value_or("") == *local_id);
+            EXPECT(seen_json->size() == 2 && seen_json->back() == first);
+            EXPECT(ftrack::try_event_expression_matches("topic=ftrack.api.session.reset and data.why=test", first).value_or(false));
+            ftrack::Result<bool> other = ftrack::try_event_expression_matches("data.why=other", first);
+            EXPECT(other.ok() && !*other);
+        }
+        ftrack::Result<bool> bad = ftrack::try_event_expression_matches("topic=(", "{}");
+        EXPECT(bad.code() == FTRACK_STATUS_INVALID_ARGUMENT && !bad.message().empty());
+        EXPECT(ftrack::try_event_hub_unsubscribe(session, *local).ok());
+
         EXPECT(ftrack::try_event_hub_unsubscribe(session, *watcher).ok());
         EXPECT(ftrack::try_event_hub_unsubscribe(session, *watcher).code() == FTRACK_STATUS_NOT_FOUND);
         EXPECT(beta->try_set_string("full_name", "Beta without exceptions, again").ok());

@@ -470,13 +470,17 @@ namespace Ftrack
             Handle = h;
         }
         public static Session FromEnvironment() => new Session((string)null, null, null);
-        /// <summary>Destroys the session and frees the event handlers subscribed on it.</summary>
+        /// <summary>Destroys the session and frees the event handlers subscribed on it. Once it
+        /// returned, none of the session's callbacks (event and reply handlers, logger, progress) is
+        /// running on another thread or called again, even while entities of the session live on.</summary>
         public void Dispose()
         {
             if (Handle.IsClosed) return;
-            IntPtr raw = Handle.DangerousGetHandle();
+            // Forgotten first: once destroyed, the address may be reused by a new session. A
+            // handler running meanwhile finishes (the delegate is alive while it runs); the
+            // library waits for it before destroying.
+            EventHub.Forget(Handle.DangerousGetHandle());
             Handle.Dispose();
-            EventHub.Forget(raw);
         }
 
         public EntityList Query(string expression)
@@ -667,6 +671,8 @@ namespace Ftrack
         public string Id => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_id(raw, b, n, out o));
         public string DataJson => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_data_json(raw, b, n, out o));
         public string SourceJson => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_source_json(raw, b, n, out o));
+        /// <summary>The whole event as a JSON object in its wire form (id, topic, data, source, target, inReplyToEvent, sent): what subscriptions match (EventHub.ExpressionMatches) and what EventHub.PublishEvent takes back.</summary>
+        public string Json => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_json(raw, b, n, out o));
         /// <summary>One value of the data by JSON pointer, e.g. "/entities/0/entityId" (strings unquoted, others as JSON); Status.NotFound when absent.</summary>
         public string DataGet(string pointer) => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_data_get(raw, Native.Utf8(pointer), b, n, out o));
         /// <summary>In a handler: the reply (JSON) sent back to the publisher.</summary>
@@ -695,6 +701,10 @@ namespace Ftrack
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_publish(SessionHandle s, byte[] topic, byte[] dataJson, byte[] target);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_publish_and_wait(SessionHandle s, byte[] topic, byte[] dataJson, byte[] target, ulong timeoutMs, out IntPtr reply);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_dispatch(SessionHandle s, ulong timeoutMs, out UIntPtr handled);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_publish_event(SessionHandle s, byte[] eventJson, Callback onReply, IntPtr userData, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_hub_id(SessionHandle s, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_json(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_expression_matches(byte[] expression, byte[] json, [MarshalAs(UnmanagedType.I1)] out bool matches);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_topic(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_id(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_event_data_json(IntPtr e, byte[] buffer, UIntPtr len, out UIntPtr outLen);
@@ -709,8 +719,12 @@ namespace Ftrack
     /// (or the library's dispatch thread when the options asked for it); a
     /// handler returns 0 when it handled the event and must not throw (an
     /// exception is reported as a failure and logged). A handler may call
-    /// Unsubscribe, its own included. Handlers are kept until unsubscribed or
-    /// until their Session is disposed.
+    /// Unsubscribe, its own included. Reply handlers of PublishEvent follow the
+    /// same rules. Handlers are kept until unsubscribed or until their Session
+    /// is disposed (a reply handler: until the Session is disposed, or 10000
+    /// newer ones replaced it, as the library keeps them); once Unsubscribe or
+    /// Dispose returned, the handlers they removed are not running on another
+    /// thread and are never called again (the library guarantees it).
     /// </summary>
     public sealed class EventHub
     {
@@ -727,7 +741,12 @@ namespace Ftrack
         private static readonly Dictionary<long, Func<FtrackEvent, int>> ByKey = new Dictionary<long, Func<FtrackEvent, int>>();
         // "<session handle>/<subscriber id>" -> key: ids are unique per session only.
         private static readonly Dictionary<string, long> ById = new Dictionary<string, long>();
+        // Each session's reply handler keys, oldest first (at most MaxReplyHandlers).
+        private static readonly Dictionary<long, Queue<long>> Replies = new Dictionary<long, Queue<long>>();
         private static long lastKey;
+
+        /// <summary>Reply handlers kept per session, as the library keeps the callbacks of the latest 10000 events; past it the oldest is forgotten (its later replies are not handled).</summary>
+        public const int MaxReplyHandlers = 10000;
 
         private static int Invoke(IntPtr userData, IntPtr e)
         {
@@ -739,7 +758,8 @@ namespace Ftrack
 
         private static string IdKey(IntPtr session, string id) => session.ToInt64().ToString() + "/" + id;
 
-        /// <summary>Frees the handlers of a destroyed session (Session.Dispose).</summary>
+        /// <summary>Frees the handlers of a session about to be destroyed (Session.Dispose, before
+        /// the handle: once destroyed, its address may be reused by a new session).</summary>
         internal static void Forget(IntPtr session)
         {
             string prefix = IdKey(session, "");
@@ -749,6 +769,11 @@ namespace Ftrack
                 foreach (var entry in ById)
                     if (entry.Key.StartsWith(prefix, StringComparison.Ordinal)) { gone.Add(entry.Key); ByKey.Remove(entry.Value); }
                 foreach (var k in gone) ById.Remove(k);
+                if (Replies.TryGetValue(session.ToInt64(), out Queue<long> replies))
+                {
+                    foreach (long key in replies) ByKey.Remove(key);
+                    Replies.Remove(session.ToInt64());
+                }
             }
         }
 
@@ -758,6 +783,14 @@ namespace Ftrack
         public static void SetPluginArguments(SessionOptions o, string json) => Native.Check(EventNative.ftrack_session_options_set_plugin_arguments(o.Handle, Native.Utf8(json)));
         public void Connect(ulong timeoutMs) => Native.Check(EventNative.ftrack_event_hub_connect(session.Handle, timeoutMs));
         public void Disconnect() => Native.Check(EventNative.ftrack_event_hub_disconnect(session.Handle));
+        /// <summary>The hub's id: the source.id of the events it publishes, which replies target ("id=&lt;hub id&gt;"). Stable for the session's life.</summary>
+        public string Id => Native.Text((byte[] b, UIntPtr n, out UIntPtr o) => EventNative.ftrack_event_hub_id(session.Handle, b, n, out o));
+        /// <summary>Whether a subscription expression (the language of Subscribe) matches a JSON value: an event as FtrackEvent.Json gives it, or subscriber metadata for a target. Status.InvalidArgument for a bad expression (the message says where) or JSON.</summary>
+        public static bool ExpressionMatches(string expression, string json)
+        {
+            Native.Check(EventNative.ftrack_event_expression_matches(Native.Utf8(expression), Native.Utf8(json), out bool matches));
+            return matches;
+        }
         public bool IsConnected { get { Native.Check(EventNative.ftrack_event_hub_is_connected(session.Handle, out bool c)); return c; } }
         /// <summary>Subscribes; returns the subscriber id. <paramref name="subscriberJson"/> is subscriber metadata (a JSON object; its "id" is used when present, else one is generated).</summary>
         public string Subscribe(string subscription, Func<FtrackEvent, int> handler, string subscriberJson = null, int priority = 100)
@@ -796,6 +829,40 @@ namespace Ftrack
         {
             Native.Check(EventNative.ftrack_event_hub_publish_and_wait(session.Handle, Native.Utf8(topic), Native.Utf8(dataJson), Native.Utf8(target), timeoutMs, out IntPtr reply));
             return new FtrackEvent(reply, true);
+        }
+        /// <summary>
+        /// Publishes an event given as one JSON object ("topic" required; "id", "data", "target", "source",
+        /// "in_reply_to_event" kept when given: see ftrack_event_hub_publish_event) and returns its id.
+        /// <paramref name="onReply"/>, when given, runs for every reply to it where handlers run (Dispatch, or
+        /// the dispatch thread), as often as replies come; a non-zero return is logged. It is kept until the
+        /// Session is disposed, or until 10000 newer events were published with one on the session.
+        /// </summary>
+        public string PublishEvent(string eventJson, Func<FtrackEvent, int> onReply = null)
+        {
+            long key = 0;
+            if (onReply != null) lock (Lock) { key = ++lastKey; ByKey[key] = onReply; }
+            byte[] text = Native.Utf8(eventJson);
+            // One call: the library publishes even when the id does not fit, so the buffer
+            // holds any id: a generated one (32 characters) or the event's "id", never longer
+            // than the JSON text holding it.
+            var buffer = new byte[Math.Max(256, text == null ? 0 : text.Length)];
+            Status status = EventNative.ftrack_event_hub_publish_event(session.Handle, text, onReply == null ? null : Trampoline,
+                new IntPtr(key), buffer, (UIntPtr)buffer.Length, out UIntPtr needed);
+            var failure = status == Status.Ok ? null : new FtrackException(status, Native.LastErrorMessage());
+            if (onReply != null)
+                lock (Lock)
+                {
+                    if (status != Status.Ok && status != Status.BufferTooSmall) ByKey.Remove(key); // not published
+                    else
+                    {
+                        long s = session.Handle.DangerousGetHandle().ToInt64();
+                        if (!Replies.TryGetValue(s, out Queue<long> kept)) Replies[s] = kept = new Queue<long>();
+                        kept.Enqueue(key);
+                        while (kept.Count > MaxReplyHandlers) ByKey.Remove(kept.Dequeue());
+                    }
+                }
+            if (failure != null) throw failure;
+            return Encoding.UTF8.GetString(buffer, 0, Math.Max((int)needed - 1, 0));
         }
         /// <summary>Runs handlers of arrived events on this thread; returns how many were handled.</summary>
         public ulong Dispatch(ulong timeoutMs) { Native.Check(EventNative.ftrack_event_hub_dispatch(session.Handle, timeoutMs, out UIntPtr n)); return n.ToUInt64(); }

@@ -30,6 +30,16 @@ static class FtrackTest
         return done();
     }
 
+    // The string value of "key":"..." in compact JSON text (null when absent).
+    static string JsonString(string json, string key)
+    {
+        string start = "\"" + key + "\":\"";
+        int at = json.IndexOf(start, StringComparison.Ordinal);
+        if (at < 0) return null;
+        at += start.Length;
+        return json.Substring(at, json.IndexOf('"', at) - at);
+    }
+
     // Handlers built here and referenced by nothing but the binding: a collection
     // between subscribing and dispatching must not free what the library calls.
     static string SubscribeUnrooted(EventHub hub, string subscription, int[] counter, string subscriberJson)
@@ -111,6 +121,68 @@ static class FtrackTest
                     }
                     Expect(pong == "5/csharp", "the reply set with SetReply");
                     Expect(replyTopic == "ftrack.meta.reply", "reply topic");
+
+                    // PublishEvent with a reply handler: a second subscriber of the
+                    // responder answers too, so each event gets two replies, handled
+                    // here in Dispatch. The handlers are referenced by the binding only.
+                    Expect(rhub.Subscribe("topic=cs.ping", e =>
+                    {
+                        e.SetReply("{\"pong\": " + e.DataGet("/n") + ", \"from\": \"second\"}");
+                        return 0;
+                    }).Length == 32, "a second responder");
+                    var byEvent = new System.Collections.Generic.Dictionary<string, int>();
+                    string froms = "";
+                    bool otherThread = false;
+                    int mainThread = System.Threading.Thread.CurrentThread.ManagedThreadId;
+                    string asked = null;
+                    for (int i = 0; i < 15 && asked == null; i++)
+                    {
+                        string id = hub.PublishEvent("{\"topic\": \"cs.ping\", \"data\": {\"n\": 8}}", reply =>
+                        {
+                            otherThread |= System.Threading.Thread.CurrentThread.ManagedThreadId != mainThread;
+                            string to = JsonString(reply.Json, "inReplyToEvent") ?? "";
+                            byEvent[to] = (byEvent.TryGetValue(to, out int n) ? n : 0) + 1;
+                            froms += reply.DataGet("/pong") + reply.DataGet("/from") + ";";
+                            return reply.Topic == "ftrack.meta.reply" ? 0 : 1;
+                        });
+                        Expect(id.Length == 32, "a generated event id");
+                        GC.Collect();
+                        GC.WaitForPendingFinalizers();
+                        var clock = Stopwatch.StartNew();
+                        int got;
+                        while (clock.Elapsed < TimeSpan.FromSeconds(1) && !(byEvent.TryGetValue(id, out got) && got >= 2)) hub.Dispatch(100);
+                        if (byEvent.TryGetValue(id, out got) && got >= 2) asked = id;
+                    }
+                    Expect(asked != null, "two replies to one event reach the reply handler");
+                    Expect(froms.Contains("8csharp;") && froms.Contains("8second;"), "the replies' data");
+                    Expect(!otherThread, "reply handlers run in Dispatch");
+                    Expect(StatusOf(() => hub.PublishEvent("{\"data\": {}}", e => 0)) == Status.InvalidArgument, "an event without a topic");
+
+                    // The hub id: stable, and the source.id of what the hub publishes.
+                    string hubId = hub.Id;
+                    Expect(hubId.Length == 32 && hub.Id == hubId, "hub id");
+                    Expect(rhub.Id != hubId, "another session's hub id");
+
+                    // An event's JSON goes back into PublishEvent unchanged (a local-only
+                    // topic: its subscribers run now, on this thread); expressions match it.
+                    var seenJson = new System.Collections.Generic.List<string>();
+                    string local = hub.Subscribe("topic=ftrack.api.session.configure-location", e => { seenJson.Add(e.Json); return 0; });
+                    Expect(hub.PublishEvent("{\"topic\": \"ftrack.api.session.configure-location\", \"id\": \"cs-local-1\", " +
+                        "\"data\": {\"n\": [1, \"\u00e9\"]}, \"source\": {\"app\": \"csharp\"}}") == "cs-local-1", "an event's own id");
+                    Expect(seenJson.Count == 1, "a local event is handled at once");
+                    if (seenJson.Count == 1)
+                    {
+                        string first = seenJson[0];
+                        Expect(first.Contains("\"id\":\"cs-local-1\"") && first.Contains("\"n\":[1,\"\u00e9\"]"), "json of the event");
+                        Expect(first.Contains("\"id\":\"" + hubId + "\""), "the hub id is the source id");
+                        Expect(hub.PublishEvent(first) == "cs-local-1", "json published again");
+                        Expect(seenJson.Count == 2 && seenJson[1] == first, "json round trip");
+                        Expect(EventHub.ExpressionMatches("topic=ftrack.api.session.* and source.app=csharp", first), "expression matches");
+                        Expect(!EventHub.ExpressionMatches("topic=cs.ping", first), "expression does not match");
+                    }
+                    Expect(StatusOf(() => EventHub.ExpressionMatches("topic=(", "{}")) == Status.InvalidArgument, "bad expression");
+                    Expect(StatusOf(() => EventHub.ExpressionMatches("topic=x", "{")) == Status.InvalidArgument, "bad JSON");
+                    hub.Unsubscribe(local);
 
                     hub.Unsubscribe(watcher);
                     Expect(StatusOf(() => hub.Unsubscribe(watcher)) == Status.NotFound, "unsubscribed twice");

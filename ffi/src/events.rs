@@ -11,6 +11,12 @@
 //! may call any libftrack function, including publishing, but not
 //! `ftrack_event_hub_dispatch` (a nested call returns at once, handling
 //! nothing).
+//!
+//! Callback lifetime: once `ftrack_event_hub_unsubscribe` returns, that
+//! subscriber's callback is not running on any other thread and is never
+//! called again; once `ftrack_session_destroy` returns, the same holds for
+//! every callback of the session. The core's `EventHub::unsubscribe` and
+//! `Session::remove_callbacks` give it.
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::path::{Path, PathBuf};
@@ -57,6 +63,14 @@ impl Handle for ftrack_event {
 /// `ftrack_event_hub_dispatch` (or the library's dispatch thread, see
 /// `ftrack_session_options_set_event_dispatch_thread`), and must not unwind
 /// (throw or `longjmp`) through the library.
+///
+/// Lifetime: once `ftrack_event_hub_unsubscribe` of the subscriber returns,
+/// or `ftrack_session_destroy` of its session (which also removes reply
+/// callbacks), the callback is not running on any other thread and is never
+/// called again, so `user_data` may be freed then, as with the callbacks of
+/// curl or SQLite. An unsubscribe called from inside the callback itself (on
+/// the thread running it) returns at once; the call in progress finishes and
+/// is the last.
 pub type ftrack_event_callback_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, event: *mut ftrack_event) -> c_int>;
 
@@ -132,6 +146,11 @@ pub unsafe extern "C" fn ftrack_session_options_set_auto_connect_event_hub(
 /// @brief Runs subscriber callbacks on a library thread instead of in
 /// `ftrack_event_hub_dispatch` (off by default: callbacks run on the host's
 /// thread when it dispatches).
+///
+/// Callbacks then run on that thread concurrently with the host's threads:
+/// `ftrack_event_hub_unsubscribe` and `ftrack_session_destroy`, called from
+/// another thread, wait until a callback they remove has returned there (see
+/// `ftrack_event_callback_fn`). The thread stops when the hub disconnects.
 ///
 /// @param options the options (not NULL).
 /// @param on true to turn it on, false to turn it off.
@@ -294,7 +313,7 @@ pub unsafe extern "C" fn ftrack_event_hub_is_connected(
 /// @param subscriber_json NULL, or a JSON object of subscriber metadata (NUL-terminated).
 /// @param priority lower runs first; 100 is the usual default.
 /// @param callback the callback (not NULL); see `ftrack_event_callback_fn`.
-/// @param user_data passed back to `callback` unchanged; must stay valid until the subscriber is removed or the session destroyed.
+/// @param user_data passed back to `callback` unchanged; must stay valid until `ftrack_event_hub_unsubscribe` of this subscriber or `ftrack_session_destroy` has returned.
 /// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
 /// @param buffer_len the size of `buffer` in bytes.
 /// @param out_len NULL, or receives the size needed, NUL included.
@@ -306,8 +325,9 @@ pub unsafe extern "C" fn ftrack_event_hub_is_connected(
 ///         `FTRACK_STATUS_POISONED`.
 ///
 /// Thread-safe. `user_data` must stay valid until the subscriber is removed
-/// or the session destroyed; see `ftrack_event_callback_fn` for the thread
-/// the callback runs on.
+/// (`ftrack_event_hub_unsubscribe` returned) or the session destroyed; see
+/// `ftrack_event_callback_fn` for the thread the callback runs on and that
+/// guarantee.
 #[unsafe(no_mangle)]
 #[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn ftrack_event_hub_subscribe(
@@ -354,13 +374,22 @@ pub unsafe extern "C" fn ftrack_event_hub_subscribe(
 
 /// @brief Removes the subscriber with this id.
 ///
+/// When it returns, the subscriber's callback is not running on any other
+/// thread and will never be called again, even for an event whose dispatch
+/// had already begun: its `user_data` may be freed. It waits for a call in
+/// progress on another thread (the dispatching one) to return, so do not call
+/// it while holding a lock that the callback takes. Called from inside that
+/// very callback, on the thread running it, it returns without waiting (no
+/// deadlock): the call in progress finishes normally and is the last one. The
+/// same holds when called from another callback running on this thread.
+///
 /// @param session the session (not NULL).
 /// @param subscriber_id an id `ftrack_event_hub_subscribe` returned, NUL-terminated (not NULL).
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NOT_FOUND` when no subscriber
 ///         has that id; `FTRACK_STATUS_NULL_POINTER`; `FTRACK_STATUS_INVALID_UTF8`;
 ///         `FTRACK_STATUS_POISONED`.
 ///
-/// Thread-safe.
+/// Thread-safe; may be called from any callback, the subscriber's own included.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_event_hub_unsubscribe(
     session: *mut ftrack_session,
@@ -564,12 +593,14 @@ fn event_from_json(value: Value) -> FfiResult<Event> {
 /// Its return value: non-zero is logged; `ftrack_event_set_reply` on the
 /// reply has no effect. The callbacks of the latest 10000 events published
 /// with one are kept (older ones are forgotten). Replies awaited by
-/// `ftrack_event_hub_publish_and_wait` do not come here.
+/// `ftrack_event_hub_publish_and_wait` do not come here. Once
+/// `ftrack_session_destroy` returns, `on_reply` is not running on any thread
+/// and is never called again (see `ftrack_event_callback_fn`).
 ///
 /// @param session the session (not NULL).
 /// @param event_json the event, a JSON object, NUL-terminated UTF-8 (not NULL).
 /// @param on_reply NULL, or the callback for each reply; see `ftrack_event_callback_fn` for its rules.
-/// @param user_data passed back to `on_reply` unchanged; must stay valid until the session is destroyed.
+/// @param user_data passed back to `on_reply` unchanged; must stay valid until `ftrack_session_destroy` has returned (after that `on_reply` is not running and never called again).
 /// @param buffer receives the text, NUL-terminated; may be NULL when `buffer_len` is 0.
 /// @param buffer_len the size of `buffer` in bytes.
 /// @param out_len NULL, or receives the size needed, NUL included.

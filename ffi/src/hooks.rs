@@ -32,8 +32,12 @@ pub enum ftrack_log_level {
 /// `user_data` is the pointer given when the callback was registered; `message`
 /// is NUL-terminated UTF-8, valid only during the call, and never contains the
 /// API key. It runs on the thread of the call that logs (any thread that calls
-/// into the session), before that call returns; it must not call into the same
-/// session, and must not unwind (throw or `longjmp`) through the library.
+/// into the session, or a library thread of its event hub), before that call
+/// returns; it must not call into the same session, and must not unwind (throw
+/// or `longjmp`) through the library. Once the logger is replaced (the setter
+/// returned) or the session destroyed (`ftrack_session_destroy` returned, even
+/// while entity handles of it live on), it is not running on any other thread
+/// and is never called again, so `user_data` may be freed then.
 pub type ftrack_log_fn = Option<
     unsafe extern "C" fn(user_data: *mut c_void, level: ftrack_log_level, message: *const c_char),
 >;
@@ -44,7 +48,7 @@ pub type ftrack_log_fn = Option<
 /// `"commit"` (operations: 0 before the batch is sent, all once it is applied);
 /// NUL-terminated, valid only during the call. Return 0 to go on, non-zero to
 /// cancel the operation (it then fails with `FTRACK_STATUS_CANCELLED`). Same
-/// thread and re-entrancy rules as `ftrack_log_fn`.
+/// thread, re-entrancy and lifetime rules as `ftrack_log_fn`.
 pub type ftrack_progress_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -119,8 +123,8 @@ fn level_arg(level: u32) -> Result<ftrack_log_level, super::error::FfiError> {
 /// @param options   the options (not NULL).
 /// @param level     the most verbose level wanted, an `ftrack_log_level` value.
 /// @param callback  the callback, or NULL for no logging.
-/// @param user_data passed back to `callback` unchanged; must stay valid while a
-///                  session created from these options lives.
+/// @param user_data passed back to `callback` unchanged; must stay valid until
+///                  every session created from these options is destroyed.
 /// @return `FTRACK_STATUS_OK`; `FTRACK_STATUS_NULL_POINTER`;
 ///         `FTRACK_STATUS_INVALID_ARGUMENT` for an unknown level;
 ///         `FTRACK_STATUS_POISONED`.
@@ -156,7 +160,8 @@ pub unsafe extern "C" fn ftrack_session_options_set_logger(
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER`,
 ///         `FTRACK_STATUS_INVALID_ARGUMENT` (unknown level) or `FTRACK_STATUS_POISONED`.
 ///
-/// Thread-safe.
+/// Thread-safe. When it returns, the previous logger is not running on any
+/// other thread and is never called again (it waits for a call in progress).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_set_logger(
     session: *mut ftrack_session,
@@ -183,7 +188,8 @@ pub unsafe extern "C" fn ftrack_session_set_logger(
 ///                  is replaced or the session destroyed.
 /// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
 ///
-/// Thread-safe.
+/// Thread-safe. When it returns, the previous callback is not running on any
+/// other thread and is never called again (it waits for a call in progress).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_set_progress(
     session: *mut ftrack_session,

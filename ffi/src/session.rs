@@ -26,6 +26,8 @@ use super::strings::{json_arg, opt_str_arg, out_buffer, str_arg};
 /// session's data alive, so a session may be destroyed while they exist; they stay
 /// usable (reads, changes) but their changes can only be committed through a
 /// session handle, so destroy the session last when you still want to commit.
+/// The session's callbacks (logger, progress, event subscribers and reply
+/// callbacks) end with the session handle (see `ftrack_session_destroy`).
 pub struct ftrack_session {
     header: HandleHeader,
     pub(crate) session: Session,
@@ -156,16 +158,35 @@ pub unsafe extern "C" fn ftrack_session_create_with_options(
     })
 }
 
-/// @brief Frees a session handle.
+/// @brief Frees a session handle, after removing every callback registered on it.
 ///
 /// NULL is a no-op. Uncommitted operations are discarded. Entity and list handles
-/// obtained from it stay valid (see `ftrack_session`). Destroying the same handle
-/// twice, or while another thread uses it, is forbidden.
+/// obtained from it stay valid (see `ftrack_session`).
+///
+/// Callbacks: it first removes the session's event subscribers (see
+/// `ftrack_event_hub_subscribe`), the reply callbacks of
+/// `ftrack_event_hub_publish_event`, the logger and the progress callback,
+/// disconnects its event hub, and waits until none of those callbacks is
+/// running on another thread. When it returns, none of them is running and none
+/// is ever called again, even while entity or list handles keep the session's
+/// data alive (their calls then log nothing), so the `user_data` given with them
+/// may be freed. A callback running on another thread meanwhile may still use
+/// this session handle until it returns; do not destroy the session while
+/// holding a lock that such a callback takes (it would wait forever).
+///
+/// Destroying the same handle twice, from one of its callbacks, or while another
+/// thread uses it outside those callbacks, is forbidden.
 ///
 /// @param session the session handle, or NULL.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ftrack_session_destroy(session: *mut ftrack_session) {
-    ffi_boundary!(value: (), { unsafe { destroy_handle(session) } })
+    ffi_boundary!(value: (), {
+        // SAFETY: NULL or a live handle, per the contract.
+        if let Some(handle) = unsafe { session.as_ref() } {
+            handle.session.remove_callbacks();
+        }
+        unsafe { destroy_handle(session) }
+    })
 }
 
 /// @brief Runs a query and returns every matching entity (all pages).

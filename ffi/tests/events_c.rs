@@ -1,8 +1,10 @@
 //! The event hub and plugins from C, against the sandbox: `ffi/tests/c/event_host.c`
 //! with the plugins of `ffi/tests/c/event_plugin.c` (one nested a level
 //! down, one that refuses to register, one shared library that is not a
-//! plugin), and `examples/role_watch.c` printing role changes made by
-//! another program (`examples/roles.c`) and another client.
+//! plugin), `examples/role_watch.c` printing role changes made by
+//! another program (`examples/roles.c`) and another client, and
+//! `ffi/tests/c/event_unsubscribe_race.c`: no callback runs after
+//! `ftrack_event_hub_unsubscribe` or `ftrack_session_destroy` returned.
 
 #[path = "ffi_support/mod.rs"]
 mod support;
@@ -83,6 +85,44 @@ fn c_plugins_events_publish_and_wait_and_dispatch() {
     assert!(
         stdout.contains("update: ftrack.update Alpha from C"),
         "{stdout}"
+    );
+}
+
+/// Rounds of subscribe, callback running on another thread (a host thread
+/// that dispatches, then the library's dispatch thread), unsubscribe and at
+/// once poison the callback's user_data: no call may see the poison. Then a
+/// callback unsubscribing itself, and a session destroyed while its callback
+/// runs and an entity keeps its data alive (subscriber and logger).
+/// `FTRACK_C_RACE_ROUNDS` sets the rounds per mode (default 150).
+#[test]
+fn c_callbacks_never_run_after_unsubscribe_or_destroy_returned() {
+    if !support::need(
+        "c_callbacks_never_run_after_unsubscribe_or_destroy_returned",
+        "cc",
+        "apt-get install -y gcc",
+    ) {
+        return;
+    }
+    let sb = support::start_sandbox();
+    let dir = support::scratch("events-c-race");
+    let exe = dir.join("event_unsubscribe_race");
+    support::compile_c(
+        &[&support::c_source("event_unsubscribe_race.c")],
+        &exe,
+        support::Link::Shared,
+    );
+    let rounds = std::env::var("FTRACK_C_RACE_ROUNDS").unwrap_or_else(|_| "150".into());
+    let mut cmd = Command::new(&exe);
+    cmd.arg(rounds);
+    support::sandbox_env(&mut cmd, &sb);
+    let out = cmd.output().expect("run event_unsubscribe_race");
+    support::show(&out);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("0 poisoned call(s), 0 failure(s)"),
+        "event_unsubscribe_race failed ({}):\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -37,11 +37,20 @@
 //! [`EventHub::publish_with_reply`] instead runs a handler for every reply
 //! where the other handlers run (as ftrack_api's `on_reply`, which its
 //! `wait()` calls).
+//!
+//! Removing handlers: once [`EventHub::unsubscribe`] returns, the handler is
+//! not running on any other thread and is never called again, even for an
+//! event whose dispatch already began; once [`EventHub::close`] returns, the
+//! same holds for every subscriber and reply handler. Called from inside a
+//! handler (on the thread running it), they do not wait for that call, which
+//! finishes normally. They do wait for calls on other threads: do not call
+//! them while holding a lock that such a handler takes.
 
 mod connection;
 
 use crate::error::{Error, Result};
 use crate::hooks::{Hooks, LogLevel};
+use crate::in_flight::{self, InFlight};
 use ftrack_event_expression::Expression;
 use serde_json::{Value, json};
 use std::collections::{HashMap, VecDeque};
@@ -176,6 +185,8 @@ impl Default for EventHubOptions {
 
 /// A subscriber: its expression, metadata, priority and handler.
 struct Subscriber {
+    /// Names its handler's calls in progress (see [`InFlight`]).
+    serial: u64,
     id: String,
     subscription: String,
     expression: Expression,
@@ -207,9 +218,10 @@ pub(crate) struct State {
     connection: ConnectionState,
     /// Replies awaited by `publish_and_wait`, by the original event's id.
     waiting: HashMap<String, Option<Event>>,
-    /// Handlers of the replies to events published by `publish_with_reply`,
-    /// by the original event's id, and those ids oldest first (for the bound).
-    reply_handlers: HashMap<String, Handler>,
+    /// Handlers of the replies to events published by `publish_with_reply`
+    /// (with their serials), by the original event's id, and those ids oldest
+    /// first (for the bound).
+    reply_handlers: HashMap<String, (u64, Handler)>,
     reply_order: VecDeque<String>,
     /// Whether the connection thread should keep going.
     running: bool,
@@ -234,6 +246,9 @@ pub(crate) struct Inner {
     /// Signalled when an event arrives, a reply comes, or the connection changes.
     pub(crate) changed: Condvar,
     dispatching: AtomicBool,
+    /// Handler calls in progress (entered under `state`), so that removing a
+    /// handler can wait for them.
+    calls: InFlight,
 }
 
 /// The event hub of a session (see the module documentation). Cheap to clone.
@@ -302,6 +317,7 @@ impl EventHub {
                 }),
                 changed: Condvar::new(),
                 dispatching: AtomicBool::new(false),
+                calls: InFlight::default(),
             }),
         }
     }
@@ -520,6 +536,7 @@ impl EventHub {
         }
         let packet = self.subscribe_packet(subscription, &metadata);
         st.subscribers.push(Subscriber {
+            serial: in_flight::serial(),
             id: id.clone(),
             subscription: subscription.to_string(),
             expression,
@@ -545,13 +562,17 @@ impl EventHub {
         )
     }
 
-    /// Removes the subscriber; false when there was none with that id.
+    /// Removes the subscriber; false when there was none with that id. When
+    /// it returns, the subscriber's handler is not running on any other thread
+    /// and is never called again; called from inside that handler, it returns
+    /// without waiting for the call in progress (see the module documentation).
     pub fn unsubscribe(&self, subscriber_id: &str) -> bool {
         let mut st = lock(&self.inner.state);
-        let before = st.subscribers.len();
-        st.subscribers.retain(|s| s.id != subscriber_id);
-        let removed = st.subscribers.len() != before;
-        if removed && let Some(tx) = &st.outbox {
+        let Some(at) = st.subscribers.iter().position(|s| s.id == subscriber_id) else {
+            return false;
+        };
+        let removed = st.subscribers.remove(at);
+        if let Some(tx) = &st.outbox {
             let packet = event_packet(
                 &self
                     .stamp(Event::new(
@@ -563,7 +584,39 @@ impl EventHub {
             );
             let _ = tx.send(packet);
         }
-        removed
+        drop(st);
+        self.inner.calls.wait(|s| s == removed.serial);
+        // The handler (and what it holds) goes now, after its last call.
+        drop(removed);
+        true
+    }
+
+    /// Disconnects (as [`EventHub::disconnect`]), removes every subscriber
+    /// and reply handler, and drops the events waiting for dispatch. When it
+    /// returns none of those handlers is running on another thread, and none
+    /// is called again; calls in progress on this thread (it was called from
+    /// a handler) finish normally. The hub can be subscribed to and connected
+    /// again afterwards. For layers that must know their callbacks are done
+    /// before freeing what they use (the C ABI's `ftrack_session_destroy`).
+    pub fn close(&self) {
+        self.disconnect();
+        let (subscribers, replies) = {
+            let mut st = lock(&self.inner.state);
+            st.incoming.clear();
+            st.reply_order.clear();
+            (
+                std::mem::take(&mut st.subscribers),
+                std::mem::take(&mut st.reply_handlers),
+            )
+        };
+        let mut serials: Vec<u64> = subscribers
+            .iter()
+            .map(|s| s.serial)
+            .chain(replies.values().map(|(serial, _)| *serial))
+            .collect();
+        serials.sort_unstable();
+        self.inner.calls.wait(|s| serials.binary_search(&s).is_ok());
+        drop((subscribers, replies));
     }
 
     /// The subscriptions (subscriber id, expression text), in subscription order.
@@ -673,7 +726,8 @@ impl EventHub {
         let id = event.id.clone();
         {
             let mut st = lock(&self.inner.state);
-            if st.reply_handlers.insert(id.clone(), on_reply).is_none() {
+            let entry = (in_flight::serial(), on_reply);
+            if st.reply_handlers.insert(id.clone(), entry).is_none() {
                 st.reply_order.push_back(id.clone());
             }
             while st.reply_order.len() > MAX_REPLY_HANDLERS {
@@ -804,12 +858,16 @@ impl EventHub {
         if event.topic == "ftrack.meta.reply"
             && let Some(original) = &event.in_reply_to_event
         {
-            let on_reply = lock(&self.inner.state)
-                .reply_handlers
-                .get(original)
-                .cloned();
-            if let Some(on_reply) = on_reply {
+            let found = {
+                let st = lock(&self.inner.state);
+                st.reply_handlers
+                    .get(original)
+                    .map(|(serial, h)| (Arc::clone(h), self.inner.calls.enter(*serial)))
+            };
+            if let Some((on_reply, call)) = found {
                 self.run_reply_handler(original, &on_reply, event);
+                drop(on_reply);
+                drop(call);
             }
         }
         let wire = event.to_json();
@@ -829,7 +887,7 @@ impl EventHub {
                 }
             }
         };
-        let mut matching: Vec<(i32, usize, String, Value, Handler)> = {
+        let mut matching: Vec<(i32, usize, u64, String, Value)> = {
             let st = lock(&self.inner.state);
             st.subscribers
                 .iter()
@@ -838,21 +896,27 @@ impl EventHub {
                     s.expression.matches(&wire)
                         && target.as_ref().is_none_or(|t| t.matches(&s.metadata))
                 })
-                .map(|(i, s)| {
-                    (
-                        s.priority,
-                        i,
-                        s.id.clone(),
-                        s.metadata.clone(),
-                        Arc::clone(&s.handler),
-                    )
-                })
+                .map(|(i, s)| (s.priority, i, s.serial, s.id.clone(), s.metadata.clone()))
                 .collect()
         };
         matching.sort_by_key(|(p, i, ..)| (*p, *i));
         let mut results = Vec::new();
-        for (_, _, sub_id, metadata, handler) in matching {
+        for (_, _, serial, sub_id, metadata) in matching {
+            // Still subscribed? An earlier handler, or another thread, may have
+            // unsubscribed it since the list was made. Unsubscribe waits for a
+            // call entered here, and none starts after it removed the subscriber.
+            let (handler, call) = {
+                let st = lock(&self.inner.state);
+                let Some(s) = st.subscribers.iter().find(|s| s.serial == serial) else {
+                    continue;
+                };
+                (Arc::clone(&s.handler), self.inner.calls.enter(serial))
+            };
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(event)));
+            // This clone goes before the call ends, so the one unsubscribe
+            // holds is the last: what the handler captured is dropped there.
+            drop(handler);
+            drop(call);
             match outcome {
                 Ok(Ok(Some(v))) if !v.is_null() => {
                     if reply
@@ -926,6 +990,21 @@ impl crate::Session {
                 )
             })
             .clone()
+    }
+
+    /// Removes every callback of this session: its event hub's subscribers
+    /// and reply handlers (the hub is disconnected, see [`EventHub::close`]),
+    /// the logger and the progress callback. When it returns none of them is
+    /// running on another thread and none is called again, even though clones
+    /// of the session (and its entities) live on: they then log nothing. For
+    /// layers whose callbacks use memory they free after (the C ABI's
+    /// `ftrack_session_destroy`).
+    pub fn remove_callbacks(&self) {
+        if let Some(hub) = self.extension::<HubSlot>().0.get() {
+            hub.close();
+        }
+        self.set_logger(None);
+        self.set_progress(None);
     }
 }
 

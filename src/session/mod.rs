@@ -197,7 +197,9 @@ impl Session {
     }
 
     /// Sends this session's log lines of `level` and more severe to `log`, or
-    /// stops logging with `None` (see [`crate::hooks`]).
+    /// stops logging with `None` (see [`crate::hooks`]). When it returns, the
+    /// previous logger is not running on any other thread and is never called
+    /// again.
     pub fn set_logger(&self, logger: Option<(crate::hooks::LogLevel, crate::hooks::LogFn)>) {
         self.inner
             .transport
@@ -207,6 +209,8 @@ impl Session {
 
     /// Reports progress of long operations to `progress` (or stops with `None`);
     /// the callback returns `false` to cancel the operation (see [`crate::hooks`]).
+    /// When it returns, the previous callback is not running on any other
+    /// thread and is never called again.
     pub fn set_progress(&self, progress: Option<crate::hooks::ProgressFn>) {
         self.inner.transport.hooks().set_progress(progress);
     }
