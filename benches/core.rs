@@ -14,7 +14,8 @@
 //!    equivalent `serde_json::Value`;
 //! 3. a session start with a warm schema cache (one request) vs a bare ureq
 //!    `POST /api` of the same request;
-//! 4. the 10,000-user query with role projection end to end, pipelined paging vs
+//! 4. the 10,000-user query with role projection end to end, pages requested
+//!    ahead (`max_concurrent_pages`, default 4) vs
 //!    the same pages one by one.
 //!
 //! 5. resident memory (RSS, `/proc/self/statm`) per cached User for the 10k-user
@@ -24,6 +25,7 @@
 //! Run: `cargo bench -p ftrack --bench core` (release build); `-- --quick` for
 //! fewer runs; `-- --start` for only the session start, 2,000 times (to profile);
 //! `-- --decode` for only step 1b, 60 runs (to profile the decoder);
+//! `-- --paging` for only step 4;
 //! `-- --memory` for only the memory figure.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -307,6 +309,11 @@ fn main() {
         .http_status_as_error(false)
         .build()
         .into();
+    if args.iter().any(|a| a == "--paging") {
+        // Only step 4 (to compare the two paging loops).
+        paged_query(&sb, &options, runs);
+        return;
+    }
     if args.iter().any(|a| a == "--decode") {
         // Only step 1b, many times (to profile the decoder).
         role_query_decode(&sb, &agent, &options, 60);
@@ -436,7 +443,7 @@ fn main() {
     );
     session.rollback();
 
-    paged_query(&options, runs);
+    paged_query(&sb, &options, runs);
     warm_start(&sb, &options, runs * 4);
 }
 
@@ -515,9 +522,31 @@ fn role_query_decode(sb: &Sandbox, agent: &ureq::Agent, options: &SessionOptions
 }
 
 /// Step 4: the 10,000-user query with role projection, end to end on the
-/// sandbox: pipelined paging (the next page on the wire while one is merged) vs
-/// the same pages fetched one after the other.
-fn paged_query(options: &SessionOptions, runs: usize) {
+/// sandbox: pages requested ahead (up to `max_concurrent_pages` on the wire
+/// while this thread merges) vs
+/// the same pages fetched one after the other; directly, and through a proxy
+/// on 127.0.0.1 that delays each answer by 5 ms, as a server across a network
+/// would.
+fn paged_query(sb: &Sandbox, options: &SessionOptions, runs: usize) {
+    let direct = options.clone();
+    let far = options
+        .clone()
+        .server_url(latency_proxy(&sb.url(), Duration::from_millis(5)));
+    println!("\n== 10,000-user query with role projection, 500-row pages, end to end ==");
+    for (name, options) in [("sandbox", &direct), ("sandbox + 5 ms per answer", &far)] {
+        let (pipelined, sequential) = paging_runs(options, runs);
+        ratio_line(
+            &format!("Session::query, 4 pages in flight ({name})"),
+            pipelined,
+            sequential,
+            "the same pages one by one",
+            None,
+        );
+    }
+}
+
+/// Medians of the pipelined and the one-by-one paging loop.
+fn paging_runs(options: &SessionOptions, runs: usize) -> (Duration, Duration) {
     let base = "select username, user_security_roles.security_role.name from User";
     let fresh = || Session::with_options(options.clone().page_size(500)).unwrap();
     let pipelined = time(runs, || {
@@ -542,14 +571,53 @@ fn paged_query(options: &SessionOptions, runs: usize) {
         assert!(n >= USERS);
         t.elapsed()
     });
-    println!("\n== 10,000-user query with role projection, 500-row pages, end to end ==");
-    ratio_line(
-        "Session::query (pipelined paging)",
-        pipelined,
-        sequential,
-        "the same pages one by one",
-        None,
-    );
+    (pipelined, sequential)
+}
+
+/// A TCP proxy on 127.0.0.1 in front of `url` that holds back the start of
+/// each answer by `delay` (a burst after a quiet millisecond counts as a new
+/// answer); returns its URL.
+fn latency_proxy(url: &str, delay: Duration) -> String {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let target = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(&target) else {
+                continue;
+            };
+            let _ = (client.set_nodelay(true), server.set_nodelay(true));
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+                let _ = s_out.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut last = Instant::now();
+                while let Ok(n) = s_in.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    if last.elapsed() > Duration::from_millis(1) {
+                        std::thread::sleep(delay);
+                    }
+                    if c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    last = Instant::now();
+                }
+                let _ = c_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}")
 }
 
 /// 3. Warm session start vs a bare ureq POST of the same request, `runs` times each.

@@ -36,6 +36,7 @@ pub struct SessionOptions {
     pub(crate) record_operations: bool,
     pub(crate) schema_cache: SchemaCache,
     pub(crate) page_size: usize,
+    pub(crate) max_concurrent_pages: usize,
     pub(crate) max_attempts: u32,
     pub(crate) retry_delay: Duration,
     pub(crate) ca_bundle: Option<PathBuf>,
@@ -68,6 +69,7 @@ impl Default for SessionOptions {
             record_operations: true,
             schema_cache: SchemaCache::Default,
             page_size: 500,
+            max_concurrent_pages: 4,
             max_attempts: 4,
             retry_delay: Duration::from_millis(200),
             ca_bundle: None,
@@ -108,6 +110,7 @@ impl fmt::Debug for SessionOptions {
             .field("record_operations", &self.record_operations)
             .field("schema_cache", &self.schema_cache)
             .field("page_size", &self.page_size)
+            .field("max_concurrent_pages", &self.max_concurrent_pages)
             .field("max_attempts", &self.max_attempts)
             .field("retry_delay", &self.retry_delay)
             .field("ca_bundle", &self.ca_bundle)
@@ -192,6 +195,16 @@ impl SessionOptions {
     /// Rows per query page (default 500; 0 is treated as 1).
     pub fn page_size(mut self, size: usize) -> Self {
         self.page_size = size.max(1);
+        self
+    }
+    /// Page requests of one query on the wire at once (default 4; 0 is treated
+    /// as 1, one page after the other). The first page goes alone; once it
+    /// says more rows follow, the next pages are requested `n - 1` ahead at the
+    /// offsets paging will ask for, so the server's latency and its work
+    /// overlap with decoding. At the end of a result at most `n - 1` requests
+    /// for pages past it were sent (they answer no rows).
+    pub fn max_concurrent_pages(mut self, n: usize) -> Self {
+        self.max_concurrent_pages = n.max(1);
         self
     }
     /// Attempts per request including the first (default 4; 1 disables retries).

@@ -127,11 +127,25 @@ fn paging_across_several_pages() {
         ..SandboxConfig::demo()
     })
     .unwrap();
+    // One page at a time: exactly the three pages.
+    let one = Session::with_options(options(&sb).page_size(50).max_concurrent_pages(1)).unwrap();
+    let before = sb.request_count();
+    assert_eq!(one.query("select username from User").unwrap().len(), 125);
+    assert_eq!(sb.request_count() - before, 3);
+    // The default, four in flight: the three pages, and three requested ahead
+    // past the end (max_concurrent_pages - 1), which answer no rows.
     let s = Session::with_options(options(&sb).page_size(50)).unwrap();
     let before = sb.request_count();
     let users = s.query("select username from User").unwrap();
     assert_eq!(users.len(), 125);
-    assert_eq!(sb.request_count() - before, 3);
+    assert_eq!(sb.request_count() - before, 3 + 3);
+    // A result of one page sends nothing ahead.
+    let before = sb.request_count();
+    assert_eq!(
+        s.query("select username from User limit 40").unwrap().len(),
+        40
+    );
+    assert_eq!(sb.request_count() - before, 1);
     let mut names: Vec<String> = users
         .iter()
         .map(|u| u.get_string("username").unwrap())

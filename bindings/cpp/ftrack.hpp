@@ -763,6 +763,10 @@ public:
     SessionOptions &page_size(std::size_t v) {
         return apply(ftrack_session_options_set_page_size(handle_.get(), v));
     }
+    /// Page requests of one query on the wire at once (default 4).
+    SessionOptions &max_concurrent_pages(std::size_t v) {
+        return apply(ftrack_session_options_set_max_concurrent_pages(handle_.get(), v));
+    }
     /// Attempts per request.
     SessionOptions &max_attempts(std::uint32_t v) {
         return apply(ftrack_session_options_set_max_attempts(handle_.get(), v));

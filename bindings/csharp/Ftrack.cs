@@ -166,6 +166,7 @@ namespace Ftrack
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_schema_cache_path(OptionsHandle o, byte[] v);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_disable_schema_cache(OptionsHandle o);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_page_size(OptionsHandle o, UIntPtr v);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_max_concurrent_pages(OptionsHandle o, UIntPtr v);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_max_attempts(OptionsHandle o, uint v);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_retry_delay_ms(OptionsHandle o, ulong v);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] public static extern Status ftrack_session_options_set_ca_bundle_path(OptionsHandle o, byte[] v);
@@ -430,6 +431,7 @@ namespace Ftrack
         public SessionOptions SchemaCachePath(string v) => Do(Native.ftrack_session_options_set_schema_cache_path(Handle, Native.Utf8(v)));
         public SessionOptions DisableSchemaCache() => Do(Native.ftrack_session_options_disable_schema_cache(Handle));
         public SessionOptions PageSize(ulong v) => Do(Native.ftrack_session_options_set_page_size(Handle, (UIntPtr)v));
+        public SessionOptions MaxConcurrentPages(ulong v) => Do(Native.ftrack_session_options_set_max_concurrent_pages(Handle, (UIntPtr)v));
         public SessionOptions MaxAttempts(uint v) => Do(Native.ftrack_session_options_set_max_attempts(Handle, v));
         public SessionOptions RetryDelayMs(ulong v) => Do(Native.ftrack_session_options_set_retry_delay_ms(Handle, v));
         public SessionOptions CaBundlePath(string v) => Do(Native.ftrack_session_options_set_ca_bundle_path(Handle, Native.Utf8(v)));

@@ -114,6 +114,7 @@ _f = {
     "options_set_schema_cache_path": _fn("ftrack_session_options_set_schema_cache_path", _status, c_void_p, c_char_p),
     "options_disable_schema_cache": _fn("ftrack_session_options_disable_schema_cache", _status, c_void_p),
     "options_set_page_size": _fn("ftrack_session_options_set_page_size", _status, c_void_p, c_size_t),
+    "options_set_max_concurrent_pages": _fn("ftrack_session_options_set_max_concurrent_pages", _status, c_void_p, c_size_t),
     "options_set_max_attempts": _fn("ftrack_session_options_set_max_attempts", _status, c_void_p, c_uint32),
     "options_set_retry_delay_ms": _fn("ftrack_session_options_set_retry_delay_ms", _status, c_void_p, c_uint64),
     "options_set_ca_bundle_path": _fn("ftrack_session_options_set_ca_bundle_path", _status, c_void_p, c_char_p),
@@ -576,6 +577,9 @@ class SessionOptions(_Handle):
 
     def page_size(self, v):
         return self._set("options_set_page_size", int(v))
+
+    def max_concurrent_pages(self, v):
+        return self._set("options_set_max_concurrent_pages", int(v))
 
     def max_attempts(self, v):
         return self._set("options_set_max_attempts", int(v))

@@ -368,6 +368,31 @@ pub unsafe extern "C" fn ftrack_session_options_set_page_size(
     })
 }
 
+/// @brief Sets how many page requests of one query may be on the wire at once
+///        (default 4; 1 fetches one page after the other).
+///
+/// The first page goes alone; once it says more rows follow, the next pages are
+/// requested ahead, each on its own connection, while the library decodes the
+/// pages in order. At the end of a result at most `n - 1` requests for pages past
+/// it were sent (they answer no rows).
+///
+/// @param options the session options handle.
+/// @param n the most requests in flight per query; not 0.
+/// @return `FTRACK_STATUS_OK`, `FTRACK_STATUS_INVALID_ARGUMENT` (0),
+///         `FTRACK_STATUS_NULL_POINTER` or `FTRACK_STATUS_POISONED`.
+///
+/// Thread-safe.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn ftrack_session_options_set_max_concurrent_pages(
+    options: *mut ftrack_session_options,
+    n: usize,
+) -> ftrack_status {
+    ffi_boundary!({
+        let n = positive(n, "n")?;
+        unsafe { update(options, |o| o.max_concurrent_pages(n)) }
+    })
+}
+
 /// @brief Sets the attempts per request including the first (default 4; 1 disables
 ///        retries).
 ///

@@ -220,11 +220,12 @@ impl Inner {
         token.during(|| self.query_pages_in(base, offset, limit, page, &hooks, &token))
     }
 
-    /// The paging loop, pipelined: as soon as a page's reply is in, the next
-    /// page's offset is read from its metadata (a scan of the bytes) and that
-    /// request goes on the wire, on a second connection, while this thread merges
-    /// the page. So at most two requests of a query are in flight, and none is
-    /// sent that plain paging would not send.
+    /// The paging loop. The first page is fetched alone. Once a page's reply
+    /// says more rows follow (its next offset, read from the bytes), the pages
+    /// after it are requested ahead, each on its own connection, so that up to
+    /// `max_concurrent_pages` requests are in flight while this thread merges
+    /// the pages in order. A page whose offset differs from the one the server
+    /// announces is discarded and the announced one fetched.
     fn query_pages_in(
         self: &Arc<Self>,
         base: &str,
@@ -235,6 +236,9 @@ impl Inner {
         token: &crate::hooks::CallToken,
     ) -> Result<Vec<Entity>> {
         let expr = |off: u64| format!("{base} offset {off} limit {page}");
+        let window = self.options.max_concurrent_pages.max(1);
+        // Whether a page at `at` may hold rows the caller asked for.
+        let wanted = |at: u64| limit.is_none_or(|l| at - offset < l);
         let mut out: Vec<Entity> = Vec::new();
         let mut seen: crate::schema::FastMap<u32, ()> = Default::default();
         let mut off = offset;
@@ -242,21 +246,25 @@ impl Inner {
         // collections) cover every row of the query in one request.
         let mut first_result: Option<u32> = None;
         std::thread::scope(|scope| {
+            let mut ahead = std::collections::VecDeque::new();
+            // The offset of the next page to request ahead, once known.
+            let mut next_ahead: Option<u64> = None;
             let mut reply = self.fetch_page(&expr(off));
             loop {
                 if token.cancelled() {
                     return Err(Error::Cancelled { sent: false });
                 }
                 let current = reply?;
-                // The next page, on the wire while this one is merged.
-                let wanted = limit.is_none_or(|l| (out.len() as u64) + page < l);
-                let ahead = peek_next_offset(&current.body)
-                    .filter(|&n| wanted && n > off)
-                    .map(|n| {
-                        let e = expr(n);
-                        let t = token.clone();
-                        (n, scope.spawn(move || t.during(|| self.fetch_page(&e))))
-                    });
+                if next_ahead.is_none() {
+                    next_ahead = peek_next_offset(&current.body).filter(|&n| n > off);
+                }
+                while ahead.len() + 1 < window
+                    && let Some(at) = next_ahead.filter(|&at| wanted(at))
+                {
+                    let (e, t) = (expr(at), token.clone());
+                    ahead.push_back((at, scope.spawn(move || t.during(|| self.fetch_page(&e)))));
+                    next_ahead = Some(at + page);
+                }
                 let (slots, next, result) = self.merge_page(&current)?;
                 match first_result {
                     Some(first) => self.lock().map.merge_result(first, result),
@@ -277,14 +285,17 @@ impl Inner {
                 match next {
                     Some(n) if got > 0 && n > off => {
                         off = n;
-                        reply = match ahead {
-                            Some((peeked, handle)) if peeked == n => {
-                                handle.join().unwrap_or_else(|_| {
-                                    Err(Error::Internal("a page fetch panicked".into()))
-                                })
+                        reply = match ahead.pop_front() {
+                            Some((at, handle)) if at == n => handle.join().unwrap_or_else(|_| {
+                                Err(Error::Internal("a page fetch panicked".into()))
+                            }),
+                            // The server pages differently from the guess: drop
+                            // what was requested ahead and follow the server.
+                            _ => {
+                                ahead.clear();
+                                next_ahead = None;
+                                self.fetch_page(&expr(n))
                             }
-                            // The scan disagreed with the decoder: fetch what it says.
-                            _ => self.fetch_page(&expr(n)),
                         };
                     }
                     _ => return Ok(out),

@@ -120,6 +120,7 @@ static void test_options(void) {
     CHECK_STATUS(ftrack_session_options_set_schema_cache_path(NULL, "/tmp"), FTRACK_STATUS_NULL_POINTER);
     CHECK_STATUS(ftrack_session_options_disable_schema_cache(NULL), FTRACK_STATUS_NULL_POINTER);
     CHECK_STATUS(ftrack_session_options_set_page_size(NULL, 5), FTRACK_STATUS_NULL_POINTER);
+    CHECK_STATUS(ftrack_session_options_set_max_concurrent_pages(NULL, 2), FTRACK_STATUS_NULL_POINTER);
     CHECK_STATUS(ftrack_session_options_set_max_attempts(NULL, 1), FTRACK_STATUS_NULL_POINTER);
     CHECK_STATUS(ftrack_session_options_set_retry_delay_ms(NULL, 1), FTRACK_STATUS_NULL_POINTER);
     CHECK_STATUS(ftrack_session_options_set_ca_bundle_path(NULL, "/x.pem"), FTRACK_STATUS_NULL_POINTER);
@@ -152,6 +153,7 @@ static void test_options(void) {
     /* Invalid values. */
     CHECK_STATUS(ftrack_session_options_set_timeout_ms(o, 0), FTRACK_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(ftrack_session_options_set_page_size(o, 0), FTRACK_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(ftrack_session_options_set_max_concurrent_pages(o, 0), FTRACK_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(ftrack_session_options_set_max_attempts(o, 0), FTRACK_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(ftrack_session_options_add_header(o, "", "b"), FTRACK_STATUS_INVALID_ARGUMENT);
     CHECK_STATUS(ftrack_session_options_add_cookie(o, "", "b"), FTRACK_STATUS_INVALID_ARGUMENT);
@@ -169,6 +171,7 @@ static void test_options(void) {
     CHECK_OK(ftrack_session_options_set_schema_cache_path(o, "/tmp"));
     CHECK_OK(ftrack_session_options_disable_schema_cache(o));
     CHECK_OK(ftrack_session_options_set_page_size(o, 50));
+    CHECK_OK(ftrack_session_options_set_max_concurrent_pages(o, 2));
     CHECK_OK(ftrack_session_options_set_max_attempts(o, 1));
     CHECK_OK(ftrack_session_options_set_retry_delay_ms(o, 0));
 
