@@ -13,45 +13,8 @@ use serde_json::{Value, json};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::events::{WAIT, dispatch_until, fast, project_id, recorder};
 use support::{admin, admin_options, options_as, sandbox, session_as};
-
-const WAIT: Duration = Duration::from_secs(15);
-
-fn fast() -> EventHubOptions {
-    EventHubOptions {
-        backoff_min: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(400),
-        ..EventHubOptions::default()
-    }
-}
-
-/// A handler that records the events it sees and returns `reply`.
-fn recorder(seen: &Arc<Mutex<Vec<Event>>>, reply: Option<Value>) -> Handler {
-    let seen = Arc::clone(seen);
-    Arc::new(move |e: &Event| -> HandlerResult {
-        seen.lock().unwrap().push(e.clone());
-        Ok(reply.clone())
-    })
-}
-
-/// Dispatches on this thread until `done` holds or WAIT passes.
-fn dispatch_until(session: &Session, done: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + WAIT;
-    while Instant::now() < until {
-        if done() {
-            return true;
-        }
-        session.event_hub().dispatch(Duration::from_millis(100));
-    }
-    done()
-}
-
-fn project_id(s: &Session, name: &str) -> String {
-    let r = s
-        .call(&json!([{"action": "query", "expression": format!("select id from Project where name is \"{name}\"")}]))
-        .unwrap();
-    r[0]["data"][0]["id"].as_str().unwrap().to_string()
-}
 
 fn rename(s: &Session, project: &str, full_name: &str) {
     s.call(&json!([{"action": "update", "entity_type": "Project", "entity_key": [project], "entity_data": {"full_name": full_name}}]))

@@ -7,23 +7,21 @@
 
 mod support;
 
-use ftrack::event::{Handler, HandlerResult};
 use ftrack::{ErrorKind, Event, EventHubOptions, Session, SessionOptions};
 use ftrack_sandbox::Sandbox;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::events::{WAIT, dispatch_until, fast, project_id, recorder};
 use support::{admin_options, sandbox};
-
-const WAIT: Duration = Duration::from_secs(15);
 
 /// A test CA (its PEM in a file) and a server certificate it signed.
 struct Pki {
@@ -189,41 +187,6 @@ fn options(sb: &Sandbox, url: &str, ca_file: Option<&PathBuf>) -> SessionOptions
     }
 }
 
-fn hub_options() -> EventHubOptions {
-    EventHubOptions {
-        backoff_min: Duration::from_millis(50),
-        backoff_max: Duration::from_millis(400),
-        ..EventHubOptions::default()
-    }
-}
-
-fn recorder(seen: &Arc<Mutex<Vec<Event>>>, reply: Option<Value>) -> Handler {
-    let seen = Arc::clone(seen);
-    Arc::new(move |e: &Event| -> HandlerResult {
-        seen.lock().unwrap().push(e.clone());
-        Ok(reply.clone())
-    })
-}
-
-/// Dispatches on this thread until `done` holds or WAIT passes.
-fn dispatch_until(session: &Session, done: impl Fn() -> bool) -> bool {
-    let until = Instant::now() + WAIT;
-    while Instant::now() < until {
-        if done() {
-            return true;
-        }
-        session.event_hub().dispatch(Duration::from_millis(100));
-    }
-    done()
-}
-
-fn project_id(s: &Session, name: &str) -> String {
-    let r = s
-        .call(&json!([{"action": "query", "expression": format!("select id from Project where name is \"{name}\"")}]))
-        .unwrap();
-    r[0]["data"][0]["id"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn the_api_and_the_event_hub_work_over_tls_with_the_ca_bundle() {
     let sb = sandbox();
@@ -249,7 +212,7 @@ fn the_api_and_the_event_hub_work_over_tls_with_the_ca_bundle() {
         100,
     )
     .unwrap();
-    hub.set_options(hub_options());
+    hub.set_options(fast());
     hub.connect(WAIT).expect("the hub connects over wss://");
     assert!(hub.connected());
     assert_eq!(sb.event_connections(), 1, "the sandbox holds the WebSocket");
@@ -289,7 +252,7 @@ fn the_api_and_the_event_hub_work_over_tls_with_the_ca_bundle() {
     let whub = writer.event_hub();
     whub.set_options(EventHubOptions {
         dispatch_thread: true,
-        ..hub_options()
+        ..fast()
     });
     let pings = Arc::new(Mutex::new(Vec::new()));
     whub.subscribe(
@@ -337,7 +300,7 @@ fn without_the_ca_the_hub_refuses_the_server_and_says_how_to_trust_it() {
         &key,
         EventHubOptions {
             max_reconnect_attempts: Some(1),
-            ..hub_options()
+            ..fast()
         },
     );
     let err = refused(&hub);
@@ -365,7 +328,7 @@ fn without_the_ca_the_hub_refuses_the_server_and_says_how_to_trust_it() {
         sb.admin_user(),
         &key,
         &pki.ca_file,
-        hub_options(),
+        fast(),
     );
     hub.connect(WAIT).expect("trusted with the CA bundle");
     hub.disconnect();
@@ -384,7 +347,7 @@ fn a_certificate_for_another_name_is_refused() {
         &pki.ca_file,
         EventHubOptions {
             max_reconnect_attempts: Some(1),
-            ..hub_options()
+            ..fast()
         },
     );
     let err = refused(&hub);

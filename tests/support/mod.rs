@@ -4,6 +4,8 @@
 // Each test crate includes this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod events;
+
 use ftrack::{SchemaCache, Session, SessionOptions};
 use ftrack_sandbox::{Sandbox, SandboxConfig};
 
