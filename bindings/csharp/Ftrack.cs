@@ -483,6 +483,8 @@ namespace Ftrack
             // library waits for it before destroying.
             EventHub.Forget(Handle.DangerousGetHandle());
             Handle.Dispose();
+            // The library calls no hook of a destroyed session.
+            lock (HookLock) { Loggers.Remove(hookKey); Progresses.Remove(hookKey); }
         }
 
         public EntityList Query(string expression)
@@ -513,32 +515,56 @@ namespace Ftrack
         /// <summary>Makes this session's in-flight call (on any thread) return Status.Cancelled.</summary>
         public void Cancel() => Native.Check(Native.ftrack_session_cancel(Handle));
 
-        // The delegates handed to the library, kept alive as long as it may call them
-        // (written, never read: holding them is the point).
-#pragma warning disable 0414
-        private LogCallback logger;
-        private ProgressCallback progress;
-#pragma warning restore 0414
+        // The library is given one static delegate per kind of hook, alive for the
+        // whole process (what IL2CPP and other AOT runtimes can marshal, and never
+        // collected), with this session's key as user_data; the host's delegate is
+        // looked up by that key.
+        private static readonly LogCallback LogTrampoline = LogInvoke;
+        private static readonly ProgressCallback ProgressTrampoline = ProgressInvoke;
+        private static readonly object HookLock = new object();
+        private static readonly Dictionary<long, Action<LogLevel, string>> Loggers = new Dictionary<long, Action<LogLevel, string>>();
+        private static readonly Dictionary<long, Func<string, ulong, long?, bool>> Progresses = new Dictionary<long, Func<string, ulong, long?, bool>>();
+        private static long lastHookKey;
+        private readonly long hookKey = System.Threading.Interlocked.Increment(ref lastHookKey);
 
-        /// <summary>Sends log lines of <paramref name="level"/> and more severe to <paramref name="log"/> (null stops logging). Lines never hold the API key; the callback runs on the thread of the call that logs.</summary>
-        public void SetLogger(LogLevel level, Action<LogLevel, string> log)
+        [AOT.MonoPInvokeCallback(typeof(LogCallback))]
+        private static void LogInvoke(IntPtr userData, LogLevel level, IntPtr message)
         {
-            LogCallback callback = null;
-            if (log != null)
-                callback = (IntPtr _, LogLevel l, IntPtr message) => log(l, Native.FromUtf8(message));
-            Native.Check(Native.ftrack_session_set_logger(Handle, level, callback, IntPtr.Zero));
-            logger = callback;
+            Action<LogLevel, string> log;
+            lock (HookLock)
+                if (!Loggers.TryGetValue(userData.ToInt64(), out log)) return;
+            try { log(level, Native.FromUtf8(message)); } catch (Exception) { }
         }
 
-        /// <summary>Reports progress of long operations as (operation, done, total or null); returning false cancels the operation (it then fails with Status.Cancelled). Null stops reporting.</summary>
+        [AOT.MonoPInvokeCallback(typeof(ProgressCallback))]
+        private static int ProgressInvoke(IntPtr userData, IntPtr operation, ulong done, long total)
+        {
+            Func<string, ulong, long?, bool> report;
+            lock (HookLock)
+                if (!Progresses.TryGetValue(userData.ToInt64(), out report)) return 0;
+            try { return report(Native.FromUtf8(operation), done, total < 0 ? (long?)null : total) ? 0 : 1; }
+            catch (Exception) { return 0; }
+        }
+
+        /// <summary>Sends log lines of <paramref name="level"/> and more severe to <paramref name="log"/> (null stops logging). Lines never hold the API key; the callback runs on the thread of the call that logs. An exception it throws is dropped.</summary>
+        public void SetLogger(LogLevel level, Action<LogLevel, string> log)
+        {
+            lock (HookLock)
+                if (log != null) Loggers[hookKey] = log;
+            Native.Check(Native.ftrack_session_set_logger(Handle, level, log != null ? LogTrampoline : null, new IntPtr(hookKey)));
+            // Once set_logger returned, the library no longer calls the old logger.
+            if (log == null)
+                lock (HookLock) Loggers.Remove(hookKey);
+        }
+
+        /// <summary>Reports progress of long operations as (operation, done, total or null); returning false cancels the operation (it then fails with Status.Cancelled). Null stops reporting. An exception it throws counts as true.</summary>
         public void SetProgress(Func<string, ulong, long?, bool> report)
         {
-            ProgressCallback callback = null;
-            if (report != null)
-                callback = (IntPtr _, IntPtr operation, ulong done, long total) =>
-                    report(Native.FromUtf8(operation), done, total < 0 ? (long?)null : total) ? 0 : 1;
-            Native.Check(Native.ftrack_session_set_progress(Handle, callback, IntPtr.Zero));
-            progress = callback;
+            lock (HookLock)
+                if (report != null) Progresses[hookKey] = report;
+            Native.Check(Native.ftrack_session_set_progress(Handle, report != null ? ProgressTrampoline : null, new IntPtr(hookKey)));
+            if (report == null)
+                lock (HookLock) Progresses.Remove(hookKey);
         }
         public void Rollback() => Native.Check(Native.ftrack_session_rollback(Handle));
         public int PendingCount { get { Native.Check(Native.ftrack_session_pending_count(Handle, out UIntPtr n)); return (int)n; } }
@@ -750,6 +776,7 @@ namespace Ftrack
         /// <summary>Reply handlers kept per session, as the library keeps the callbacks of the latest 10000 events; past it the oldest is forgotten (its later replies are not handled).</summary>
         public const int MaxReplyHandlers = 10000;
 
+        [AOT.MonoPInvokeCallback(typeof(EventNative.Callback))]
         private static int Invoke(IntPtr userData, IntPtr e)
         {
             Func<FtrackEvent, int> handler;
@@ -870,3 +897,17 @@ namespace Ftrack
         public ulong Dispatch(ulong timeoutMs) { Native.Check(EventNative.ftrack_event_hub_dispatch(session.Handle, timeoutMs, out UIntPtr n)); return n.ToUInt64(); }
     }
 }
+
+#if !UNITY_5_3_OR_NEWER
+namespace AOT
+{
+    /// <summary>Marks a static method that native code calls back. IL2CPP (Unity) needs it on
+    /// every such method and finds it by name; Unity defines it, other hosts get this one.</summary>
+    [AttributeUsage(AttributeTargets.Method)]
+    public sealed class MonoPInvokeCallbackAttribute : Attribute
+    {
+        public MonoPInvokeCallbackAttribute(Type type) { Type = type; }
+        public Type Type { get; }
+    }
+}
+#endif

@@ -336,6 +336,20 @@ static class FtrackTest
             session.SetLogger(LogLevel.Info, null);
             Expect(lines.Exists(l => l.Contains("[query]")), "a log line names the query");
             Expect(!lines.Exists(l => l.Contains(Environment.GetEnvironmentVariable("FTRACK_API_KEY"))), "no key in log lines");
+            // Each session's logger gets its own lines, across a garbage collection
+            // (the library holds one static delegate and a per-session key).
+            using (var other = Session.FromEnvironment())
+            {
+                var mine = new System.Collections.Generic.List<string>();
+                var theirs = new System.Collections.Generic.List<string>();
+                session.SetLogger(LogLevel.Info, (level, line) => { lock (mine) mine.Add(line); });
+                other.SetLogger(LogLevel.Info, (level, line) => { lock (theirs) theirs.Add(line); });
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                using (var one = other.Query("select username from User limit 1")) { }
+                Expect(theirs.Count > 0 && mine.Count == 0, "a session's log lines reach only its logger");
+                session.SetLogger(LogLevel.Info, null);
+            }
             session.SetProgress((operation, done, total) => false);
             Expect(StatusOf(() => session.Query("select username from User").Dispose()) == Status.Cancelled, "progress cancels");
             session.SetProgress(null);
