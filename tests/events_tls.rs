@@ -215,6 +215,8 @@ fn the_api_and_the_event_hub_work_over_tls_with_the_ca_bundle() {
     hub.set_options(fast());
     hub.connect(WAIT).expect("the hub connects over wss://");
     assert!(hub.connected());
+    // Connected means the server sent its connect packet, which it does once
+    // the connection is registered.
     assert_eq!(sb.event_connections(), 1, "the sandbox holds the WebSocket");
     {
         let names = proxy.handshakes.lock().unwrap();

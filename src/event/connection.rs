@@ -323,7 +323,35 @@ fn connect_once(hub: &EventHub) -> Result<WebSocket<Stream>, Failure> {
         }
         tungstenite::HandshakeError::Interrupted(_) => fail("the WebSocket upgrade timed out"),
     })?;
+    let mut ws = ws;
+    await_connect_packet(&mut ws)?;
     Ok(ws)
+}
+
+/// Waits for the server's Socket.IO connect packet (`1::`), which it sends
+/// once the connection is registered: only then does the hub count itself
+/// connected (reading stops at the socket's connect timeout).
+fn await_connect_packet(ws: &mut WebSocket<Stream>) -> Result<(), Failure> {
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) if t.as_str().starts_with("1:") => return Ok(()),
+            Ok(Message::Text(t)) if t.as_str().starts_with("0:") => {
+                return Err(fail(
+                    "the server closed the Socket.IO session before connecting",
+                ));
+            }
+            Ok(Message::Close(_)) => {
+                return Err(fail("the server closed the WebSocket before connecting"));
+            }
+            // Heartbeats, pings and anything else before the connect packet.
+            Ok(_) => {}
+            Err(e) => {
+                return Err(fail(format!(
+                    "the server did not confirm the connection: {e}"
+                )));
+            }
+        }
+    }
 }
 
 /// The wait before attempt `n` (1-based): doubling from `min` to `max`,
