@@ -38,11 +38,39 @@ fn warm_schema_cache_means_exactly_one_small_request() {
     let o = options(&sb).schema_cache(SchemaCache::Path(dir.path().to_owned()));
     let _cold = Session::with_options(o.clone()).unwrap();
     let before = sb.request_count();
-    let _warm = Session::with_options(o).unwrap();
+    let _warm = Session::with_options(o.clone()).unwrap();
     assert_eq!(sb.request_count() - before, 1);
     let last = sb.received().pop().unwrap();
     assert_eq!(
         last,
+        serde_json::json!([{"action": "query_server_information"}])
+    );
+    // A cache file it cannot use (here: the first format, the server's
+    // documents) costs no second request: the schemas come in the same batch.
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        let path = file.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            std::fs::write(
+                &path,
+                serde_json::json!({"server_url": sb.url(), "schema_hash": "x", "schemas": []})
+                    .to_string(),
+            )
+            .unwrap();
+        }
+    }
+    let before = sb.request_count();
+    let _rewritten = Session::with_options(o.clone()).unwrap();
+    assert_eq!(sb.request_count() - before, 1);
+    assert_eq!(
+        sb.received().pop().unwrap(),
+        serde_json::json!([{"action": "query_server_information"}, {"action": "query_schemas"}])
+    );
+    // And it is replaced by a usable one.
+    let before = sb.request_count();
+    let _warm_again = Session::with_options(o).unwrap();
+    assert_eq!(sb.request_count() - before, 1);
+    assert_eq!(
+        sb.received().pop().unwrap(),
         serde_json::json!([{"action": "query_server_information"}])
     );
 }

@@ -67,19 +67,21 @@ impl Session {
         let cache_url = config::without_userinfo(&server_url);
         let cache_path = config::schema_cache_dir(&options.schema_cache)
             .map(|d| schema::cache_file(&d, &cache_url));
-        let cache_bytes = cache_path.as_deref().and_then(crate::atomic_file::read_own);
-        let body: &[u8] = if cache_bytes.is_some() {
-            br#"[{"action":"query_server_information"}]"#
-        } else {
-            br#"[{"action":"query_server_information"},{"action":"query_schemas"}]"#
-        };
-        // The cached digest is small: parsing it costs less than handing it to a
-        // thread would (measured with `cargo bench --bench core -- --start`).
-        let cached = cache_bytes
+        // The cached digest is small: parsing it before the request costs less
+        // than handing it to a thread would (`cargo bench --bench core -- --start`),
+        // and a file that cannot be used (another format, another server) then
+        // costs no second request.
+        let cached = cache_path
             .as_deref()
-            .and_then(|bytes| schema::parse_cache(bytes, &cache_url));
-        let reply = transport.post(body, Idempotence::ReadOnly);
-        let reply = reply?;
+            .and_then(crate::atomic_file::read_own)
+            .and_then(|bytes| schema::parse_cache(&bytes, &cache_url));
+        let with_schemas = cached.is_none();
+        let body: &[u8] = if with_schemas {
+            br#"[{"action":"query_server_information"},{"action":"query_schemas"}]"#
+        } else {
+            br#"[{"action":"query_server_information"}]"#
+        };
+        let reply = transport.post(body, Idempotence::ReadOnly)?;
         let mut answers = json_answers(&reply, &api_key)?;
         if answers.is_empty() {
             return Err(protocol(&reply, "the server answered no result", &api_key));
@@ -104,9 +106,9 @@ impl Session {
         let schema = match cached {
             Some((h, schema)) if Some(h.as_str()) == hash => schema,
             _ => {
-                // Cold start: the schemas came with the answer. A cache that is stale
-                // or unreadable: fetch them now.
-                let (reply, mut answers) = if cache_bytes.is_none() {
+                // No usable cache: the schemas came with the answer. A cache whose
+                // hash is stale: fetch them now.
+                let (reply, mut answers) = if with_schemas {
                     (reply, answers)
                 } else {
                     let reply = transport
