@@ -72,18 +72,24 @@ struct Mark {
     secrets: usize,
 }
 
-fn enter() -> Mark {
-    CONTEXT.with_borrow(|c| Mark {
-        handles: c.handles.len(),
-        secrets: c.secrets.len(),
-    })
-}
-
-fn leave(mark: Mark) {
-    CONTEXT.with_borrow_mut(|c| {
+/// Runs `body` with the mark of the context at entry, then forgets what the
+/// call registered: one thread-local lookup for both ends of the call (the
+/// lookup is a function call in a shared library, and this runs on every call).
+fn within<R>(body: impl FnOnce(Mark) -> R) -> R {
+    CONTEXT.with(|cell| {
+        let mark = {
+            let c = cell.borrow();
+            Mark {
+                handles: c.handles.len(),
+                secrets: c.secrets.len(),
+            }
+        };
+        let out = body(mark);
+        let mut c = cell.borrow_mut();
         c.handles.truncate(mark.handles);
         c.secrets.truncate(mark.secrets);
-    });
+        out
+    })
 }
 
 /// Registers a handle used by the current call (done by `handle::borrow`).
@@ -162,8 +168,7 @@ fn record_panic(path: &'static str, payload: Box<dyn Any + Send>, mark: Mark) {
 
 /// Runs a status-returning body. Used through `ffi_boundary!({ .. })`.
 pub fn run_status(path: &'static str, body: impl FnOnce() -> FfiResult<()>) -> ftrack_status {
-    let mark = enter();
-    let status = match catch_unwind(AssertUnwindSafe(body)) {
+    within(|mark| match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => ftrack_status::Ok,
         Ok(Err(e)) => {
             let message = format!("{}: {}", function_name(path), e.message);
@@ -175,15 +180,12 @@ pub fn run_status(path: &'static str, body: impl FnOnce() -> FfiResult<()>) -> f
             record_panic(path, payload, mark);
             ftrack_status::Panic
         }
-    };
-    leave(mark);
-    status
+    })
 }
 
 /// Runs a status-returning body that must never touch the last error.
 pub fn run_silent(body: impl FnOnce() -> FfiResult<()>) -> ftrack_status {
-    let mark = enter();
-    let status = match catch_unwind(AssertUnwindSafe(body)) {
+    within(|mark| match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => ftrack_status::Ok,
         Ok(Err(e)) => e.status,
         Err(payload) => {
@@ -191,9 +193,7 @@ pub fn run_silent(body: impl FnOnce() -> FfiResult<()>) -> ftrack_status {
             let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
             ftrack_status::Panic
         }
-    };
-    leave(mark);
-    status
+    })
 }
 
 /// Runs a value-returning body (destructors, pure getters); a panic gives `fallback()`.
@@ -202,17 +202,14 @@ pub fn run_value<T>(
     fallback: impl FnOnce() -> T,
     body: impl FnOnce() -> T,
 ) -> T {
-    let mark = enter();
-    let value = match catch_unwind(AssertUnwindSafe(body)) {
+    within(|mark| match catch_unwind(AssertUnwindSafe(body)) {
         Ok(v) => v,
         Err(payload) => {
             poison_touched(mark);
             record_panic(path, payload, mark);
             fallback()
         }
-    };
-    leave(mark);
-    value
+    })
 }
 
 #[cfg(test)]
