@@ -226,8 +226,11 @@ impl StoreState {
         }
         let mark = session.pending_mark();
         if mark.removals != self.mark.removals {
-            self.per_user.clear();
-            self.by_usr.clear();
+            // Fresh maps rather than cleared ones: a large batch rolled back
+            // must not leave its table behind (memory, and later changes
+            // scattered over a table sized for it).
+            self.per_user = FastMap::default();
+            self.by_usr = Vec::new();
             // Everything up to `mark` is in the batch read next (and anything
             // recorded in between raises last_seq as it is ingested).
             self.mark = mark;
