@@ -360,15 +360,7 @@ pub unsafe extern "C" fn ftrack_event_hub_subscribe(
             subscriber,
             priority,
         )?;
-        if buffer.is_null() && buffer_len == 0 {
-            // The id is not wanted; its size still is when asked for.
-            if !out_len.is_null() {
-                // SAFETY: non-NULL and writable per the contract.
-                unsafe { *out_len = id.len() + 1 };
-            }
-            return Ok(());
-        }
-        out.write(&id)
+        out.write_if_wanted(&id)
     })
 }
 
@@ -633,14 +625,7 @@ pub unsafe extern "C" fn ftrack_event_hub_publish_event(
             }
             None => hub.publish(event)?,
         };
-        if buffer.is_null() && buffer_len == 0 {
-            if !out_len.is_null() {
-                // SAFETY: non-NULL and writable per the contract.
-                unsafe { *out_len = id.len() + 1 };
-            }
-            return Ok(());
-        }
-        out.write(&id)
+        out.write_if_wanted(&id)
     })
 }
 

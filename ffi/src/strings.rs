@@ -147,11 +147,35 @@ impl OutBuffer {
         }
         Ok(())
     }
+
+    /// As [`OutBuffer::write`] for a result the caller may not want: with no
+    /// buffer (NULL and 0) only `*out_len` is set, and the call succeeds (the
+    /// work it reports on was done).
+    pub fn write_if_wanted(self, text: &str) -> FfiResult<()> {
+        if self.buffer.is_null() && self.buffer_len == 0 {
+            self.set_len(text.len() + 1);
+            return Ok(());
+        }
+        self.write(text)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_result_not_wanted_gives_its_size_and_succeeds() {
+        let mut len = 0usize;
+        let out = unsafe { out_buffer(std::ptr::null_mut(), 0, &mut len) }.unwrap();
+        assert!(out.write_if_wanted("sub-1").is_ok());
+        assert_eq!(len, 6);
+        let mut small = [0 as c_char; 3];
+        let out = unsafe { out_buffer(small.as_mut_ptr(), 3, &mut len) }.unwrap();
+        let err = out.write_if_wanted("sub-1").unwrap_err();
+        assert_eq!(err.status, ftrack_status::BufferTooSmall);
+        assert_eq!(len, 6);
+    }
 
     #[test]
     fn buffer_contract() {
