@@ -73,17 +73,15 @@ def sandbox(tmp_path):
         assert server.process.returncode == 0, "sandbox did not shut down cleanly on SIGTERM"
 
 
-@pytest.fixture
-def session_factory(sandbox, tmp_path):
-    """Creates official-client sessions against the sandbox with a shared schema cache."""
-    import ftrack_api
-
+def sessions_of(session_class, sandbox, tmp_path):
+    """Yields a factory of `session_class` sessions (ftrack_api's arguments)
+    against the sandbox with a shared schema cache; closes them after."""
     cache = tmp_path / "schema-cache"
     cache.mkdir()
     sessions = []
 
     def make(user=None, key=None):
-        session = ftrack_api.Session(
+        session = session_class(
             server_url=sandbox.url,
             api_key=key or sandbox.key,
             api_user=user or sandbox.user,
@@ -97,3 +95,11 @@ def session_factory(sandbox, tmp_path):
     yield make
     for session in sessions:
         session.close()
+
+
+@pytest.fixture
+def session_factory(sandbox, tmp_path):
+    """Creates official-client sessions against the sandbox with a shared schema cache."""
+    import ftrack_api
+
+    yield from sessions_of(ftrack_api.Session, sandbox, tmp_path)

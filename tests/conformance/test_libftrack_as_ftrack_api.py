@@ -17,6 +17,7 @@ import sys
 import pytest
 
 import libftrack_venv
+from conftest import sessions_of
 
 libftrack = libftrack_venv.import_installed()
 
@@ -51,25 +52,7 @@ for _name, _test in _scenarios().items():
 @pytest.fixture
 def session_factory(sandbox, tmp_path):
     """libftrack sessions against the sandbox, with ftrack_api's arguments."""
-    cache = tmp_path / "schema-cache"
-    cache.mkdir()
-    sessions = []
-
-    def make(user=None, key=None):
-        session = libftrack.Session(
-            server_url=sandbox.url,
-            api_key=key or sandbox.key,
-            api_user=user or sandbox.user,
-            schema_cache_path=str(cache),
-            auto_connect_event_hub=False,
-            plugin_paths=[],
-        )
-        sessions.append(session)
-        return session
-
-    yield make
-    for session in sessions:
-        session.close()
+    yield from sessions_of(libftrack.Session, sandbox, tmp_path)
 
 
 def test_scenarios_really_run_on_libftrack(session_factory):
