@@ -12,6 +12,15 @@ fn installed(session: &Session) -> &Session {
     session
 }
 
+/// The role names of `username` as a fresh session reads them from the server.
+fn roles_on_server(sb: &Sandbox, username: &str) -> Vec<String> {
+    let session = support::admin(sb);
+    let user = installed(&session)
+        .query_one(&format!("User where username is \"{username}\""))
+        .unwrap();
+    names(&user.get_list("security_roles").unwrap())
+}
+
 /// Every batch the sandbox received, as text.
 fn sent(sb: &Sandbox) -> Vec<String> {
     sb.received().iter().map(|b| b.to_string()).collect()
@@ -173,15 +182,7 @@ fn append_and_remove_record_role_actions_and_commit() {
     session.commit().unwrap();
 
     // A fresh session sees it on the server.
-    let other = support::admin(&sb);
-    installed(&other);
-    let artist2 = other
-        .query_one("User where username is \"artist\"")
-        .unwrap();
-    assert_eq!(
-        names(&artist2.get_list("security_roles").unwrap()),
-        ["Project Manager", "User"]
-    );
+    assert_eq!(roles_on_server(&sb, "artist"), ["Project Manager", "User"]);
     // The committing session reads the user's roles again after its commit.
     assert_eq!(
         names(&artist.get_list("security_roles").unwrap()),
@@ -191,15 +192,7 @@ fn append_and_remove_record_role_actions_and_commit() {
     artist.collection_remove("security_roles", &pm).unwrap();
     assert_eq!(names(&artist.get_list("security_roles").unwrap()), ["User"]);
     session.commit().unwrap();
-    let third = support::admin(&sb);
-    installed(&third);
-    let artist3 = third
-        .query_one("User where username is \"artist\"")
-        .unwrap();
-    assert_eq!(
-        names(&artist3.get_list("security_roles").unwrap()),
-        ["User"]
-    );
+    assert_eq!(roles_on_server(&sb, "artist"), ["User"]);
     assert_never_sent(&sb);
 }
 
