@@ -1,10 +1,22 @@
-//! Decoding server answers straight into the identity map.
+//! Decoding server answers into an identity map.
 //!
-//! A serde `DeserializeSeed` walks the response bytes once. Every JSON object with
-//! `__entity_type__` is merged into its identity-map slot as it is read (attribute
-//! names interned through the schema, values in the compact [`Stored`] form);
-//! de-duplicated references (`{"__entity_type__", "id"}` only) simply point at the
-//! slot. No intermediate `serde_json::Value` tree is built for entities.
+//! Decoding is two steps, so that the work on the bytes can run away from the
+//! session's lock (on the threads that fetched the pages, while the session
+//! merges an earlier page):
+//!
+//! 1. [`decode`] walks the bytes once with a serde `DeserializeSeed` and needs
+//!    nothing of the session but the primary keys of the types ([`Keys`]).
+//!    Every JSON object with `__entity_type__` lands in a page-local
+//!    [`IdentityMap`] slot as it is read: attribute and type names numbered by
+//!    the page's own interners, values in their final compact [`Stored`] form,
+//!    references as page-local slot numbers; de-duplicated references
+//!    (`{"__entity_type__", "id"}` only) simply point at the slot. No
+//!    intermediate `serde_json::Value` tree is built for entities.
+//! 2. [`Staged::merge`] moves those slots into the session's map: one index
+//!    lookup per entity, the page's few names translated once, references
+//!    renumbered in place and the values moved, never copied or re-parsed.
+//!    The schema's attribute kinds are applied here (integers of float
+//!    attributes, date-time strings).
 
 use std::fmt;
 
@@ -12,7 +24,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 use crate::datetime::parse_iso;
 use crate::identity_map::{IdentityMap, KEY_SEP};
-use crate::schema::{ATTR_ENTITY_TYPE, ATTR_TYPE, ATTR_VALUE, AttrKind, Schema};
+use crate::schema::{ATTR_ENTITY_TYPE, ATTR_TYPE, ATTR_VALUE, AttrKind, Interner, Keys, Schema};
 use crate::value::{Stored, Text};
 
 /// What the element at one position of the response is expected to be.
@@ -45,6 +57,171 @@ pub(crate) enum Decoded {
     Error(serde_json::Map<String, serde_json::Value>),
 }
 
+/// A response decoded by [`decode`], not merged yet: its entities in a
+/// page-local identity map whose type and attribute ids are the page's own.
+pub(crate) struct Staged {
+    names: Interner,
+    types: Interner,
+    map: IdentityMap,
+    /// The answers; query rows are slots of `map`.
+    decoded: Decoded,
+}
+
+/// Decodes a whole response; element `i` is decoded as `expects[i]` (JSON past
+/// the end). `keys` says how each type's entities are identified.
+pub(crate) fn decode(bytes: &[u8], expects: &[Expect], keys: &Keys) -> serde_json::Result<Staged> {
+    let mut d = Decoder {
+        keys,
+        names: Interner::with_reserved_names(),
+        types: Interner::default(),
+        pks: Vec::new(),
+        map: IdentityMap::default(),
+        scratch: Vec::with_capacity(64),
+    };
+    // Checked as UTF-8 once, in one fast pass, rather than string by string.
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        <serde_json::Error as de::Error>::custom(format_args!(
+            "the reply is not UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let decoded = ResponseSeed { d: &mut d, expects }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(Staged {
+        names: d.names,
+        types: d.types,
+        map: d.map,
+        decoded,
+    })
+}
+
+/// [`decode`] with the schema's keys, then [`Staged::merge`]: the answers and
+/// the result their entities were merged into.
+pub(crate) fn decode_into(
+    schema: &mut Schema,
+    map: &mut IdentityMap,
+    bytes: &[u8],
+    expects: &[Expect],
+) -> serde_json::Result<(Decoded, u32)> {
+    let keys = schema.keys();
+    Ok(decode(bytes, expects, &keys)?.merge(schema, map))
+}
+
+impl Staged {
+    /// Moves the decoded entities into `map` as one new result (see
+    /// [`IdentityMap::begin_result`]), in the order they were decoded: a slot
+    /// seen for the first time takes the decoded values as they are (one
+    /// exactly sized allocation, made by [`decode`]); a known one is updated in
+    /// place. Returns the answers, with query rows as slots of `map`, and the
+    /// result.
+    pub(crate) fn merge(self, schema: &mut Schema, map: &mut IdentityMap) -> (Decoded, u32) {
+        let result = map.begin_result();
+        let attr: Vec<u32> = self
+            .names
+            .names()
+            .iter()
+            .map(|n| schema.attrs.intern(n))
+            .collect();
+        let ty: Vec<u32> = self
+            .types
+            .names()
+            .iter()
+            .map(|n| schema.type_id_or_register(n))
+            .collect();
+        let mut local = self.map.slots;
+        map.reserve(local.len());
+        let mut slot = Vec::with_capacity(local.len());
+        for s in &mut local {
+            let (g, _) = map.get_or_insert_key(ty[s.ty as usize], std::mem::take(&mut s.key));
+            map.note(result, g);
+            map.touch(g);
+            slot.push(g);
+        }
+        // What the schema makes of each (type, attribute) of the page, looked
+        // up once per page rather than once per value.
+        let mut convert: Vec<Vec<Option<Convert>>> = vec![Vec::new(); ty.len()];
+        for (s, &g) in local.into_iter().zip(&slot) {
+            let t = ty[s.ty as usize];
+            let mut values = s.remote;
+            let known = &mut convert[s.ty as usize];
+            for (a, v) in values.as_mut_slice() {
+                let local_attr = *a as usize;
+                *a = attr[local_attr];
+                match v {
+                    Stored::Ref(r) => *r = slot[*r as usize],
+                    Stored::Coll(c) => c.iter_mut().for_each(|r| *r = slot[*r as usize]),
+                    _ => {}
+                }
+                if known.len() <= local_attr {
+                    known.resize(local_attr + 1, None);
+                }
+                let how = *known[local_attr].get_or_insert_with(|| match schema.kind(t, *a) {
+                    Some(AttrKind::Float) => Convert::Float,
+                    Some(AttrKind::DateTime) => Convert::DateTime,
+                    Some(AttrKind::Json) => Convert::Json,
+                    _ => Convert::Keep,
+                });
+                match (how, &*v) {
+                    (Convert::Keep, _) => {}
+                    (Convert::Float, Stored::Int(i)) => *v = Stored::Float(*i as f64),
+                    (Convert::DateTime, Stored::Str(text)) => {
+                        if let Some(t) = parse_iso(text) {
+                            *v = Stored::DateTime(t);
+                        }
+                    }
+                    (Convert::Json, Stored::Ref(r)) => {
+                        *v = Stored::Json(Box::new(crate::operations::reference_json(
+                            schema, map, *r,
+                        )));
+                    }
+                    (Convert::Json, Stored::Coll(c)) => {
+                        let list = c
+                            .iter()
+                            .map(|&r| crate::operations::reference_json(schema, map, r))
+                            .collect();
+                        *v = Stored::Json(Box::new(serde_json::Value::Array(list)));
+                    }
+                    _ => {}
+                }
+            }
+            let target = &mut map.slots[g as usize];
+            if target.remote.is_empty() {
+                target.remote = values;
+            } else {
+                for (a, v) in values.into_vec() {
+                    target.set_remote(a, v);
+                }
+            }
+        }
+        let decoded = match self.decoded {
+            Decoded::Answers(mut answers) => {
+                for a in &mut answers {
+                    if let Answer::Query { slots, .. } = a {
+                        slots.iter_mut().for_each(|r| *r = slot[*r as usize]);
+                    }
+                }
+                Decoded::Answers(answers)
+            }
+            error => error,
+        };
+        (decoded, result)
+    }
+}
+
+/// What merging does to a decoded value of an attribute, by its kind.
+#[derive(Clone, Copy)]
+enum Convert {
+    /// Kept as decoded.
+    Keep,
+    /// An integer becomes a float.
+    Float,
+    /// A string in ISO 8601 becomes a date-time.
+    DateTime,
+    /// References become their JSON form.
+    Json,
+}
+
 /// A value while it is being decoded.
 enum Dec {
     Null,
@@ -59,34 +236,38 @@ enum Dec {
     Type(u32),
 }
 
-pub(crate) struct Decoder<'a> {
-    pub schema: &'a mut Schema,
-    pub map: &'a mut IdentityMap,
-    pub result: u32,
+/// The state of [`decode`]: ids and slots are the page's own.
+struct Decoder<'k> {
+    keys: &'k Keys,
+    /// Attribute names.
+    names: Interner,
+    /// Entity type names.
+    types: Interner,
+    /// Type id → the ids of its primary-key attributes.
+    pks: Vec<Box<[u32]>>,
+    map: IdentityMap,
     scratch: Vec<(u32, Dec)>,
 }
 
-impl<'a> Decoder<'a> {
-    pub(crate) fn new(schema: &'a mut Schema, map: &'a mut IdentityMap) -> Self {
-        let result = map.begin_result();
-        Decoder {
-            schema,
-            map,
-            result,
-            scratch: Vec::with_capacity(64),
+impl Decoder<'_> {
+    /// The id of the type named `name`, its primary key looked up the first time.
+    fn type_id(&mut self, name: &str) -> u32 {
+        let t = self.types.intern(name);
+        if t as usize == self.pks.len() {
+            let pk = match self.keys.primary_key(name) {
+                Some(pk) => pk.iter().map(|k| self.names.intern(k)).collect(),
+                None => Box::new([self.names.intern("id")]) as Box<[u32]>,
+            };
+            self.pks.push(pk);
         }
+        t
     }
 
-    /// Decodes a whole response; element `i` is decoded as `expects[i]` (JSON past the end).
-    pub(crate) fn decode(
-        &mut self,
-        bytes: &[u8],
-        expects: &[Expect],
-    ) -> serde_json::Result<Decoded> {
-        let mut de = serde_json::Deserializer::from_slice(bytes);
-        let out = ResponseSeed { d: self, expects }.deserialize(&mut de)?;
-        de.end()?;
-        Ok(out)
+    /// `{"__entity_type__": T, <pk>: value}` for a slot of this page.
+    fn reference_json(&self, slot: u32) -> serde_json::Value {
+        let s = &self.map.slots[slot as usize];
+        let pk = self.pks[s.ty as usize].iter().map(|&a| self.names.name(a));
+        crate::operations::reference_json_of(self.types.name(s.ty), pk, &s.key)
     }
 
     fn to_json(&self, d: Dec) -> serde_json::Value {
@@ -98,14 +279,10 @@ impl<'a> Decoder<'a> {
             Dec::Float(f) => J::from(f),
             Dec::Str(s) => J::String(s.into()),
             Dec::DateTime(t) => crate::operations::datetime_json(t),
-            Dec::Ref(s) => crate::operations::reference_json(self.schema, self.map, s),
-            Dec::Refs(v) => J::Array(
-                v.into_iter()
-                    .map(|s| crate::operations::reference_json(self.schema, self.map, s))
-                    .collect(),
-            ),
+            Dec::Ref(s) => self.reference_json(s),
+            Dec::Refs(v) => J::Array(v.into_iter().map(|s| self.reference_json(s)).collect()),
             Dec::Json(j) => j,
-            Dec::Type(t) => J::String(self.schema.ty(t).name.clone()),
+            Dec::Type(t) => J::String(self.types.name(t).to_owned()),
         }
     }
 
@@ -128,7 +305,7 @@ impl<'a> Decoder<'a> {
         let mut obj = serde_json::Map::new();
         let entries: Vec<(u32, Dec)> = self.scratch.drain(start..).collect();
         for (a, d) in entries {
-            let k = self.schema.attrs.name(a).to_owned();
+            let k = self.names.name(a).to_owned();
             obj.insert(k, self.to_json(d));
         }
         Dec::Json(serde_json::Value::Object(obj))
@@ -156,19 +333,19 @@ impl<'a> Decoder<'a> {
     }
 
     fn merge_entity(&mut self, ty: u32, start: usize) -> Option<u32> {
-        let info = self.schema.ty(ty);
+        let pk_ids = &self.pks[ty as usize];
         let entries = &self.scratch[start..];
         let mut single: Option<&str> = None;
         let mut composite = String::new();
         let mut owned_single: Option<String> = None;
-        for (i, pk) in info.pk_ids.iter().enumerate() {
+        for (i, pk) in pk_ids.iter().enumerate() {
             let v = entries.iter().find(|(a, _)| a == pk).map(|(_, d)| d)?;
             let s: std::borrow::Cow<'_, str> = match v {
                 Dec::Str(s) => std::borrow::Cow::Borrowed(&**s),
                 Dec::Int(n) => std::borrow::Cow::Owned(n.to_string()),
                 _ => return None,
             };
-            if info.pk_ids.len() == 1 {
+            if pk_ids.len() == 1 {
                 match s {
                     std::borrow::Cow::Borrowed(b) => single = Some(b),
                     std::borrow::Cow::Owned(o) => owned_single = Some(o),
@@ -185,10 +362,7 @@ impl<'a> Decoder<'a> {
             (None, Some(o)) => o,
             _ => &composite,
         };
-        // Removed slots have left the index, so this is never a removed one.
         let (slot, _new) = self.map.get_or_insert(ty, key);
-        self.map.note(self.result, slot);
-        self.map.touch(slot);
         // A slot seen for the first time gets its attributes in one exactly
         // sized allocation; a known one is updated in place.
         let fresh = self.map.slots[slot as usize].remote.is_empty();
@@ -197,34 +371,35 @@ impl<'a> Decoder<'a> {
         } else {
             Vec::new()
         };
+        // Attributes already in `built`, by id modulo 64: an object's keys are
+        // distinct in practice, so the list is searched only on a collision.
+        let mut seen = 0u64;
         for i in start..self.scratch.len() {
             let (attr, d) = std::mem::replace(&mut self.scratch[i], (0, Dec::Null));
             if attr == ATTR_ENTITY_TYPE {
                 continue;
             }
-            let kind = self.schema.kind(ty, attr);
-            let stored = match (d, kind) {
-                (Dec::Null, _) => Stored::Null,
-                (Dec::Bool(b), _) => Stored::Bool(b),
-                (Dec::Int(i), Some(AttrKind::Float)) => Stored::Float(i as f64),
-                (Dec::Int(i), _) => Stored::Int(i),
-                (Dec::Float(f), _) => Stored::Float(f),
-                (Dec::Str(s), Some(AttrKind::DateTime)) => match parse_iso(&s) {
-                    Some(t) => Stored::DateTime(t),
-                    None => Stored::Str(s),
-                },
-                (Dec::Str(s), _) => Stored::Str(s),
-                (Dec::DateTime(t), _) => Stored::DateTime(t),
-                (d @ (Dec::Ref(_) | Dec::Refs(_)), Some(AttrKind::Json)) => {
-                    Stored::Json(Box::new(self.to_json(d)))
-                }
-                (Dec::Ref(s), _) => Stored::Ref(s),
-                (Dec::Refs(v), _) => Stored::Coll(v.into_boxed_slice()),
-                (Dec::Json(j), _) => Stored::Json(Box::new(j)),
-                (Dec::Type(t), _) => Stored::Str(self.schema.ty(t).name.as_str().into()),
+            let stored = match d {
+                Dec::Null => Stored::Null,
+                Dec::Bool(b) => Stored::Bool(b),
+                Dec::Int(i) => Stored::Int(i),
+                Dec::Float(f) => Stored::Float(f),
+                Dec::Str(s) => Stored::Str(s),
+                Dec::DateTime(t) => Stored::DateTime(t),
+                Dec::Ref(s) => Stored::Ref(s),
+                Dec::Refs(v) => Stored::Coll(v.into_boxed_slice()),
+                Dec::Json(j) => Stored::Json(Box::new(j)),
+                Dec::Type(t) => Stored::Str(self.types.name(t).into()),
             };
             if fresh {
-                match built.iter_mut().find(|(a, _)| *a == attr) {
+                let bit = 1u64 << (attr % 64);
+                let earlier = if seen & bit != 0 {
+                    built.iter_mut().find(|(a, _)| *a == attr)
+                } else {
+                    None
+                };
+                seen |= bit;
+                match earlier {
                     Some(e) => e.1 = stored,
                     None => built.push((attr, stored)),
                 }
@@ -392,7 +567,7 @@ impl<'de> Visitor<'de> for KeySeed<'_, '_> {
     }
     #[inline]
     fn visit_str<E: de::Error>(self, v: &str) -> Result<u32, E> {
-        Ok(self.0.schema.attrs.intern(v))
+        Ok(self.0.names.intern(v))
     }
 }
 
@@ -412,7 +587,7 @@ impl<'de> Visitor<'de> for TypeSeed<'_, '_> {
     }
     #[inline]
     fn visit_str<E: de::Error>(self, v: &str) -> Result<u32, E> {
-        Ok(self.0.schema.type_id_or_register(v))
+        Ok(self.0.type_id(v))
     }
 }
 
@@ -523,8 +698,7 @@ mod tests {
             {"id":"u2","__entity_type__":"User","username":"b","user_type":{"__entity_type__":"UserType","id":"t1"}},
             {"__entity_type__":"Metadata","parent_id":"u1","key":"k","value":"v"}
         ],"metadata":{"next":{"offset":3}}}]"#;
-        let mut d = Decoder::new(&mut s, &mut m);
-        let out = d.decode(body, &[Expect::Query]).unwrap();
+        let (out, _) = decode_into(&mut s, &mut m, body, &[Expect::Query]).unwrap();
         let Decoded::Answers(a) = out else { panic!() };
         let Answer::Query { slots, next_offset } = &a[0] else {
             panic!()
@@ -557,20 +731,89 @@ mod tests {
     }
 
     #[test]
+    fn decodes_without_the_session_and_merges_over_known_slots() {
+        let mut s = schema();
+        let mut m = IdentityMap::default();
+        let user = s.known_type("User").unwrap();
+        let username = s.attrs.get("username").unwrap();
+        let (u1, _) = m.get_or_insert(user, "u1");
+        m.slots[u1 as usize].set_remote(username, Stored::Str("old".into()));
+        m.slots[u1 as usize].set_local(username, Stored::Str("edited".into()));
+        // Decoding needs the keys only; the session's map is not involved.
+        let keys = s.keys();
+        let staged = decode(
+            br#"[{"data":[
+                {"__entity_type__":"Metadata","parent_id":"u1","key":"k","value":"v"},
+                {"__entity_type__":"User","id":"u1","username":"new","score":2},
+                {"__entity_type__":"User","id":"u3","extra":{"who":{"__entity_type__":"Metadata","parent_id":"u1","key":"k"}}}
+            ]}]"#,
+            &[Expect::Query],
+            &keys,
+        )
+        .unwrap();
+        assert_eq!(m.slots.len(), 1);
+        let (out, result) = staged.merge(&mut s, &mut m);
+        let Decoded::Answers(a) = out else { panic!() };
+        let Answer::Query { slots, .. } = &a[0] else {
+            panic!()
+        };
+        // Rows in the order of the answer; u1 is the slot it already had.
+        assert_eq!(slots.len(), 3);
+        assert_eq!(slots[1], u1);
+        let u = &m.slots[u1 as usize];
+        assert_eq!(
+            u.remote.iter().find(|(a, _)| *a == username).unwrap().1,
+            Stored::Str("new".into())
+        );
+        assert_eq!(u.get(username), Some(&Stored::Str("edited".into())));
+        // Kinds apply when merging: `score` is a float attribute.
+        assert_eq!(
+            u.get(s.attrs.get("score").unwrap()),
+            Some(&Stored::Float(2.0))
+        );
+        assert_eq!(u.origin, result);
+        // A composite key, and a reference inside plain JSON written from the page.
+        assert_eq!(&*m.slots[slots[0] as usize].key, "u1\u{1f}k");
+        assert_eq!(
+            m.slots[slots[2] as usize].get(s.attrs.get("extra").unwrap()),
+            Some(&Stored::Json(Box::new(serde_json::json!(
+                {"who": {"__entity_type__": "Metadata", "parent_id": "u1", "key": "k"}}
+            ))))
+        );
+    }
+
+    #[test]
+    fn a_reply_that_is_not_utf8_is_an_error() {
+        let e = decode(
+            b"[{\"data\":[\"\xff\"]}]",
+            &[Expect::Query],
+            &Keys::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(e.to_string().contains("not UTF-8 (at byte 11)"), "{e}");
+    }
+
+    #[test]
     fn error_object_and_truncation() {
         let mut s = schema();
         let mut m = IdentityMap::default();
-        let mut d = Decoder::new(&mut s, &mut m);
-        let out = d
-            .decode(
-                br#"{"exception":"ValidationError","content":"x","error_code":null}"#,
-                &[Expect::Query],
-            )
-            .unwrap();
+        let (out, _) = decode_into(
+            &mut s,
+            &mut m,
+            br#"{"exception":"ValidationError","content":"x","error_code":null}"#,
+            &[Expect::Query],
+        )
+        .unwrap();
         assert!(matches!(out, Decoded::Error(_)));
         assert!(
-            d.decode(br#"[{"action":"query","data":[{"__ent"#, &[Expect::Query])
-                .is_err()
+            decode_into(
+                &mut s,
+                &mut m,
+                br#"[{"action":"query","data":[{"__ent"#,
+                &[Expect::Query]
+            )
+            .is_err()
         );
     }
 
@@ -578,13 +821,13 @@ mod tests {
     fn date_wrapper_and_integer_keys() {
         let mut s = schema();
         let mut m = IdentityMap::default();
-        let mut d = Decoder::new(&mut s, &mut m);
-        let out = d
-            .decode(
-                br#"[{"data":[{"__entity_type__":"User","id":7,"created":{"__type__":"date","value":"1970-01-02"},"x":[1,2]}]}]"#,
-                &[Expect::Query],
-            )
-            .unwrap();
+        let (out, _) = decode_into(
+            &mut s,
+            &mut m,
+            br#"[{"data":[{"__entity_type__":"User","id":7,"created":{"__type__":"date","value":"1970-01-02"},"x":[1,2]}]}]"#,
+            &[Expect::Query],
+        )
+        .unwrap();
         let Decoded::Answers(a) = out else { panic!() };
         let Answer::Query { slots, .. } = &a[0] else {
             panic!()

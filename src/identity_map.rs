@@ -110,6 +110,16 @@ impl Attrs {
     pub(crate) fn clear(&mut self) {
         self.0 = Box::default();
     }
+
+    /// The values, to change in place.
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [(u32, Stored)] {
+        &mut self.0
+    }
+
+    /// The values, by value.
+    pub(crate) fn into_vec(self) -> Vec<(u32, Stored)> {
+        self.0.into_vec()
+    }
 }
 
 impl std::ops::Deref for Attrs {
@@ -210,11 +220,17 @@ impl KeyIndex {
     }
 
     /// Makes room for one more entry (rehashing without tombstones when needed).
+    #[inline]
     fn reserve_one(&mut self) {
-        if (self.used + 1) * 4 <= self.buckets.len() * 3 {
+        self.reserve(1);
+    }
+
+    /// Makes room for `more` entries (rehashing without tombstones when needed).
+    fn reserve(&mut self, more: usize) {
+        if (self.used + more) * 4 <= self.buckets.len() * 3 {
             return;
         }
-        let wanted = ((self.len + 1) * 2).next_power_of_two().max(16);
+        let wanted = ((self.len + more) * 2).next_power_of_two().max(16);
         let old = std::mem::replace(&mut self.buckets, vec![(0, 0); wanted]);
         self.used = self.len;
         let mask = wanted - 1;
@@ -262,12 +278,29 @@ impl IdentityMap {
         self.index.find(&self.slots, ty, key)
     }
 
+    /// Makes room for `more` new slots, so that adding them grows nothing.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.slots.reserve(more);
+        self.index.reserve(more);
+    }
+
     /// The slot of (ty, key), created empty when absent. The bool is true when new.
     #[inline]
     pub(crate) fn get_or_insert(&mut self, ty: u32, key: &str) -> (u32, bool) {
+        self.get_or_insert_key(ty, key)
+    }
+
+    /// [`IdentityMap::get_or_insert`] with a key the caller may own: a new
+    /// slot keeps an owned key as it is, no copy is made.
+    #[inline]
+    pub(crate) fn get_or_insert_key<K: AsRef<str> + Into<Box<str>>>(
+        &mut self,
+        ty: u32,
+        key: K,
+    ) -> (u32, bool) {
         self.index.reserve_one();
-        let hash = key_hash(ty, key);
-        let bucket = match self.index.probe(&self.slots, ty, key, hash) {
+        let hash = key_hash(ty, key.as_ref());
+        let bucket = match self.index.probe(&self.slots, ty, key.as_ref(), hash) {
             Ok(i) => return (self.index.buckets[i].0 - 1, false),
             Err(i) => i,
         };

@@ -263,10 +263,20 @@ pub(crate) fn encode(payloads: &[Payload<'_>], schema: &Schema, map: &IdentityMa
 pub(crate) fn reference_json(schema: &Schema, map: &IdentityMap, slot: u32) -> serde_json::Value {
     let s = &map.slots[slot as usize];
     let ty = schema.ty(s.ty);
+    reference_json_of(&ty.name, ty.primary_key.iter().map(String::as_str), &s.key)
+}
+
+/// `{"__entity_type__": T, <pk>: value}` for the type named `ty` whose
+/// primary-key attributes are `primary_key`, from a slot key.
+pub(crate) fn reference_json_of<'a>(
+    ty: &str,
+    primary_key: impl Iterator<Item = &'a str>,
+    key: &str,
+) -> serde_json::Value {
     let mut obj = serde_json::Map::new();
-    obj.insert("__entity_type__".into(), ty.name.clone().into());
-    for (k, v) in ty.primary_key.iter().zip(split_key(&s.key)) {
-        obj.insert(k.clone(), v.into());
+    obj.insert("__entity_type__".into(), ty.into());
+    for (k, v) in primary_key.zip(split_key(key)) {
+        obj.insert(k.to_owned(), v.into());
     }
     serde_json::Value::Object(obj)
 }

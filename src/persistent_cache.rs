@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use serde_json::{Map, Value as J};
 
 use crate::atomic_file;
-use crate::decode::{Answer, Decoded, Decoder, Expect};
+use crate::decode::{Answer, Decoded, Expect, decode_into};
 use crate::identity_map::{IdentityMap, KEY_SEP, SlotState};
 use crate::operations::stored_json;
 use crate::schema::{FastMap, Schema};
@@ -148,9 +148,9 @@ impl PersistentCache {
             serde_json::to_vec(&serde_json::json!([{"action": "query", "data": [entity]}])).ok()?;
         // What comes from the file is already in it: not a change to journal.
         let tracking = std::mem::replace(&mut map.track_changes, false);
-        let decoded = Decoder::new(schema, map).decode(&body, &[Expect::Query]);
+        let decoded = decode_into(schema, map, &body, &[Expect::Query]);
         map.track_changes = tracking;
-        match decoded.ok()? {
+        match decoded.ok()?.0 {
             Decoded::Answers(mut a) if !a.is_empty() => match a.swap_remove(0) {
                 Answer::Query { slots, .. } => slots.first().copied(),
                 _ => None,

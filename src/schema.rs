@@ -63,6 +63,42 @@ pub(crate) struct Interner {
     recent: [u32; RECENT_NAMES],
 }
 
+impl Interner {
+    /// An interner whose first ids are the names the decoder looks for
+    /// ([`ATTR_ENTITY_TYPE`], [`ATTR_TYPE`], [`ATTR_VALUE`]).
+    pub(crate) fn with_reserved_names() -> Interner {
+        let mut names = Interner::default();
+        for (id, name) in [
+            (ATTR_ENTITY_TYPE, "__entity_type__"),
+            (ATTR_TYPE, "__type__"),
+            (ATTR_VALUE, "value"),
+        ] {
+            let got = names.intern(name);
+            debug_assert_eq!(got, id);
+        }
+        names
+    }
+
+    /// The interned names, in id order.
+    pub(crate) fn names(&self) -> &[Box<str>] {
+        &self.names
+    }
+}
+
+/// The primary-key attribute names of the types the server describes: what
+/// decoding an answer needs of the schema, shared read-only with the threads
+/// that decode pages away from the session's lock. A type it does not list is
+/// keyed by `id`, as [`Schema::type_id_or_register`] registers it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Keys(FastMap<Box<str>, Box<[Box<str>]>>);
+
+impl Keys {
+    /// The primary-key attribute names of `ty`, `None` for a type keyed by `id`.
+    pub(crate) fn primary_key(&self, ty: &str) -> Option<&[Box<str>]> {
+        self.0.get(ty).map(|k| &k[..])
+    }
+}
+
 /// Entries of [`Interner::recent`] (a power of two).
 const RECENT_NAMES: usize = 64;
 
@@ -166,6 +202,8 @@ pub(crate) struct Schema {
     pub attrs: Interner,
     pub types: Vec<TypeInfo>,
     pub by_name: FastMap<Box<str>, u32>,
+    /// The primary keys of the described types (see [`Schema::keys`]).
+    keys: std::sync::Arc<Keys>,
     /// Recent attribute-name resolutions (see [`Schema::recent_attr`]).
     recent: RecentAttrs,
 }
@@ -220,11 +258,16 @@ impl Schema {
     }
 
     pub(crate) fn new() -> Schema {
-        let mut s = Schema::default();
-        assert_eq!(s.attrs.intern("__entity_type__"), ATTR_ENTITY_TYPE);
-        assert_eq!(s.attrs.intern("__type__"), ATTR_TYPE);
-        assert_eq!(s.attrs.intern("value"), ATTR_VALUE);
-        s
+        Schema {
+            attrs: Interner::with_reserved_names(),
+            ..Schema::default()
+        }
+    }
+
+    /// The primary keys of the types the server describes, to decode answers
+    /// without this schema (see [`crate::decode`]).
+    pub(crate) fn keys(&self) -> std::sync::Arc<Keys> {
+        self.keys.clone()
     }
 
     /// Builds the schema from the `query_schemas` answer (an array of schema objects).
@@ -299,6 +342,9 @@ impl Schema {
 
     /// Adds a type the server describes, replacing one of the same name.
     fn add_type(&mut self, info: TypeInfo) {
+        let keys = std::sync::Arc::make_mut(&mut self.keys);
+        let pk: Box<[Box<str>]> = info.primary_key.iter().map(|k| k.as_str().into()).collect();
+        keys.0.insert(info.name.as_str().into(), pk);
         if let Some(&existing) = self.by_name.get(info.name.as_str()) {
             self.types[existing as usize] = info;
         } else {

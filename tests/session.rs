@@ -192,6 +192,60 @@ fn paging_across_several_pages() {
 }
 
 #[test]
+fn pages_decoded_ahead_merge_as_pages_one_at_a_time() {
+    let sb = Sandbox::start(SandboxConfig {
+        seed: Seed::Data(SeedData::synthetic(120)),
+        ..SandboxConfig::demo()
+    })
+    .unwrap();
+    let expr = "select username, user_security_roles.security_role.name from User";
+    // What each user holds, as names, and the role entities met on the way.
+    let read = |s: &Session| {
+        let mut rows = Vec::new();
+        let mut roles: Vec<ftrack::Entity> = Vec::new();
+        for u in s.query(expr).unwrap() {
+            let mut held = Vec::new();
+            for usr in u.get_list("user_security_roles").unwrap() {
+                let role = usr.get_entity("security_role").unwrap().unwrap();
+                held.push(role.get_string("name").unwrap());
+                roles.push(role);
+            }
+            held.sort();
+            rows.push((u.get_string("username").unwrap(), held));
+        }
+        (rows, roles)
+    };
+    // One page at a time, decoded by the thread that merges them.
+    let one = Session::with_options(options(&sb).page_size(50).max_concurrent_pages(1)).unwrap();
+    let (expected, _) = read(&one);
+    assert_eq!(expected.len(), 125);
+    assert!(expected.iter().any(|(_, held)| !held.is_empty()));
+    // Three pages requested ahead, decoded on their fetching threads.
+    let ahead = Session::with_options(options(&sb).page_size(50)).unwrap();
+    let before = sb.request_count();
+    let (rows, roles) = read(&ahead);
+    assert_eq!(rows, expected);
+    // Everything was in the answers: reading the roles sent nothing more.
+    assert_eq!(sb.request_count() - before, 3 + 3);
+    // A role met on several pages is one entity of the session.
+    for r in &roles {
+        let same = roles
+            .iter()
+            .filter(|o| o.id() == r.id())
+            .collect::<Vec<_>>();
+        assert!(same.iter().all(|o| *o == r), "{} is not one entity", r.id());
+    }
+    assert!(
+        roles.len()
+            > roles
+                .iter()
+                .map(|r| r.id())
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+    );
+}
+
+#[test]
 fn auto_populate_fetches_the_whole_result_in_one_request() {
     let sb = sandbox();
     let s = session(&sb);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::replies::{protocol, server_error, status_or_protocol};
 use super::{Session, State};
-use crate::decode::{Decoder, Expect};
+use crate::decode::{self, Expect};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::identity_map::{KEY_SEP, SlotState, id_of_key};
@@ -122,7 +122,7 @@ impl Session {
     pub fn commit(&self) -> Result<()> {
         let inner = &self.inner;
         let _one_at_a_time = inner.commit_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let (body, expects) = {
+        let (body, expects, keys) = {
             let mut st = inner.lock();
             let st = &mut *st;
             if st.ops.is_empty() {
@@ -142,7 +142,7 @@ impl Session {
             } else {
                 Some(operations::encode(&payloads, &st.schema, &st.map))
             };
-            (body, expects)
+            (body, expects, st.schema.keys())
         };
         let Some(body) = body else {
             // Everything cancelled out (created and deleted in the batch).
@@ -176,6 +176,8 @@ impl Session {
                 return Err(e);
             }
         };
+        // Decoded before the session is locked (see crate::decode).
+        let staged = decode::decode(&reply.body, &expects, &keys);
         let derived = inner.derived_list();
         let mut guard = inner.lock();
         let st = &mut *guard;
@@ -183,20 +185,19 @@ impl Session {
         // server's answer is merged over them (its values win).
         apply_committed(st);
         super::derived::committed(st, &derived);
-        Decoder::new(&mut st.schema, &mut st.map)
-            .decode(&reply.body, &expects)
-            .map_err(|e| {
-                // The batch was applied: say so, or the caller would send it again.
-                protocol(
-                    &reply,
-                    &format!(
-                        "{e}; the server APPLIED the batch and its operations have left the \
+        let staged = staged.map_err(|e| {
+            // The batch was applied: say so, or the caller would send it again.
+            protocol(
+                &reply,
+                &format!(
+                    "{e}; the server APPLIED the batch and its operations have left the \
                          pending batch, but the answer could not be merged into the cache: \
                          query the changed entities again, do not commit them again"
-                    ),
-                    inner.key(),
-                )
-            })?;
+                ),
+                inner.key(),
+            )
+        })?;
+        staged.merge(&mut st.schema, &mut st.map);
         if let Some(p) = &inner.persistent {
             p.save(&st.schema, &mut st.map);
         }

@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use super::replies::{protocol, protocol_parts, server_error, status_or_protocol};
 use super::{Inner, Session};
-use crate::decode::{Answer, Decoded, Decoder, Expect};
+use crate::decode::{self, Answer, Decoded, Expect, Staged};
 use crate::entity::Entity;
 use crate::error::{Error, Result};
 use crate::identity_map::key_of_id;
 use crate::query;
-use crate::transport::Idempotence;
+use crate::schema::Keys;
+use crate::transport::{Idempotence, Reply};
 
 /// How many ids one chunked query carries.
 const ID_CHUNK: usize = 500;
@@ -115,12 +116,14 @@ impl Session {
     /// page. Server error objects become typed errors.
     pub fn merge_query_response(&self, body: &[u8]) -> Result<Vec<Entity>> {
         let key = self.inner.key();
+        // Decoded before the session is locked (see crate::decode).
+        let keys = self.inner.lock().schema.keys();
+        let staged = decode::decode(body, &[Expect::Query], &keys)
+            .map_err(|e| protocol_parts(200, body, &e.to_string(), key))?;
         let slots = {
             let mut st = self.inner.lock();
             let st = &mut *st;
-            let decoded = Decoder::new(&mut st.schema, &mut st.map)
-                .decode(body, &[Expect::Query])
-                .map_err(|e| protocol_parts(200, body, &e.to_string(), key))?;
+            let (decoded, _) = staged.merge(&mut st.schema, &mut st.map);
             match decoded {
                 Decoded::Error(m) => return Err(server_error(200, m, key)),
                 Decoded::Answers(mut a) if !a.is_empty() => match a.swap_remove(0) {
@@ -163,27 +166,33 @@ impl Inner {
     /// Sends one query and merges its rows: (entities, next offset, the result id
     /// the rows were decoded into).
     pub(super) fn query_once_slots(&self, expr: &str) -> Result<(Vec<u32>, Option<u64>, u32)> {
-        let reply = self.fetch_page(expr)?;
-        self.merge_page(&reply)
+        let keys = self.lock().schema.keys();
+        let page = self.fetch_page(expr)?;
+        self.merge_page(page, &keys)
     }
 
-    /// Sends one query and returns the raw reply.
-    fn fetch_page(&self, expr: &str) -> Result<crate::transport::Reply> {
+    /// Sends one query; its reply is not decoded yet.
+    fn fetch_page(&self, expr: &str) -> Result<Page> {
         let op = serde_json::json!([{"action": "query", "expression": expr}]);
         let body = serde_json::to_vec(&op).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        self.transport.post(&body, Idempotence::ReadOnly)
+        let reply = self.transport.post(&body, Idempotence::ReadOnly)?;
+        Ok(Page {
+            reply,
+            staged: None,
+        })
     }
 
-    /// Decodes a query reply into the identity map: (entities, next offset, the
-    /// result id the rows were decoded into).
-    fn merge_page(&self, reply: &crate::transport::Reply) -> Result<(Vec<u32>, Option<u64>, u32)> {
-        let mut st = self.lock();
-        let st = &mut *st;
-        let mut decoder = Decoder::new(&mut st.schema, &mut st.map);
-        let result = decoder.result;
-        let decoded = decoder
-            .decode(&reply.body, &[Expect::Query])
-            .map_err(|e| status_or_protocol(reply, &e.to_string(), self.key()))?;
+    /// Merges a decoded reply into the identity map: (entities, next offset,
+    /// the result id the rows were decoded into).
+    fn merge_page(&self, page: Page, keys: &Keys) -> Result<(Vec<u32>, Option<u64>, u32)> {
+        let (reply, staged) = page.decode(keys);
+        let reply = &reply;
+        let staged = staged.map_err(|e| status_or_protocol(reply, &e, self.key()))?;
+        let (decoded, result) = {
+            let mut st = self.lock();
+            let st = &mut *st;
+            staged.merge(&mut st.schema, &mut st.map)
+        };
         match decoded {
             Decoded::Error(m) => Err(server_error(reply.status, m, self.key())),
             Decoded::Answers(mut a) if reply.status < 300 && !a.is_empty() => {
@@ -222,9 +231,10 @@ impl Inner {
 
     /// The paging loop. The first page is fetched alone. Once a page's reply
     /// says more rows follow (its next offset, read from the bytes), the pages
-    /// after it are requested ahead, each on its own connection, so that up to
-    /// `max_concurrent_pages` requests are in flight while this thread merges
-    /// the pages in order. A page whose offset differs from the one the server
+    /// after it are requested ahead, each on its own connection and thread,
+    /// so that up to `max_concurrent_pages` requests are in flight and their
+    /// replies decoded (see [`decode::decode`]) while this thread merges the
+    /// pages in order. A page whose offset differs from the one the server
     /// announces is discarded and the announced one fetched.
     fn query_pages_in(
         self: &Arc<Self>,
@@ -245,6 +255,8 @@ impl Inner {
         // The pages of one query form one result, so auto-populate (and derived
         // collections) cover every row of the query in one request.
         let mut first_result: Option<u32> = None;
+        let keys = self.lock().schema.keys();
+        let keys = &*keys;
         std::thread::scope(|scope| {
             let mut ahead = std::collections::VecDeque::new();
             // The offset of the next page to request ahead, once known.
@@ -256,16 +268,21 @@ impl Inner {
                 }
                 let current = reply?;
                 if next_ahead.is_none() {
-                    next_ahead = peek_next_offset(&current.body).filter(|&n| n > off);
+                    next_ahead = peek_next_offset(&current.reply.body).filter(|&n| n > off);
                 }
                 while ahead.len() + 1 < window
                     && let Some(at) = next_ahead.filter(|&at| wanted(at))
                 {
                     let (e, t) = (expr(at), token.clone());
-                    ahead.push_back((at, scope.spawn(move || t.during(|| self.fetch_page(&e)))));
+                    ahead.push_back((
+                        at,
+                        scope.spawn(move || {
+                            t.during(|| self.fetch_page(&e)).map(|p| p.decoded(keys))
+                        }),
+                    ));
                     next_ahead = Some(at + page);
                 }
-                let (slots, next, result) = self.merge_page(&current)?;
+                let (slots, next, result) = self.merge_page(current, keys)?;
                 match first_result {
                     Some(first) => self.lock().map.merge_result(first, result),
                     None => first_result = Some(result),
@@ -323,6 +340,31 @@ impl Inner {
             out.extend(self.query_pages(&expr, 0, None)?);
         }
         Ok(out)
+    }
+}
+
+/// A query reply and, once decoded, what decoding it gave.
+struct Page {
+    reply: Reply,
+    staged: Option<std::result::Result<Staged, String>>,
+}
+
+impl Page {
+    /// The page with its reply decoded (see [`decode::decode`]).
+    fn decoded(self, keys: &Keys) -> Page {
+        let (reply, staged) = self.decode(keys);
+        Page {
+            reply,
+            staged: Some(staged),
+        }
+    }
+
+    /// The reply and what decoding it gave (decoded now unless it was already).
+    fn decode(self, keys: &Keys) -> (Reply, std::result::Result<Staged, String>) {
+        let staged = self.staged.unwrap_or_else(|| {
+            decode::decode(&self.reply.body, &[Expect::Query], keys).map_err(|e| e.to_string())
+        });
+        (self.reply, staged)
     }
 }
 
