@@ -739,3 +739,31 @@ fn strict_mode_errors_are_typed_too() {
     let status = err.server_error().map(|e| e.status);
     assert!(status.is_some(), "{err:?}");
 }
+
+#[test]
+fn write_generation_moves_when_a_commit_is_sent_and_when_it_is_done() {
+    let sb = sandbox();
+    let s = session(&sb);
+    let g0 = s.write_generation();
+    // Nothing sent: no move.
+    s.commit().unwrap();
+    s.rollback();
+    assert_eq!(s.write_generation(), g0);
+    // Sent, then done: what a reader took in between may predate the batch,
+    // and the second move says so.
+    s.create(
+        "Group",
+        map(serde_json::json!({"name": "generation", "local": false})),
+    )
+    .unwrap();
+    s.commit().unwrap();
+    assert_eq!(s.write_generation(), g0 + 2);
+    // Refused by the server: sent and done as well.
+    s.create(
+        "User",
+        map(serde_json::json!({"username": "admin", "is_active": true})),
+    )
+    .unwrap();
+    assert!(s.commit().is_err());
+    assert_eq!(s.write_generation(), g0 + 4);
+}

@@ -32,7 +32,8 @@
 //! The stored state is the server's answer at a point in time. It is dropped for
 //! every user when the session may have written to the server
 //! ([`Session::write_generation`] moved: a commit was sent, whether accepted or
-//! not, or a non-read [`Session::call`]), because role actions change the server
+//! not, or was done, or a non-read [`Session::call`] was sent; state read while a
+//! commit was on its way may predate it), because role actions change the server
 //! without merging entities, and because the commit is when this session
 //! synchronises: the next change per user reads again, and sees what other
 //! sessions changed meanwhile. Rollback drops nothing: it does not touch the

@@ -215,6 +215,10 @@ fn ref_id(data: &[(String, Value)], field: &str) -> Option<String> {
     })
 }
 
+/// Reads of a user's roles for validation while other threads of the session
+/// keep writing (see [`Roles::context`]).
+const READ_ATTEMPTS: u32 = 3;
+
 impl StoreState {
     /// Brings the bases and the per-user effects up to date with the session.
     fn sync(&mut self, session: &Session) {
@@ -410,11 +414,22 @@ impl Roles {
         store.sync(&self.session);
         if !store.bases.contains_key(&user_id) {
             // Not known, or a write made it stale: read it without holding the store
-            // across the request. A write by another thread may land between this
-            // read and its use; the read is still the newest this thread can have,
-            // and the server validates the batch atomically in any case.
+            // across the request. A read during which the session wrote (another
+            // thread's commit was sent or done) may predate that write: it is read
+            // again, a few times at most. A write by another thread may still land
+            // between this read and its use; the read is then the newest this
+            // thread can have, and the server validates the batch atomically in
+            // any case.
             drop(store);
-            let read = super::read::held_state(&self.read_user_roles(user)?);
+            let mut attempts = 0;
+            let read = loop {
+                let before = self.session.write_generation();
+                let read = super::read::held_state(&self.read_user_roles(user)?);
+                attempts += 1;
+                if self.session.write_generation() == before || attempts == READ_ATTEMPTS {
+                    break read;
+                }
+            };
             store = self.lock_store();
             store.sync(&self.session);
             store.bases.insert(user_id.clone(), read);

@@ -151,11 +151,11 @@ impl Session {
         };
         let hooks = inner.transport.hooks();
         let total = expects.len() as u64;
+        let mut sent = false;
         let outcome = if hooks.progress("commit", 0, Some(total)) {
             // Before sending: a timed-out batch may still have been applied.
-            inner
-                .writes
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            inner.note_write();
+            sent = true;
             inner
                 .transport
                 .post(&body, Idempotence::Writes)
@@ -173,6 +173,11 @@ impl Session {
                 let mut back = std::mem::take(&mut st.in_flight);
                 back.append(&mut st.ops);
                 st.ops = back;
+                if sent {
+                    // Done with: what was read while it was on its way may
+                    // predate it (see Session::write_generation).
+                    inner.note_write();
+                }
                 return Err(e);
             }
         };
@@ -185,6 +190,9 @@ impl Session {
         // server's answer is merged over them (its values win).
         apply_committed(st);
         super::derived::committed(st, &derived);
+        // Applied, and in the cache once this lock is released: what was read
+        // while the batch was on its way may predate it.
+        inner.note_write();
         let staged = staged.map_err(|e| {
             // The batch was applied: say so, or the caller would send it again.
             protocol(

@@ -152,9 +152,7 @@ impl Session {
         let idem = if read_only {
             Idempotence::ReadOnly
         } else {
-            self.inner
-                .writes
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.note_write();
             Idempotence::Writes
         };
         let reply = self.inner.transport.post(&body, idem)?;
@@ -168,12 +166,15 @@ impl Session {
     }
 
     /// A number that changes whenever this session may have changed data on the
-    /// server: with each commit that sends a batch (whether or not the server
-    /// accepts it: a timed-out batch may have been applied) and each
-    /// [`Session::call`] that is not read-only. Rollback leaves it unchanged.
-    /// Caches of server state that the identity map does not hold (the roles
-    /// module's role state, which role actions change without an entity merge)
-    /// compare it to know when to read again.
+    /// server: when a commit sends a batch (whether or not the server accepts
+    /// it: a timed-out batch may have been applied), again when that commit is
+    /// done (its outcome is in the cache), and with each [`Session::call`] that
+    /// is not read-only. Rollback leaves it unchanged. Caches of server state
+    /// that the identity map does not hold (the roles module's role state,
+    /// which role actions change without an entity merge) compare it to know
+    /// when to read again: state read while the number did not move reflects
+    /// every write the session had finished; if a commit was on its way
+    /// meanwhile, the number moves again when it is done.
     pub fn write_generation(&self) -> u64 {
         self.inner.writes.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -284,6 +285,12 @@ impl Session {
 impl Inner {
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves [`Session::write_generation`].
+    pub(crate) fn note_write(&self) {
+        self.writes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Whether auto-populate is on now.
