@@ -2,7 +2,7 @@
 //! size of the cache.
 
 use ftrack::{Session, SessionOptions, Value};
-use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
+use ftrack_sandbox::{Sandbox, SandboxConfig};
 
 #[path = "support/mod.rs"]
 mod support;
@@ -21,11 +21,7 @@ fn records(bytes: &[u8]) -> usize {
 
 #[test]
 fn a_commit_appends_only_what_changed() {
-    let sb = Sandbox::start(SandboxConfig {
-        seed: Seed::Data(SeedData::synthetic(300)),
-        ..SandboxConfig::demo()
-    })
-    .unwrap();
+    let sb = support::synthetic_sandbox(300);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("entities.jsonl");
     let id = {

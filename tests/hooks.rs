@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use ftrack::hooks::LogLevel;
 use ftrack::{ErrorKind, SchemaCache, Session, SessionOptions};
-use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
 
 const SECRET: &str = "SECRET-KEY-hooks-0123456789";
 
@@ -119,11 +118,7 @@ fn a_retry_wait_is_cancelled_too() {
 
 #[test]
 fn progress_reports_pages_and_commits_and_can_cancel() {
-    let sb = Sandbox::start(SandboxConfig {
-        seed: Seed::Data(SeedData::synthetic(1200)),
-        ..SandboxConfig::demo()
-    })
-    .unwrap();
+    let sb = support::synthetic_sandbox(1200);
     let s = Session::with_options(support::admin_options(&sb).page_size(500)).unwrap();
     type Calls = Arc<Mutex<Vec<(String, u64, Option<u64>)>>>;
     let seen: Calls = Arc::default();

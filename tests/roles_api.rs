@@ -5,7 +5,7 @@
 
 use ftrack::roles::{AuditRow, Roles};
 use ftrack::{Entity, ErrorKind, Session, Value};
-use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
+use ftrack_sandbox::Sandbox;
 
 #[path = "support/mod.rs"]
 mod support;
@@ -516,11 +516,7 @@ fn audit_lists_every_user_role_and_scope() {
 
 #[test]
 fn audit_of_a_thousand_users_takes_a_constant_number_of_requests() {
-    let sb = Sandbox::start(SandboxConfig {
-        seed: Seed::Data(SeedData::synthetic(1000)),
-        ..SandboxConfig::demo()
-    })
-    .expect("sandbox starts");
+    let sb = support::synthetic_sandbox(1000);
     let d = Demo::new(&sb);
     let before = sb.request_count();
     let rows = d.roles.audit().unwrap();

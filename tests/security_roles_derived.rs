@@ -5,7 +5,7 @@
 mod support;
 
 use ftrack::{Error, ErrorKind, Session, Value};
-use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
+use ftrack_sandbox::Sandbox;
 
 fn installed(session: &Session) -> &Session {
     ftrack::roles::install(session).expect("User.security_roles registers");
@@ -69,11 +69,7 @@ fn names(list: &[ftrack::Entity]) -> Vec<String> {
 
 #[test]
 fn reading_security_roles_of_1000_users_takes_one_extra_request() {
-    let sb = Sandbox::start(SandboxConfig {
-        seed: Seed::Data(SeedData::synthetic(1000)),
-        ..SandboxConfig::demo()
-    })
-    .unwrap();
+    let sb = support::synthetic_sandbox(1000);
     let session = support::admin(&sb);
     installed(&session);
     let users = session.query("User where username like \"user%\"").unwrap();

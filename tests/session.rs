@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use ftrack::{Error, ErrorKind, SchemaCache, Session, Value, quote};
-use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
 
 #[path = "support/mod.rs"]
 mod support;
@@ -150,11 +149,7 @@ fn references_collections_and_datetimes() {
 
 #[test]
 fn paging_across_several_pages() {
-    let sb = Sandbox::start(SandboxConfig {
-        seed: Seed::Data(SeedData::synthetic(120)),
-        ..SandboxConfig::demo()
-    })
-    .unwrap();
+    let sb = support::synthetic_sandbox(120);
     // One page at a time: exactly the three pages.
     let one = Session::with_options(options(&sb).page_size(50).max_concurrent_pages(1)).unwrap();
     let before = sb.request_count();
@@ -193,11 +188,7 @@ fn paging_across_several_pages() {
 
 #[test]
 fn pages_decoded_ahead_merge_as_pages_one_at_a_time() {
-    let sb = Sandbox::start(SandboxConfig {
-        seed: Seed::Data(SeedData::synthetic(120)),
-        ..SandboxConfig::demo()
-    })
-    .unwrap();
+    let sb = support::synthetic_sandbox(120);
     let expr = "select username, user_security_roles.security_role.name from User";
     // What each user holds, as names, and the role entities met on the way.
     let read = |s: &Session| {

@@ -7,11 +7,21 @@
 pub mod events;
 
 use ftrack::{SchemaCache, Session, SessionOptions};
-use ftrack_sandbox::{Sandbox, SandboxConfig};
+use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
 
 /// Starts the sandbox with the demo studio.
 pub fn sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig::demo()).expect("sandbox starts")
+}
+
+/// Starts the sandbox with the demo studio and `users` generated users more
+/// (`SeedData::synthetic`).
+pub fn synthetic_sandbox(users: usize) -> Sandbox {
+    Sandbox::start(SandboxConfig {
+        seed: Seed::Data(SeedData::synthetic(users)),
+        ..SandboxConfig::demo()
+    })
+    .expect("sandbox starts")
 }
 
 /// Options for the demo user `user` (API key `demo-key-<user>`).
