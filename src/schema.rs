@@ -202,8 +202,9 @@ pub(crate) struct Schema {
     pub attrs: Interner,
     pub types: Vec<TypeInfo>,
     pub by_name: FastMap<Box<str>, u32>,
-    /// The primary keys of the described types (see [`Schema::keys`]).
-    keys: std::sync::Arc<Keys>,
+    /// The primary keys of the described types (see [`Schema::keys`]), made
+    /// on first use: a session that never decodes an entity does not pay.
+    keys: std::sync::OnceLock<std::sync::Arc<Keys>>,
     /// Recent attribute-name resolutions (see [`Schema::recent_attr`]).
     recent: RecentAttrs,
 }
@@ -267,7 +268,15 @@ impl Schema {
     /// The primary keys of the types the server describes, to decode answers
     /// without this schema (see [`crate::decode`]).
     pub(crate) fn keys(&self) -> std::sync::Arc<Keys> {
-        self.keys.clone()
+        self.keys
+            .get_or_init(|| {
+                let described = self.types.iter().filter(|t| t.known).map(|t| {
+                    let pk = t.primary_key.iter().map(|k| k.as_str().into()).collect();
+                    (t.name.as_str().into(), pk)
+                });
+                std::sync::Arc::new(Keys(described.collect()))
+            })
+            .clone()
     }
 
     /// Builds the schema from the `query_schemas` answer (an array of schema objects).
@@ -342,9 +351,7 @@ impl Schema {
 
     /// Adds a type the server describes, replacing one of the same name.
     fn add_type(&mut self, info: TypeInfo) {
-        let keys = std::sync::Arc::make_mut(&mut self.keys);
-        let pk: Box<[Box<str>]> = info.primary_key.iter().map(|k| k.as_str().into()).collect();
-        keys.0.insert(info.name.as_str().into(), pk);
+        self.keys.take();
         if let Some(&existing) = self.by_name.get(info.name.as_str()) {
             self.types[existing as usize] = info;
         } else {
