@@ -36,12 +36,15 @@ use ftrack::{SchemaCache, Session, SessionOptions, Value};
 use ftrack_sandbox::{Sandbox, SandboxConfig, Seed, SeedData};
 use serde::Deserialize;
 
-/// Counts live heap bytes, to measure memory per cached entity.
+/// Counts live heap bytes, to measure memory per cached entity, and the
+/// allocations made (`alloc` and `realloc` calls).
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCATIONS: AtomicIsize = AtomicIsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
         unsafe { System.alloc(l) }
     }
@@ -50,6 +53,7 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(p, l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         LIVE.fetch_add(n as isize - l.size() as isize, Ordering::Relaxed);
         unsafe { System.realloc(p, l, n) }
     }
@@ -492,6 +496,14 @@ fn role_query_decode(sb: &Sandbox, agent: &ureq::Agent, options: &SessionOptions
                 .sum::<usize>()
         });
         let typed = time(runs, || bodies.iter().map(|b| typed_rows(b)).sum::<usize>());
+        // Heap allocations of one decode+merge (the same count every run).
+        let session = Session::with_options(options.clone()).unwrap();
+        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        for b in bodies {
+            session.merge_query_response(b).unwrap();
+        }
+        let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        drop(session);
         let fresh: Vec<Session> = (0..runs)
             .map(|_| Session::with_options(options.clone()).unwrap())
             .collect();
@@ -517,6 +529,10 @@ fn role_query_decode(sb: &Sandbox, agent: &ureq::Agent, options: &SessionOptions
             typed,
             "serde_json typed (derive)",
             Some(TYPED_TARGET),
+        );
+        println!(
+            "heap allocations {name}: {allocations} ({:.2} per user)",
+            allocations as f64 / n as f64
         );
     }
 }

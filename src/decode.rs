@@ -77,6 +77,7 @@ pub(crate) fn decode(bytes: &[u8], expects: &[Expect], keys: &Keys) -> serde_jso
         pks: Vec::new(),
         map: IdentityMap::default(),
         scratch: Vec::with_capacity(64),
+        refs: Vec::with_capacity(64),
     };
     // Checked as UTF-8 once, in one fast pass, rather than string by string.
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -231,7 +232,7 @@ enum Dec {
     Str(Text),
     DateTime(i64),
     Ref(u32),
-    Refs(Vec<u32>),
+    Refs(Box<[u32]>),
     Json(serde_json::Value),
     Type(u32),
 }
@@ -247,6 +248,8 @@ struct Decoder<'k> {
     pks: Vec<Box<[u32]>>,
     map: IdentityMap,
     scratch: Vec<(u32, Dec)>,
+    /// The references of the lists being decoded.
+    refs: Vec<u32>,
 }
 
 impl Decoder<'_> {
@@ -280,7 +283,7 @@ impl Decoder<'_> {
             Dec::Str(s) => J::String(s.into()),
             Dec::DateTime(t) => crate::operations::datetime_json(t),
             Dec::Ref(s) => self.reference_json(s),
-            Dec::Refs(v) => J::Array(v.into_iter().map(|s| self.reference_json(s)).collect()),
+            Dec::Refs(v) => J::Array(v.iter().map(|&s| self.reference_json(s)).collect()),
             Dec::Json(j) => j,
             Dec::Type(t) => J::String(self.types.name(t).to_owned()),
         }
@@ -387,7 +390,7 @@ impl Decoder<'_> {
                 Dec::Str(s) => Stored::Str(s),
                 Dec::DateTime(t) => Stored::DateTime(t),
                 Dec::Ref(s) => Stored::Ref(s),
-                Dec::Refs(v) => Stored::Coll(v.into_boxed_slice()),
+                Dec::Refs(v) => Stored::Coll(v),
                 Dec::Json(j) => Stored::Json(Box::new(j)),
                 Dec::Type(t) => Stored::Str(self.types.name(t).into()),
             };
@@ -632,17 +635,18 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
         Ok(Dec::Str(Text::from(v)))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Dec, A::Error> {
-        let mut refs = Vec::new();
+        // References collect on the decoder's stack (a nested list's above
+        // this one's) and leave it in one exactly sized allocation.
+        let start = self.0.refs.len();
         let mut other: Option<Vec<serde_json::Value>> = None;
         while let Some(d) = seq.next_element_seed(ValueSeed(&mut *self.0))? {
             match (d, &mut other) {
-                (Dec::Ref(s), None) => refs.push(s),
+                (Dec::Ref(s), None) => self.0.refs.push(s),
                 (d, Some(list)) => list.push(self.0.to_json(d)),
                 (d, None) => {
-                    let mut list: Vec<serde_json::Value> = std::mem::take(&mut refs)
-                        .into_iter()
-                        .map(|s| self.0.to_json(Dec::Ref(s)))
-                        .collect();
+                    let refs: Vec<u32> = self.0.refs.drain(start..).collect();
+                    let mut list: Vec<serde_json::Value> =
+                        refs.into_iter().map(|s| self.0.reference_json(s)).collect();
                     list.push(self.0.to_json(d));
                     other = Some(list);
                 }
@@ -650,7 +654,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
         }
         Ok(match other {
             Some(list) => Dec::Json(serde_json::Value::Array(list)),
-            None => Dec::Refs(refs),
+            None => Dec::Refs(self.0.refs.drain(start..).collect()),
         })
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Dec, A::Error> {
