@@ -174,8 +174,8 @@ impl Session {
                 back.append(&mut st.ops);
                 st.ops = back;
                 if sent {
-                    // Done with: what was read while it was on its way may
-                    // predate it (see Session::write_generation).
+                    // Over: what was read while it was on its way may predate
+                    // it (see Session::write_generation).
                     inner.note_write();
                 }
                 return Err(e);
