@@ -5,8 +5,9 @@
 //! A [`Session`] is `Send + Sync` and cheap to clone (an `Arc` inside); clones share
 //! one identity map, one pending batch and one HTTP connection pool. All state sits
 //! behind one internal `Mutex` that is **never held across network I/O**: a call
-//! builds its request under the lock, releases it, talks to the server, then takes
-//! the lock again to merge the answer. Auto-populate (an attribute read that sends a
+//! builds its request under the lock, releases it, talks to the server, decodes
+//! the answer (see [`crate::decode`]), then takes the lock again only to merge it.
+//! Auto-populate (an attribute read that sends a
 //! query) therefore cannot deadlock, even when another thread is using the session.
 //! Operations recorded by several threads land in one ordered batch.
 //!
