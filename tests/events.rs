@@ -586,6 +586,19 @@ fn wait_for(flag: &AtomicBool) -> bool {
     flag.load(Ordering::SeqCst)
 }
 
+/// The body of a callback that is slow on purpose: counts in `late` a start
+/// or an end that finds `gone` set, marks `entered`, sleeps 2 ms in between.
+fn slow_call(entered: &AtomicBool, gone: &AtomicBool, late: &AtomicUsize) {
+    if gone.load(Ordering::SeqCst) {
+        late.fetch_add(1, Ordering::SeqCst);
+    }
+    entered.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(2));
+    if gone.load(Ordering::SeqCst) {
+        late.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
 /// A handler for `race.tick` that marks `entered`, sleeps (so that its call
 /// is in progress while the test removes it), and counts in `late` every call
 /// that finds `gone` set. It holds `marker`, to see when it is dropped.
@@ -603,14 +616,7 @@ fn slow_handler(
     );
     Arc::new(move |_: &Event| -> HandlerResult {
         let _held = &marker;
-        if gone.load(Ordering::SeqCst) {
-            late.fetch_add(1, Ordering::SeqCst);
-        }
-        entered.store(true, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(2));
-        if gone.load(Ordering::SeqCst) {
-            late.fetch_add(1, Ordering::SeqCst);
-        }
+        slow_call(&entered, &gone, &late);
         Ok(None)
     })
 }
@@ -739,16 +745,7 @@ fn remove_callbacks_waits_for_the_dispatch_thread_and_the_logger() {
             Arc::clone(&log_gone),
             Arc::clone(&late),
         );
-        Arc::new(move |_: LogLevel, _: &str| {
-            if gone.load(Ordering::SeqCst) {
-                late.fetch_add(1, Ordering::SeqCst);
-            }
-            entered.store(true, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(2));
-            if gone.load(Ordering::SeqCst) {
-                late.fetch_add(1, Ordering::SeqCst);
-            }
-        })
+        Arc::new(move |_: LogLevel, _: &str| slow_call(&entered, &gone, &late))
     };
     let session = Session::with_options(admin_options(&sb).logger(LogLevel::Info, logger)).unwrap();
     let hub = session.event_hub();
