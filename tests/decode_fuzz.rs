@@ -466,6 +466,10 @@ fn feed(session: &Session, input: &[u8], tally: &mut Tally) {
     }));
     match outcome {
         Ok((Ok(_), read)) => {
+            // The decoder reads JSON itself: it must refuse whatever is not JSON.
+            if let Err(e) = serde_json::from_slice::<serde_json::Value>(input) {
+                fail(input, &format!("accepted a reply that is not JSON ({e})"));
+            }
             tally.ok += 1;
             tally.entities += read;
         }

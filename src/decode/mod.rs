@@ -4,8 +4,9 @@
 //! session's lock (on the threads that fetched the pages, while the session
 //! merges an earlier page):
 //!
-//! 1. [`decode`] walks the bytes once with a serde `DeserializeSeed` and needs
-//!    nothing of the session but the primary keys of the types ([`Keys`]).
+//! 1. [`decode`] walks the bytes once with its own strict JSON reader
+//!    ([`reader`]: strings without escapes borrowed from the reply, no token
+//!    or value built that is not kept) and needs nothing of the session but the primary keys of the types ([`Keys`]).
 //!    Every JSON object with `__entity_type__` lands in a page-local
 //!    [`IdentityMap`] slot as it is read: attribute and type names numbered by
 //!    the page's own interners, values in their final compact [`Stored`] form,
@@ -18,9 +19,9 @@
 //!    The schema's attribute kinds are applied here (integers of float
 //!    attributes, date-time strings).
 
-use std::fmt;
+mod reader;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use reader::{Key, Next, Number, Reader};
 
 use crate::datetime::parse_iso;
 use crate::identity_map::{IdentityMap, KEY_SEP};
@@ -69,7 +70,7 @@ pub(crate) struct Staged {
 
 /// Decodes a whole response; element `i` is decoded as `expects[i]` (JSON past
 /// the end). `keys` says how each type's entities are identified.
-pub(crate) fn decode(bytes: &[u8], expects: &[Expect], keys: &Keys) -> serde_json::Result<Staged> {
+pub(crate) fn decode(bytes: &[u8], expects: &[Expect], keys: &Keys) -> reader::Result<Staged> {
     let mut d = Decoder {
         keys,
         names: Interner::with_reserved_names(),
@@ -78,17 +79,14 @@ pub(crate) fn decode(bytes: &[u8], expects: &[Expect], keys: &Keys) -> serde_jso
         map: IdentityMap::default(),
         scratch: Vec::with_capacity(64),
         refs: Vec::with_capacity(64),
+        guesses: Guesses::new(),
     };
     // Checked as UTF-8 once, in one fast pass, rather than string by string.
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        <serde_json::Error as de::Error>::custom(format_args!(
-            "the reply is not UTF-8 (at byte {})",
-            e.valid_up_to()
-        ))
-    })?;
-    let mut de = serde_json::Deserializer::from_str(text);
-    let decoded = ResponseSeed { d: &mut d, expects }.deserialize(&mut de)?;
-    de.end()?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| reader::Error::new("the reply is not UTF-8", e.valid_up_to()))?;
+    let mut r = Reader::new(text);
+    let decoded = d.response(&mut r, expects)?;
+    r.end()?;
     Ok(Staged {
         names: d.names,
         types: d.types,
@@ -104,7 +102,7 @@ pub(crate) fn decode_into(
     map: &mut IdentityMap,
     bytes: &[u8],
     expects: &[Expect],
-) -> serde_json::Result<(Decoded, u32)> {
+) -> reader::Result<(Decoded, u32)> {
     let keys = schema.keys();
     Ok(decode(bytes, expects, &keys)?.merge(schema, map))
 }
@@ -237,6 +235,50 @@ enum Dec {
     Type(u32),
 }
 
+/// The holder of the rows of a query answer and of an operation's entity (no
+/// attribute holds them).
+const ROWS: u32 = u32::MAX - 1;
+
+/// No name: the start of an object, or no guess yet.
+const NO_NAME: u32 = u32::MAX;
+
+/// What the decoder expects next, learnt from what it read: a reply repeats
+/// the same keys in the same order object after object, and the same types
+/// under the same attributes. A guess that holds is checked against the bytes
+/// of the reply, which is cheaper than reading a string and interning it; a
+/// wrong one costs one comparison and is replaced.
+struct Guesses {
+    /// The key after a key (or at the start of an object), by the object's
+    /// context (its type once read, else its holder); direct-mapped.
+    keys: [u32; 256],
+    /// The type of an entity, by the attribute holding it; direct-mapped.
+    types: [u32; 32],
+}
+
+impl Guesses {
+    fn new() -> Guesses {
+        Guesses {
+            keys: [NO_NAME; 256],
+            types: [NO_NAME; 32],
+        }
+    }
+
+    /// The context of an object's keys: its type once known, else its holder.
+    #[inline]
+    fn context(holder: u32, ty: Option<u32>) -> usize {
+        match ty {
+            Some(t) => (t as usize).wrapping_mul(2).wrapping_add(1),
+            None => (holder as usize).wrapping_mul(2),
+        }
+    }
+
+    /// Where the guess of the key after `prev` in `context` is kept.
+    #[inline]
+    fn at(context: usize, prev: u32) -> usize {
+        (context.wrapping_mul(0x9e37) ^ (prev as usize).wrapping_mul(31)) & 255
+    }
+}
+
 /// The state of [`decode`]: ids and slots are the page's own.
 struct Decoder<'k> {
     keys: &'k Keys,
@@ -250,6 +292,7 @@ struct Decoder<'k> {
     scratch: Vec<(u32, Dec)>,
     /// The references of the lists being decoded.
     refs: Vec<u32>,
+    guesses: Guesses,
 }
 
 impl Decoder<'_> {
@@ -418,256 +461,183 @@ impl Decoder<'_> {
     }
 }
 
-struct ResponseSeed<'c, 'a> {
-    d: &'c mut Decoder<'a>,
-    expects: &'c [Expect],
-}
-
-impl<'de> DeserializeSeed<'de> for ResponseSeed<'_, '_> {
-    type Value = Decoded;
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Decoded, D::Error> {
-        de.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ResponseSeed<'_, '_> {
-    type Value = Decoded;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON array of results or an error object")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Decoded, A::Error> {
-        let mut out = Vec::with_capacity(self.expects.len());
-        loop {
-            let expect = self
-                .expects
-                .get(out.len())
-                .copied()
-                .unwrap_or(Expect::Other);
-            let next = match expect {
-                Expect::Other => seq.next_element::<IgnoredAny>()?.map(|_| Answer::Other),
-                Expect::Query => seq.next_element_seed(QuerySeed(self.d))?,
-                Expect::Data => seq.next_element_seed(DataSeed(self.d))?,
-            };
-            match next {
-                Some(a) => out.push(a),
-                None => break,
+impl Decoder<'_> {
+    /// The whole response: an array of answers, element `i` read as
+    /// `expects[i]`, or a top-level error object.
+    fn response(&mut self, r: &mut Reader<'_>, expects: &[Expect]) -> reader::Result<Decoded> {
+        match r.peek()? {
+            Next::Array => {}
+            Next::Object => {
+                return match r.json()? {
+                    serde_json::Value::Object(m) => Ok(Decoded::Error(m)),
+                    _ => unreachable!("an object was peeked"),
+                };
             }
+            _ => return Err(r.error("expected a JSON array of results or an error object")),
+        }
+        r.begin_array()?;
+        let mut out = Vec::with_capacity(expects.len());
+        while r.next_element(out.is_empty())? {
+            out.push(
+                match expects.get(out.len()).copied().unwrap_or(Expect::Other) {
+                    Expect::Other => {
+                        r.skip()?;
+                        Answer::Other
+                    }
+                    Expect::Query => self.query(r)?,
+                    Expect::Data => self.data(r)?,
+                },
+            );
         }
         Ok(Decoded::Answers(out))
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Decoded, A::Error> {
-        let mut obj = serde_json::Map::new();
-        while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
-            obj.insert(k, v);
-        }
-        Ok(Decoded::Error(obj))
-    }
-}
 
-struct QuerySeed<'c, 'a>(&'c mut Decoder<'a>);
-
-impl<'de> DeserializeSeed<'de> for QuerySeed<'_, '_> {
-    type Value = Answer;
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Answer, D::Error> {
-        de.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for QuerySeed<'_, '_> {
-    type Value = Answer;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a query result object with data and metadata")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Answer, A::Error> {
+    /// `{"data": [entities], "metadata": {"next": {"offset"}}}`.
+    fn query(&mut self, r: &mut Reader<'_>) -> reader::Result<Answer> {
         let mut slots = Vec::new();
         let mut next_offset = None;
-        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            match &*k {
-                "data" => slots = map.next_value_seed(RefListSeed(&mut *self.0))?,
+        r.begin_object()?;
+        let mut first = true;
+        while let Some(k) = r.next_key(first)? {
+            first = false;
+            match k {
+                "data" => slots = self.rows(r)?,
                 "metadata" => {
-                    let m: serde_json::Value = map.next_value()?;
+                    let m = r.json()?;
                     next_offset = m
                         .get("next")
                         .and_then(|n| n.get("offset"))
                         .and_then(|o| o.as_u64());
                 }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
+                _ => r.skip()?,
             }
         }
         Ok(Answer::Query { slots, next_offset })
     }
-}
 
-struct RefListSeed<'c, 'a>(&'c mut Decoder<'a>);
-
-impl<'de> DeserializeSeed<'de> for RefListSeed<'_, '_> {
-    type Value = Vec<u32>;
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Vec<u32>, D::Error> {
-        de.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RefListSeed<'_, '_> {
-    type Value = Vec<u32>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of entities")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u32>, A::Error> {
-        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(16));
-        while let Some(d) = seq.next_element_seed(ValueSeed(&mut *self.0))? {
-            match d {
+    /// The rows of a query answer: an array of entities, as page-local slots.
+    fn rows(&mut self, r: &mut Reader<'_>) -> reader::Result<Vec<u32>> {
+        let mut out = Vec::new();
+        r.begin_array()?;
+        while r.next_element(out.is_empty())? {
+            match self.value(r, ROWS)? {
                 Dec::Ref(s) => out.push(s),
-                _ => return Err(de::Error::custom("a query result row is not an entity")),
+                _ => return Err(r.error("a query result row is not an entity")),
             }
         }
         Ok(out)
     }
-}
 
-struct DataSeed<'c, 'a>(&'c mut Decoder<'a>);
-
-impl<'de> DeserializeSeed<'de> for DataSeed<'_, '_> {
-    type Value = Answer;
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Answer, D::Error> {
-        de.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DataSeed<'_, '_> {
-    type Value = Answer;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an operation result object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Answer, A::Error> {
-        while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if &*k == "data" {
+    /// `{"data": entity | true}`: an operation's result, its entity merged.
+    fn data(&mut self, r: &mut Reader<'_>) -> reader::Result<Answer> {
+        r.begin_object()?;
+        let mut first = true;
+        while let Some(k) = r.next_key(first)? {
+            first = false;
+            if k == "data" {
                 // Decoding merges the entity into the map; the value itself is not needed.
-                map.next_value_seed(ValueSeed(&mut *self.0))?;
+                self.value(r, ROWS)?;
             } else {
-                map.next_value::<IgnoredAny>()?;
+                r.skip()?;
             }
         }
         Ok(Answer::Data)
     }
-}
 
-struct KeySeed<'c, 'a>(&'c mut Decoder<'a>);
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_> {
-    type Value = u32;
-    #[inline]
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<u32, D::Error> {
-        de.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeySeed<'_, '_> {
-    type Value = u32;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an attribute name")
-    }
-    #[inline]
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<u32, E> {
-        Ok(self.0.names.intern(v))
-    }
-}
-
-struct TypeSeed<'c, 'a>(&'c mut Decoder<'a>);
-
-impl<'de> DeserializeSeed<'de> for TypeSeed<'_, '_> {
-    type Value = u32;
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<u32, D::Error> {
-        de.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TypeSeed<'_, '_> {
-    type Value = u32;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an entity type name")
-    }
-    #[inline]
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<u32, E> {
-        Ok(self.0.type_id(v))
-    }
-}
-
-struct ValueSeed<'c, 'a>(&'c mut Decoder<'a>);
-
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
-    type Value = Dec;
-    #[inline]
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Dec, D::Error> {
-        de.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
-    type Value = Dec;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_unit<E>(self) -> Result<Dec, E> {
-        Ok(Dec::Null)
-    }
-    fn visit_none<E>(self) -> Result<Dec, E> {
-        Ok(Dec::Null)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Dec, E> {
-        Ok(Dec::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Dec, E> {
-        Ok(Dec::Int(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Dec, E> {
-        Ok(match i64::try_from(v) {
-            Ok(i) => Dec::Int(i),
-            Err(_) => Dec::Float(v as f64),
+    /// Any value, held by attribute `holder` (or [`ROWS`]); objects with
+    /// `__entity_type__` become slots.
+    fn value(&mut self, r: &mut Reader<'_>, holder: u32) -> reader::Result<Dec> {
+        Ok(match r.peek()? {
+            Next::Object => self.object(r, holder)?,
+            Next::Array => self.array(r, holder)?,
+            Next::String => Dec::Str(Text::from(r.string()?)),
+            Next::Number => match r.number()? {
+                Number::Int(i) => Dec::Int(i),
+                Number::Float(f) => Dec::Float(f),
+            },
+            Next::Bool => Dec::Bool(r.bool()?),
+            Next::Null => {
+                r.null()?;
+                Dec::Null
+            }
         })
     }
-    fn visit_f64<E>(self, v: f64) -> Result<Dec, E> {
-        Ok(Dec::Float(v))
+
+    /// An object held by attribute `holder` (or [`ROWS`]): its keys and type
+    /// name guessed from the objects before it (see [`Guesses`]).
+    fn object(&mut self, r: &mut Reader<'_>, holder: u32) -> reader::Result<Dec> {
+        let start = self.scratch.len();
+        r.begin_object()?;
+        let mut context = Guesses::context(holder, None);
+        let mut prev = NO_NAME;
+        loop {
+            let first = prev == NO_NAME;
+            let at = Guesses::at(context, prev);
+            let guess = self.guesses.keys[at];
+            let k = if guess == NO_NAME {
+                match r.next_key(first)? {
+                    Some(k) => self.names.intern(k),
+                    None => break,
+                }
+            } else {
+                match r.next_key_guessed(first, self.names.name(guess))? {
+                    Key::Guessed => guess,
+                    Key::Other(k) => self.names.intern(k),
+                    Key::End => break,
+                }
+            };
+            self.guesses.keys[at] = k;
+            prev = k;
+            let v = if k == ATTR_ENTITY_TYPE {
+                let at = holder as usize % self.guesses.types.len();
+                let guess = self.guesses.types[at];
+                let t = match (guess, self.types.names().get(guess as usize)) {
+                    (_, Some(name)) => match r.string_guessed(name)? {
+                        None => guess,
+                        Some(other) => self.type_id(other),
+                    },
+                    _ => {
+                        let name = r.string()?;
+                        self.type_id(name)
+                    }
+                };
+                self.guesses.types[at] = t;
+                context = Guesses::context(holder, Some(t));
+                Dec::Type(t)
+            } else {
+                self.value(r, k)?
+            };
+            self.scratch.push((k, v));
+        }
+        Ok(self.finish_object(start))
     }
-    #[inline]
-    fn visit_str<E>(self, v: &str) -> Result<Dec, E> {
-        Ok(Dec::Str(Text::from(v)))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Dec, A::Error> {
+
+    fn array(&mut self, r: &mut Reader<'_>, holder: u32) -> reader::Result<Dec> {
         // References collect on the decoder's stack (a nested list's above
         // this one's) and leave it in one exactly sized allocation.
-        let start = self.0.refs.len();
+        let start = self.refs.len();
         let mut other: Option<Vec<serde_json::Value>> = None;
-        while let Some(d) = seq.next_element_seed(ValueSeed(&mut *self.0))? {
+        r.begin_array()?;
+        let mut first = true;
+        while r.next_element(first)? {
+            first = false;
+            let d = self.value(r, holder)?;
             match (d, &mut other) {
-                (Dec::Ref(s), None) => self.0.refs.push(s),
-                (d, Some(list)) => list.push(self.0.to_json(d)),
+                (Dec::Ref(s), None) => self.refs.push(s),
+                (d, Some(list)) => list.push(self.to_json(d)),
                 (d, None) => {
-                    let refs: Vec<u32> = self.0.refs.drain(start..).collect();
+                    let refs: Vec<u32> = self.refs.drain(start..).collect();
                     let mut list: Vec<serde_json::Value> =
-                        refs.into_iter().map(|s| self.0.reference_json(s)).collect();
-                    list.push(self.0.to_json(d));
+                        refs.into_iter().map(|s| self.reference_json(s)).collect();
+                    list.push(self.to_json(d));
                     other = Some(list);
                 }
             }
         }
         Ok(match other {
             Some(list) => Dec::Json(serde_json::Value::Array(list)),
-            None => Dec::Refs(self.0.refs.drain(start..).collect()),
+            None => Dec::Refs(self.refs.drain(start..).collect()),
         })
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Dec, A::Error> {
-        let start = self.0.scratch.len();
-        while let Some(k) = map.next_key_seed(KeySeed(&mut *self.0))? {
-            let v = if k == ATTR_ENTITY_TYPE {
-                Dec::Type(map.next_value_seed(TypeSeed(&mut *self.0))?)
-            } else {
-                map.next_value_seed(ValueSeed(&mut *self.0))?
-            };
-            self.0.scratch.push((k, v));
-        }
-        Ok(self.0.finish_object(start))
     }
 }
 
@@ -795,7 +765,7 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert!(e.to_string().contains("not UTF-8 (at byte 11)"), "{e}");
+        assert_eq!(e.to_string(), "the reply is not UTF-8 at byte 11");
     }
 
     #[test]
