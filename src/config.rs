@@ -202,8 +202,9 @@ impl SessionOptions {
     /// says more rows follow, the next pages are requested `n - 1` ahead at the
     /// offsets paging will ask for, so the server's latency and its work
     /// overlap with decoding. A page requested ahead is also decoded on the
-    /// thread that fetched it, while the calling thread merges the pages
-    /// before it into the cache in order. At the end of a result at most
+    /// thread that fetched it (up to `n - 1` such threads per query, each
+    /// taking one page after another), while the calling thread merges the
+    /// pages before it into the cache in order. At the end of a result at most
     /// `n - 1` requests for pages past it were sent (they answer no rows).
     pub fn max_concurrent_pages(mut self, n: usize) -> Self {
         self.max_concurrent_pages = n.max(1);
