@@ -167,13 +167,30 @@ fn tag_of(hash: u64) -> u32 {
     (hash >> 32) as u32
 }
 
+/// The hash of a key's text alone, without its type: what the decoder
+/// computes for each entity while decoding a page away from the session's
+/// lock, so that merging the page does not hash its keys again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TextHash(u64);
+
+/// The [`TextHash`] of `key`.
+#[inline]
+pub(crate) fn text_hash(key: &str) -> TextHash {
+    let mut h = FastHasher::default();
+    h.write(key.as_bytes());
+    TextHash(h.finish())
+}
+
+/// The index hash of (type, key text).
+#[inline]
+fn key_hash_of(ty: u32, text: TextHash) -> u64 {
+    // Spread the bits: buckets are picked from the high bits.
+    (text.0 ^ u64::from(ty).wrapping_mul(0x517c_c1b7_2722_0a95)).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 #[inline]
 fn key_hash(ty: u32, key: &str) -> u64 {
-    let mut h = FastHasher::default();
-    h.write_u32(ty);
-    h.write(key.as_bytes());
-    // Spread the bits: buckets are picked from the high bits.
-    h.finish().wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    key_hash_of(ty, text_hash(key))
 }
 
 impl KeyIndex {
@@ -298,8 +315,22 @@ impl IdentityMap {
         ty: u32,
         key: K,
     ) -> (u32, bool) {
+        let text = text_hash(key.as_ref());
+        self.get_or_insert_hashed(ty, key, text)
+    }
+
+    /// [`IdentityMap::get_or_insert_key`] with the [`TextHash`] of `key`
+    /// already computed.
+    #[inline]
+    pub(crate) fn get_or_insert_hashed<K: AsRef<str> + Into<Box<str>>>(
+        &mut self,
+        ty: u32,
+        key: K,
+        text: TextHash,
+    ) -> (u32, bool) {
+        debug_assert_eq!(text.0, text_hash(key.as_ref()).0);
         self.index.reserve_one();
-        let hash = key_hash(ty, key.as_ref());
+        let hash = key_hash_of(ty, text);
         let bucket = match self.index.probe(&self.slots, ty, key.as_ref(), hash) {
             Ok(i) => return (self.index.buckets[i].0 - 1, false),
             Err(i) => i,

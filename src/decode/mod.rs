@@ -24,7 +24,7 @@ mod reader;
 use reader::{Key, Next, Number, Reader};
 
 use crate::datetime::parse_iso;
-use crate::identity_map::{IdentityMap, KEY_SEP};
+use crate::identity_map::{IdentityMap, KEY_SEP, TextHash, text_hash};
 use crate::schema::{ATTR_ENTITY_TYPE, ATTR_TYPE, ATTR_VALUE, AttrKind, Interner, Keys, Schema};
 use crate::value::{Stored, Text};
 
@@ -64,6 +64,8 @@ pub(crate) struct Staged {
     names: Interner,
     types: Interner,
     map: IdentityMap,
+    /// The [`TextHash`] of each slot's key, by slot.
+    hashes: Vec<TextHash>,
     /// The answers; query rows are slots of `map`.
     decoded: Decoded,
 }
@@ -77,6 +79,7 @@ pub(crate) fn decode(bytes: &[u8], expects: &[Expect], keys: &Keys) -> reader::R
         types: Interner::default(),
         pks: Vec::new(),
         map: IdentityMap::default(),
+        hashes: Vec::new(),
         scratch: Vec::with_capacity(64),
         refs: Vec::with_capacity(64),
         guesses: Guesses::new(),
@@ -91,6 +94,7 @@ pub(crate) fn decode(bytes: &[u8], expects: &[Expect], keys: &Keys) -> reader::R
         names: d.names,
         types: d.types,
         map: d.map,
+        hashes: d.hashes,
         decoded,
     })
 }
@@ -131,8 +135,10 @@ impl Staged {
         let mut local = self.map.slots;
         map.reserve(local.len());
         let mut slot = Vec::with_capacity(local.len());
-        for s in &mut local {
-            let (g, _) = map.get_or_insert_key(ty[s.ty as usize], std::mem::take(&mut s.key));
+        assert_eq!(self.hashes.len(), local.len(), "one key hash per slot");
+        for (s, &text) in local.iter_mut().zip(&self.hashes) {
+            let key = std::mem::take(&mut s.key);
+            let (g, _) = map.get_or_insert_hashed(ty[s.ty as usize], key, text);
             map.note(result, g);
             map.touch(g);
             slot.push(g);
@@ -231,7 +237,8 @@ enum Dec {
     DateTime(i64),
     Ref(u32),
     Refs(Box<[u32]>),
-    Json(serde_json::Value),
+    /// Boxed: a value is returned and stored often, plain JSON is rare.
+    Json(Box<serde_json::Value>),
     Type(u32),
 }
 
@@ -289,6 +296,8 @@ struct Decoder<'k> {
     /// Type id → the ids of its primary-key attributes.
     pks: Vec<Box<[u32]>>,
     map: IdentityMap,
+    /// The [`TextHash`] of each slot's key, by slot.
+    hashes: Vec<TextHash>,
     scratch: Vec<(u32, Dec)>,
     /// The references of the lists being decoded.
     refs: Vec<u32>,
@@ -327,7 +336,7 @@ impl Decoder<'_> {
             Dec::DateTime(t) => crate::operations::datetime_json(t),
             Dec::Ref(s) => self.reference_json(s),
             Dec::Refs(v) => J::Array(v.iter().map(|&s| self.reference_json(s)).collect()),
-            Dec::Json(j) => j,
+            Dec::Json(j) => *j,
             Dec::Type(t) => J::String(self.types.name(t).to_owned()),
         }
     }
@@ -354,7 +363,7 @@ impl Decoder<'_> {
             let k = self.names.name(a).to_owned();
             obj.insert(k, self.to_json(d));
         }
-        Dec::Json(serde_json::Value::Object(obj))
+        Dec::Json(Box::new(serde_json::Value::Object(obj)))
     }
 
     fn datetime_wrapper(&self, start: usize) -> Option<Dec> {
@@ -408,7 +417,11 @@ impl Decoder<'_> {
             (None, Some(o)) => o,
             _ => &composite,
         };
-        let (slot, _new) = self.map.get_or_insert(ty, key);
+        let text = text_hash(key);
+        let (slot, new) = self.map.get_or_insert_hashed(ty, key, text);
+        if new {
+            self.hashes.push(text);
+        }
         // A slot seen for the first time gets its attributes in one exactly
         // sized allocation; a known one is updated in place.
         let fresh = self.map.slots[slot as usize].remote.is_empty();
@@ -434,7 +447,7 @@ impl Decoder<'_> {
                 Dec::DateTime(t) => Stored::DateTime(t),
                 Dec::Ref(s) => Stored::Ref(s),
                 Dec::Refs(v) => Stored::Coll(v),
-                Dec::Json(j) => Stored::Json(Box::new(j)),
+                Dec::Json(j) => Stored::Json(j),
                 Dec::Type(t) => Stored::Str(self.types.name(t).into()),
             };
             if fresh {
@@ -635,7 +648,7 @@ impl Decoder<'_> {
             }
         }
         Ok(match other {
-            Some(list) => Dec::Json(serde_json::Value::Array(list)),
+            Some(list) => Dec::Json(Box::new(serde_json::Value::Array(list))),
             None => Dec::Refs(self.refs.drain(start..).collect()),
         })
     }

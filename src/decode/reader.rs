@@ -16,26 +16,21 @@ use std::fmt;
 /// serde_json reads).
 pub(crate) const MAX_DEPTH: u32 = 127;
 
-/// Why a reply could not be read, and at which byte.
+/// Why a reply could not be read, and at which byte. Boxed, so that the
+/// results the decoder passes around stay as small as their values.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Error {
-    what: String,
-    at: usize,
-}
+pub(crate) struct Error(Box<(String, usize)>);
 
 impl Error {
     /// An error about the reply at byte `at`.
     pub(crate) fn new(what: impl Into<String>, at: usize) -> Error {
-        Error {
-            what: what.into(),
-            at,
-        }
+        Error(Box::new((what.into(), at)))
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}", self.what, self.at)
+        write!(f, "{} at byte {}", self.0.0, self.0.1)
     }
 }
 
