@@ -190,6 +190,86 @@ impl From<Text> for String {
     }
 }
 
+/// What fills the second inline place of a [`Refs`] holding one slot (no
+/// identity map has that many slots).
+const NO_REF: u32 = u32::MAX;
+
+/// The slots of a collection as stored in the identity map: one or two inline
+/// (most users hold one role, most links are few), none or more boxed with no
+/// spare capacity (an empty box allocates nothing). 16 bytes with no tag of
+/// its own (the box's pointer is never null, so that is the niche), which
+/// keeps a [`Stored`] at 24 bytes.
+#[derive(Clone)]
+pub(crate) enum Refs {
+    /// None, or more than two.
+    Heap(Box<[u32]>),
+    /// One or two; one when the second is `NO_REF`.
+    Inline([u32; 2]),
+}
+
+impl std::ops::Deref for Refs {
+    type Target = [u32];
+    #[inline]
+    fn deref(&self) -> &[u32] {
+        match self {
+            Refs::Inline(r) if r[1] == NO_REF => &r[..1],
+            Refs::Inline(r) => r,
+            Refs::Heap(r) => r,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Refs {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut [u32] {
+        match self {
+            Refs::Inline(r) => {
+                let n = if r[1] == NO_REF { 1 } else { 2 };
+                &mut r[..n]
+            }
+            Refs::Heap(r) => r,
+        }
+    }
+}
+
+impl From<&[u32]> for Refs {
+    #[inline]
+    fn from(s: &[u32]) -> Self {
+        match *s {
+            [one] => Refs::Inline([one, NO_REF]),
+            [a, b] => Refs::Inline([a, b]),
+            _ => Refs::Heap(s.into()),
+        }
+    }
+}
+
+impl From<Vec<u32>> for Refs {
+    fn from(v: Vec<u32>) -> Self {
+        match v.len() {
+            1 | 2 => Refs::from(&v[..]),
+            _ => Refs::Heap(v.into_boxed_slice()),
+        }
+    }
+}
+
+impl FromIterator<u32> for Refs {
+    fn from_iter<I: IntoIterator<Item = u32>>(iter: I) -> Self {
+        Refs::from(iter.into_iter().collect::<Vec<u32>>())
+    }
+}
+
+impl PartialEq for Refs {
+    fn eq(&self, other: &Refs) -> bool {
+        **self == **other
+    }
+}
+
+impl std::fmt::Debug for Refs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// Compact storage of a value inside the identity map: references are slot
 /// indices, strings are [`Text`] (short ones inline, no spare capacity).
 #[derive(Debug, Clone, PartialEq)]
@@ -201,7 +281,7 @@ pub(crate) enum Stored {
     Str(Text),
     DateTime(i64),
     Ref(u32),
-    Coll(Box<[u32]>),
+    Coll(Refs),
     Json(Box<serde_json::Value>),
 }
 
@@ -213,6 +293,20 @@ mod tests {
     fn compact_sizes_and_text_round_trips() {
         assert_eq!(std::mem::size_of::<Text>(), 24);
         assert_eq!(std::mem::size_of::<Stored>(), 24);
+        assert_eq!(std::mem::size_of::<Refs>(), 16);
+        for n in [0usize, 1, 2, 3, 9] {
+            let v: Vec<u32> = (10..10 + n as u32).collect();
+            let r = Refs::from(v.clone());
+            assert_eq!(&*r, &v[..]);
+            assert_eq!(matches!(r, Refs::Inline(..)), (1..=2).contains(&n));
+            assert_eq!(r, v.iter().copied().collect::<Refs>());
+            assert_eq!(r, Refs::from(&v[..]));
+            assert_eq!(format!("{r:?}"), format!("{v:?}"));
+            let mut m = r.clone();
+            m.iter_mut().for_each(|s| *s += 1);
+            assert_eq!(m.len(), n);
+            assert!(n == 0 || m != r);
+        }
         for s in [
             "",
             "user",

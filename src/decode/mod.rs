@@ -26,7 +26,7 @@ use reader::{Key, Next, Number, Reader};
 use crate::datetime::parse_iso;
 use crate::identity_map::{IdentityMap, KEY_SEP, TextHash, text_hash};
 use crate::schema::{ATTR_ENTITY_TYPE, ATTR_TYPE, ATTR_VALUE, AttrKind, Interner, Keys, Schema};
-use crate::value::{Stored, Text};
+use crate::value::{Refs, Stored, Text};
 
 /// What the element at one position of the response is expected to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,7 +236,7 @@ enum Dec {
     Str(Text),
     DateTime(i64),
     Ref(u32),
-    Refs(Box<[u32]>),
+    Refs(Refs),
     /// Boxed: a value is returned and stored often, plain JSON is rare.
     Json(Box<serde_json::Value>),
     Type(u32),
@@ -649,7 +649,11 @@ impl Decoder<'_> {
         }
         Ok(match other {
             Some(list) => Dec::Json(Box::new(serde_json::Value::Array(list))),
-            None => Dec::Refs(self.refs.drain(start..).collect()),
+            None => {
+                let refs = Refs::from(&self.refs[start..]);
+                self.refs.truncate(start);
+                Dec::Refs(refs)
+            }
         })
     }
 }

@@ -333,7 +333,7 @@ pub(super) fn json_to_stored(
                     )
                 })?);
             }
-            Stored::Coll(out.into_boxed_slice())
+            Stored::Coll(out.into())
         }
         (Some(AttrKind::DateTime), J::String(s)) => Stored::DateTime(
             crate::datetime::parse_iso(s)

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::identity_map::SlotState;
 use crate::query;
 use crate::schema::AttrKind;
-use crate::value::{Stored, Value};
+use crate::value::{Refs, Stored, Value};
 
 /// What appending to or removing from a derived collection does; implemented by
 /// the layer that registers the collection.
@@ -314,7 +314,7 @@ impl Inner {
                     if let Some(s) = st.map.find(tid, k) {
                         let slot = &mut st.map.slots[s as usize];
                         if slot.get(through).is_none() {
-                            slot.set_remote(through, Stored::Coll(Box::new([])));
+                            slot.set_remote(through, Stored::Coll(Refs::from(&[][..])));
                         }
                     }
                 }
