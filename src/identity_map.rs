@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::hash::Hasher;
+use std::sync::Arc;
 
 use crate::schema::FastHasher;
 use crate::value::Stored;
@@ -25,7 +26,7 @@ pub(crate) enum SlotState {
 pub(crate) struct Slot {
     pub ty: u32,
     /// Primary-key values joined by [`KEY_SEP`] (just the value for single keys).
-    pub key: Box<str>,
+    pub key: Arc<str>,
     pub remote: Attrs,
     pub local: Vec<(u32, Stored)>,
     /// The result (response) this entity last arrived in.
@@ -310,7 +311,7 @@ impl IdentityMap {
     /// [`IdentityMap::get_or_insert`] with a key the caller may own: a new
     /// slot keeps an owned key as it is, no copy is made.
     #[inline]
-    pub(crate) fn get_or_insert_key<K: AsRef<str> + Into<Box<str>>>(
+    pub(crate) fn get_or_insert_key<K: AsRef<str> + Into<Arc<str>>>(
         &mut self,
         ty: u32,
         key: K,
@@ -322,7 +323,7 @@ impl IdentityMap {
     /// [`IdentityMap::get_or_insert_key`] with the [`TextHash`] of `key`
     /// already computed.
     #[inline]
-    pub(crate) fn get_or_insert_hashed<K: AsRef<str> + Into<Box<str>>>(
+    pub(crate) fn get_or_insert_hashed<K: AsRef<str> + Into<Arc<str>>>(
         &mut self,
         ty: u32,
         key: K,

@@ -1,6 +1,8 @@
 //! Attribute values: the public [`Value`] and the compact storage used inside the
 //! identity map.
 
+use std::sync::Arc;
+
 use crate::entity::Entity;
 
 /// The value of an entity attribute.
@@ -106,14 +108,25 @@ const INLINE: usize = 22;
 
 /// A string as stored in the identity map: up to 22 bytes inline (user names,
 /// codes, enum-like values such as `resource_type`), longer ones boxed with no
-/// spare capacity. 24 bytes, and a [`Stored`] holding it stays 24 bytes too
-/// (the variant tag is a niche the enclosing enum reuses).
-#[derive(Clone, PartialEq)]
+/// spare capacity, or shared with the entity's key (an `id` is both the key
+/// of its slot and an attribute value, kept once). 24 bytes, and a [`Stored`]
+/// holding it stays 24 bytes too (the variant tag is a niche the enclosing
+/// enum reuses). Equal when the texts are.
+#[derive(Clone)]
 pub(crate) enum Text {
-    /// Length and bytes (zero-filled past the length, so equality is bytewise).
+    /// Length and bytes (zero-filled past the length).
     Inline(u8, [u8; INLINE]),
     /// A longer string.
     Heap(Box<str>),
+    /// A longer string shared with a slot's key.
+    Shared(Arc<str>),
+}
+
+impl PartialEq for Text {
+    #[inline]
+    fn eq(&self, other: &Text) -> bool {
+        self.as_str() == other.as_str()
+    }
 }
 
 impl Text {
@@ -124,6 +137,17 @@ impl Text {
             // SAFETY: the bytes were copied from a `&str` of exactly this length.
             Text::Inline(n, b) => unsafe { std::str::from_utf8_unchecked(&b[..*n as usize]) },
             Text::Heap(s) => s,
+            Text::Shared(s) => s,
+        }
+    }
+
+    /// `key` as a text: shared when it is longer than fits inline.
+    #[inline]
+    pub(crate) fn shared(key: &Arc<str>) -> Text {
+        if key.len() <= INLINE {
+            Text::from(&**key)
+        } else {
+            Text::Shared(Arc::clone(key))
         }
     }
 }
@@ -185,7 +209,7 @@ impl From<Text> for String {
     fn from(t: Text) -> Self {
         match t {
             Text::Heap(s) => s.into_string(),
-            inline => inline.as_str().to_owned(),
+            other => other.as_str().to_owned(),
         }
     }
 }
@@ -320,6 +344,11 @@ mod tests {
             assert_eq!(Text::from(Box::<str>::from(s)), t);
             assert_eq!(String::from(t.clone()), s);
             assert_eq!(matches!(t, Text::Inline(..)), s.len() <= INLINE);
+            let key: Arc<str> = s.into();
+            let shared = Text::shared(&key);
+            assert_eq!(shared, t);
+            assert_eq!(matches!(shared, Text::Shared(..)), s.len() > INLINE);
+            assert_eq!(String::from(shared), s);
         }
     }
 }

@@ -228,18 +228,32 @@ enum Convert {
 }
 
 /// A value while it is being decoded.
-enum Dec {
+enum Dec<'a> {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(Text),
+    /// A string without escapes, as it is in the reply: copied only once it
+    /// is known where it goes (an entity's `id` shares its slot's key).
+    Slice(&'a str),
     DateTime(i64),
     Ref(u32),
     Refs(Refs),
     /// Boxed: a value is returned and stored often, plain JSON is rare.
     Json(Box<serde_json::Value>),
     Type(u32),
+}
+
+impl Dec<'_> {
+    /// The text of a string value.
+    fn text(&self) -> Option<&str> {
+        match self {
+            Dec::Str(s) => Some(s),
+            Dec::Slice(s) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 /// The holder of the rows of a query answer and of an operation's entity (no
@@ -287,7 +301,7 @@ impl Guesses {
 }
 
 /// The state of [`decode`]: ids and slots are the page's own.
-struct Decoder<'k> {
+struct Decoder<'k, 'a> {
     keys: &'k Keys,
     /// Attribute names.
     names: Interner,
@@ -298,13 +312,13 @@ struct Decoder<'k> {
     map: IdentityMap,
     /// The [`TextHash`] of each slot's key, by slot.
     hashes: Vec<TextHash>,
-    scratch: Vec<(u32, Dec)>,
+    scratch: Vec<(u32, Dec<'a>)>,
     /// The references of the lists being decoded.
     refs: Vec<u32>,
     guesses: Guesses,
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'_, 'a> {
     /// The id of the type named `name`, its primary key looked up the first time.
     fn type_id(&mut self, name: &str) -> u32 {
         let t = self.types.intern(name);
@@ -325,7 +339,7 @@ impl Decoder<'_> {
         crate::operations::reference_json_of(self.types.name(s.ty), pk, &s.key)
     }
 
-    fn to_json(&self, d: Dec) -> serde_json::Value {
+    fn to_json(&self, d: Dec<'a>) -> serde_json::Value {
         use serde_json::Value as J;
         match d {
             Dec::Null => J::Null,
@@ -333,6 +347,7 @@ impl Decoder<'_> {
             Dec::Int(i) => J::from(i),
             Dec::Float(f) => J::from(f),
             Dec::Str(s) => J::String(s.into()),
+            Dec::Slice(s) => J::String(s.to_owned()),
             Dec::DateTime(t) => crate::operations::datetime_json(t),
             Dec::Ref(s) => self.reference_json(s),
             Dec::Refs(v) => J::Array(v.iter().map(|&s| self.reference_json(s)).collect()),
@@ -342,7 +357,7 @@ impl Decoder<'_> {
     }
 
     /// Finishes the object whose entries are `scratch[start..]`.
-    fn finish_object(&mut self, start: usize) -> Dec {
+    fn finish_object(&mut self, start: usize) -> Dec<'a> {
         let entries = &self.scratch[start..];
         let ty = entries.iter().find_map(|(a, d)| match d {
             Dec::Type(t) if *a == ATTR_ENTITY_TYPE => Some(*t),
@@ -366,7 +381,7 @@ impl Decoder<'_> {
         Dec::Json(Box::new(serde_json::Value::Object(obj)))
     }
 
-    fn datetime_wrapper(&self, start: usize) -> Option<Dec> {
+    fn datetime_wrapper(&self, start: usize) -> Option<Dec<'a>> {
         let entries = &self.scratch[start..];
         if entries.len() != 2 {
             return None;
@@ -375,8 +390,8 @@ impl Decoder<'_> {
         let mut value = None;
         for (a, d) in entries {
             match (*a, d) {
-                (ATTR_TYPE, Dec::Str(s)) if &**s == "datetime" || &**s == "date" => is_dt = true,
-                (ATTR_VALUE, Dec::Str(s)) => value = Some(s),
+                (ATTR_TYPE, d) if matches!(d.text(), Some("datetime" | "date")) => is_dt = true,
+                (ATTR_VALUE, d) if d.text().is_some() => value = d.text(),
                 (ATTR_VALUE, Dec::Null) => return is_dt.then_some(Dec::Null),
                 _ => {}
             }
@@ -395,9 +410,9 @@ impl Decoder<'_> {
         let mut owned_single: Option<String> = None;
         for (i, pk) in pk_ids.iter().enumerate() {
             let v = entries.iter().find(|(a, _)| a == pk).map(|(_, d)| d)?;
-            let s: std::borrow::Cow<'_, str> = match v {
-                Dec::Str(s) => std::borrow::Cow::Borrowed(&**s),
-                Dec::Int(n) => std::borrow::Cow::Owned(n.to_string()),
+            let s: std::borrow::Cow<'_, str> = match (v.text(), v) {
+                (Some(t), _) => std::borrow::Cow::Borrowed(t),
+                (None, Dec::Int(n)) => std::borrow::Cow::Owned(n.to_string()),
                 _ => return None,
             };
             if pk_ids.len() == 1 {
@@ -422,6 +437,11 @@ impl Decoder<'_> {
         if new {
             self.hashes.push(text);
         }
+        // The attribute whose value is the whole key, kept once for both.
+        let key_attr = match **pk_ids {
+            [a] => a,
+            _ => NO_NAME,
+        };
         // A slot seen for the first time gets its attributes in one exactly
         // sized allocation; a known one is updated in place.
         let fresh = self.map.slots[slot as usize].remote.is_empty();
@@ -444,6 +464,14 @@ impl Decoder<'_> {
                 Dec::Int(i) => Stored::Int(i),
                 Dec::Float(f) => Stored::Float(f),
                 Dec::Str(s) => Stored::Str(s),
+                Dec::Slice(s) => {
+                    let key = &self.map.slots[slot as usize].key;
+                    Stored::Str(if attr == key_attr && **key == *s {
+                        Text::shared(key)
+                    } else {
+                        Text::from(s)
+                    })
+                }
                 Dec::DateTime(t) => Stored::DateTime(t),
                 Dec::Ref(s) => Stored::Ref(s),
                 Dec::Refs(v) => Stored::Coll(v),
@@ -474,10 +502,10 @@ impl Decoder<'_> {
     }
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'_, 'a> {
     /// The whole response: an array of answers, element `i` read as
     /// `expects[i]`, or a top-level error object.
-    fn response(&mut self, r: &mut Reader<'_>, expects: &[Expect]) -> reader::Result<Decoded> {
+    fn response(&mut self, r: &mut Reader<'a>, expects: &[Expect]) -> reader::Result<Decoded> {
         match r.peek()? {
             Next::Array => {}
             Next::Object => {
@@ -506,7 +534,7 @@ impl Decoder<'_> {
     }
 
     /// `{"data": [entities], "metadata": {"next": {"offset"}}}`.
-    fn query(&mut self, r: &mut Reader<'_>) -> reader::Result<Answer> {
+    fn query(&mut self, r: &mut Reader<'a>) -> reader::Result<Answer> {
         let mut slots = Vec::new();
         let mut next_offset = None;
         r.begin_object()?;
@@ -529,7 +557,7 @@ impl Decoder<'_> {
     }
 
     /// The rows of a query answer: an array of entities, as page-local slots.
-    fn rows(&mut self, r: &mut Reader<'_>) -> reader::Result<Vec<u32>> {
+    fn rows(&mut self, r: &mut Reader<'a>) -> reader::Result<Vec<u32>> {
         let mut out = Vec::new();
         r.begin_array()?;
         while r.next_element(out.is_empty())? {
@@ -542,7 +570,7 @@ impl Decoder<'_> {
     }
 
     /// `{"data": entity | true}`: an operation's result, its entity merged.
-    fn data(&mut self, r: &mut Reader<'_>) -> reader::Result<Answer> {
+    fn data(&mut self, r: &mut Reader<'a>) -> reader::Result<Answer> {
         r.begin_object()?;
         let mut first = true;
         while let Some(k) = r.next_key(first)? {
@@ -559,11 +587,14 @@ impl Decoder<'_> {
 
     /// Any value, held by attribute `holder` (or [`ROWS`]); objects with
     /// `__entity_type__` become slots.
-    fn value(&mut self, r: &mut Reader<'_>, holder: u32) -> reader::Result<Dec> {
+    fn value(&mut self, r: &mut Reader<'a>, holder: u32) -> reader::Result<Dec<'a>> {
         Ok(match r.peek()? {
             Next::Object => self.object(r, holder)?,
             Next::Array => self.array(r, holder)?,
-            Next::String => Dec::Str(Text::from(r.string()?)),
+            Next::String => match r.string_in_reply()? {
+                Some(s) => Dec::Slice(s),
+                None => Dec::Str(Text::from(r.unescaped())),
+            },
             Next::Number => match r.number()? {
                 Number::Int(i) => Dec::Int(i),
                 Number::Float(f) => Dec::Float(f),
@@ -578,7 +609,7 @@ impl Decoder<'_> {
 
     /// An object held by attribute `holder` (or [`ROWS`]): its keys and type
     /// name guessed from the objects before it (see [`Guesses`]).
-    fn object(&mut self, r: &mut Reader<'_>, holder: u32) -> reader::Result<Dec> {
+    fn object(&mut self, r: &mut Reader<'a>, holder: u32) -> reader::Result<Dec<'a>> {
         let start = self.scratch.len();
         r.begin_object()?;
         let mut context = Guesses::context(holder, None);
@@ -625,7 +656,7 @@ impl Decoder<'_> {
         Ok(self.finish_object(start))
     }
 
-    fn array(&mut self, r: &mut Reader<'_>, holder: u32) -> reader::Result<Dec> {
+    fn array(&mut self, r: &mut Reader<'a>, holder: u32) -> reader::Result<Dec<'a>> {
         // References collect on the decoder's stack (a nested list's above
         // this one's) and leave it in one exactly sized allocation.
         let start = self.refs.len();
@@ -771,6 +802,44 @@ mod tests {
                 {"who": {"__entity_type__": "Metadata", "parent_id": "u1", "key": "k"}}
             ))))
         );
+    }
+
+    #[test]
+    fn an_entity_id_is_kept_once_with_its_key() {
+        let mut s = schema();
+        let mut m = IdentityMap::default();
+        let id = "7a9ab4f8-c349-3da3-8eca-892ab89d8981";
+        let rows = |body: String, s: &mut Schema, m: &mut IdentityMap| {
+            let (out, _) = decode_into(s, m, body.as_bytes(), &[Expect::Query]).unwrap();
+            let Decoded::Answers(mut a) = out else {
+                panic!()
+            };
+            let Answer::Query { slots, .. } = a.swap_remove(0) else {
+                panic!()
+            };
+            slots
+        };
+        let plain =
+            format!(r#"[{{"data":[{{"__entity_type__":"User","id":"{id}","username":"{id}"}}]}}]"#);
+        let first = rows(plain, &mut s, &mut m)[0];
+        let (id_attr, username) = (s.attrs.get("id").unwrap(), s.attrs.get("username").unwrap());
+        let slot = &m.slots[first as usize];
+        match slot.get(id_attr) {
+            Some(Stored::Str(Text::Shared(shared))) => {
+                assert!(std::sync::Arc::ptr_eq(shared, &slot.key))
+            }
+            other => panic!("the id is not shared with the key: {other:?}"),
+        }
+        // Another attribute with the same text is a copy of its own.
+        assert!(matches!(slot.get(username), Some(Stored::Str(Text::Heap(t))) if &**t == id));
+        // The escaped spelling of the same id is the same entity, the same id.
+        let escaped = format!(
+            r#"[{{"data":[{{"__entity_type__":"User","id":"\u0037{}"}}]}}]"#,
+            &id[1..]
+        );
+        assert_eq!(rows(escaped, &mut s, &mut m), [first]);
+        let slot = &m.slots[first as usize];
+        assert_eq!(slot.get(id_attr), Some(&Stored::Str(Text::from(id))));
     }
 
     #[test]

@@ -303,6 +303,23 @@ impl<'a> Reader<'a> {
         Ok(self.resolve(range))
     }
 
+    /// Reads a string: `Some` with its text, borrowed for as long as the
+    /// reply, when it has no escapes; `None` when it had escapes, its text
+    /// then being [`Reader::unescaped`] until the next string is read.
+    pub(crate) fn string_in_reply(&mut self) -> Result<Option<&'a str>> {
+        self.skip_space();
+        if self.bytes().get(self.pos) != Some(&b'"') {
+            return Err(self.unexpected("a string"));
+        }
+        let text = self.text;
+        Ok(self.string_range()?.map(|(start, end)| &text[start..end]))
+    }
+
+    /// The text of the last string read that had escapes.
+    pub(crate) fn unescaped(&self) -> &str {
+        &self.unescaped
+    }
+
     /// Reads a string that is likely `guess`: `None` when it is (compared
     /// with the bytes of the reply, not read), its text otherwise.
     pub(crate) fn string_guessed(&mut self, guess: &str) -> Result<Option<&str>> {
