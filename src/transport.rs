@@ -28,6 +28,10 @@ use crate::config::{Credentials, SessionOptions};
 use crate::error::{Error, Result};
 use crate::hooks::{self, Hooks, LogLevel};
 
+/// The largest reply buffer allocated up front from a Content-Length (a
+/// bigger reply grows its buffer as it arrives, up to the reply limit).
+const PRESIZE_MAX: u64 = 16 << 20;
+
 /// Whether a batch only reads (safe to send twice) or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Idempotence {
@@ -282,22 +286,32 @@ impl Transport {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .and_then(retry_after);
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(self.max_reply_bytes)
-            .read_to_vec()
-            .map_err(|e| {
-                let mut f = self.failure(e);
-                f.never_sent = false;
-                if let Error::Connection(m) = &mut f.error {
-                    *m = format!(
-                        "the connection to {} broke while reading the reply (HTTP {status}): {m}",
-                        crate::config::redact_url(&self.creds.server_url)
-                    );
-                }
-                f
-            })?;
+        // Sized from Content-Length (within the reply limit, and at most
+        // PRESIZE_MAX, whatever a server announces): a page is read without
+        // growing and copying its buffer a dozen times.
+        let announced = resp.body().content_length().unwrap_or(0);
+        let mut body =
+            Vec::with_capacity(announced.min(self.max_reply_bytes).min(PRESIZE_MAX) as usize);
+        std::io::Read::read_to_end(
+            &mut resp
+                .body_mut()
+                .with_config()
+                .limit(self.max_reply_bytes)
+                .reader(),
+            &mut body,
+        )
+        .map_err(ureq::Error::from)
+        .map_err(|e| {
+            let mut f = self.failure(e);
+            f.never_sent = false;
+            if let Error::Connection(m) = &mut f.error {
+                *m = format!(
+                    "the connection to {} broke while reading the reply (HTTP {status}): {m}",
+                    crate::config::redact_url(&self.creds.server_url)
+                );
+            }
+            f
+        })?;
         Ok(RawReply {
             status,
             body,
