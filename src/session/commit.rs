@@ -117,7 +117,7 @@ impl Session {
     /// One exception: when the server answers with a list of results (so it
     /// applied the batch) whose entities cannot be merged, the operations have
     /// been applied and leave the batch, and the call returns
-    /// [`Error::Protocol`](crate::Error::Protocol) whose message says so; query
+    /// [`Error::Protocol`] whose message says so; query
     /// the entities again. Committing again would apply them twice.
     pub fn commit(&self) -> Result<()> {
         let inner = &self.inner;
