@@ -178,22 +178,23 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn descend(&mut self) -> Result<()> {
+    /// Reads `{`: then [`Reader::next_key`] until it says the object ended.
+    pub(crate) fn begin_object(&mut self) -> Result<()> {
+        self.open(b'{', "`{`")
+    }
+
+    /// Reads the `{` or `[` that opens a container, one level deeper.
+    fn open(&mut self, bracket: u8, what: &str) -> Result<()> {
+        self.skip_space();
+        if self.bytes().get(self.pos) != Some(&bracket) {
+            return Err(self.unexpected(what));
+        }
+        self.pos += 1;
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(self.error(format!("nested deeper than {MAX_DEPTH} levels")));
         }
         Ok(())
-    }
-
-    /// Reads `{`: then [`Reader::next_key`] until it says the object ended.
-    pub(crate) fn begin_object(&mut self) -> Result<()> {
-        self.skip_space();
-        if self.bytes().get(self.pos) != Some(&b'{') {
-            return Err(self.unexpected("`{`"));
-        }
-        self.pos += 1;
-        self.descend()
     }
 
     /// The next key of the object being read (its value is to be read next),
@@ -266,12 +267,7 @@ impl<'a> Reader<'a> {
 
     /// Reads `[`: then [`Reader::next_element`] before each element.
     pub(crate) fn begin_array(&mut self) -> Result<()> {
-        self.skip_space();
-        if self.bytes().get(self.pos) != Some(&b'[') {
-            return Err(self.unexpected("`[`"));
-        }
-        self.pos += 1;
-        self.descend()
+        self.open(b'[', "`[`")
     }
 
     /// Whether another element follows in the array being read (then it is to
