@@ -358,8 +358,8 @@ type Job<'j> = Box<dyn FnOnce() + Send + 'j>;
 /// The threads that fetch and decode the pages requested ahead. They are
 /// started as the window first needs them and then take one page after
 /// another, rather than a thread per page: a new thread costs its stack's
-/// mapping and unmapping, a fresh allocator cache and a scheduler round trip,
-/// which on a 10,000-row query was a tenth of the client's time.
+/// mapping and unmapping, a fresh allocator cache and a scheduler round trip
+/// (on the 10,000-row query their end took an eighth off the client's time).
 struct Fetchers<'q, 'j> {
     /// Where jobs are queued; dropping it ends the threads once they are idle.
     queue: mpsc::Sender<Job<'j>>,
