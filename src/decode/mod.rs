@@ -694,6 +694,27 @@ mod tests {
     use super::*;
     use crate::value::Stored;
 
+    /// The rows and next offset of a decoded one-query answer.
+    fn rows_of(out: Decoded) -> (Vec<u32>, Option<u64>) {
+        let Decoded::Answers(mut a) = out else {
+            panic!("not answers")
+        };
+        let Answer::Query { slots, next_offset } = a.swap_remove(0) else {
+            panic!("not a query answer")
+        };
+        (slots, next_offset)
+    }
+
+    /// Decodes `body` as a one-query answer into `m`.
+    fn decode_query(s: &mut Schema, m: &mut IdentityMap, body: &[u8]) -> reader::Result<Decoded> {
+        Ok(decode_into(s, m, body, &[Expect::Query])?.0)
+    }
+
+    /// [`decode_query`]'s rows and next offset.
+    fn query_rows(s: &mut Schema, m: &mut IdentityMap, body: &[u8]) -> (Vec<u32>, Option<u64>) {
+        rows_of(decode_query(s, m, body).unwrap())
+    }
+
     fn schema() -> Schema {
         Schema::from_json(&serde_json::json!([
             {"id": "User", "primary_key": ["id"], "properties": {
@@ -720,13 +741,9 @@ mod tests {
             {"id":"u2","__entity_type__":"User","username":"b","user_type":{"__entity_type__":"UserType","id":"t1"}},
             {"__entity_type__":"Metadata","parent_id":"u1","key":"k","value":"v"}
         ],"metadata":{"next":{"offset":3}}}]"#;
-        let (out, _) = decode_into(&mut s, &mut m, body, &[Expect::Query]).unwrap();
-        let Decoded::Answers(a) = out else { panic!() };
-        let Answer::Query { slots, next_offset } = &a[0] else {
-            panic!()
-        };
+        let (slots, next_offset) = query_rows(&mut s, &mut m, body);
         assert_eq!(slots.len(), 3);
-        assert_eq!(*next_offset, Some(3));
+        assert_eq!(next_offset, Some(3));
         let ut = s.known_type("UserType").unwrap();
         let t1 = m.find(ut, "t1").unwrap();
         let name = s.attrs.get("name").unwrap();
@@ -775,10 +792,7 @@ mod tests {
         .unwrap();
         assert_eq!(m.slots.len(), 1);
         let (out, result) = staged.merge(&mut s, &mut m);
-        let Decoded::Answers(a) = out else { panic!() };
-        let Answer::Query { slots, .. } = &a[0] else {
-            panic!()
-        };
+        let (slots, _) = rows_of(out);
         // Rows in the order of the answer; u1 is the slot it already had.
         assert_eq!(slots.len(), 3);
         assert_eq!(slots[1], u1);
@@ -809,19 +823,9 @@ mod tests {
         let mut s = schema();
         let mut m = IdentityMap::default();
         let id = "7a9ab4f8-c349-3da3-8eca-892ab89d8981";
-        let rows = |body: String, s: &mut Schema, m: &mut IdentityMap| {
-            let (out, _) = decode_into(s, m, body.as_bytes(), &[Expect::Query]).unwrap();
-            let Decoded::Answers(mut a) = out else {
-                panic!()
-            };
-            let Answer::Query { slots, .. } = a.swap_remove(0) else {
-                panic!()
-            };
-            slots
-        };
         let plain =
             format!(r#"[{{"data":[{{"__entity_type__":"User","id":"{id}","username":"{id}"}}]}}]"#);
-        let first = rows(plain, &mut s, &mut m)[0];
+        let first = query_rows(&mut s, &mut m, plain.as_bytes()).0[0];
         let (id_attr, username) = (s.attrs.get("id").unwrap(), s.attrs.get("username").unwrap());
         let slot = &m.slots[first as usize];
         match slot.get(id_attr) {
@@ -837,7 +841,7 @@ mod tests {
             r#"[{{"data":[{{"__entity_type__":"User","id":"\u0037{}"}}]}}]"#,
             &id[1..]
         );
-        assert_eq!(rows(escaped, &mut s, &mut m), [first]);
+        assert_eq!(query_rows(&mut s, &mut m, escaped.as_bytes()).0, [first]);
         let slot = &m.slots[first as usize];
         assert_eq!(slot.get(id_attr), Some(&Stored::Str(Text::from(id))));
     }
@@ -858,40 +862,22 @@ mod tests {
     fn error_object_and_truncation() {
         let mut s = schema();
         let mut m = IdentityMap::default();
-        let (out, _) = decode_into(
-            &mut s,
-            &mut m,
-            br#"{"exception":"ValidationError","content":"x","error_code":null}"#,
-            &[Expect::Query],
-        )
-        .unwrap();
+        let error = br#"{"exception":"ValidationError","content":"x","error_code":null}"#;
+        let out = decode_query(&mut s, &mut m, error).unwrap();
         assert!(matches!(out, Decoded::Error(_)));
-        assert!(
-            decode_into(
-                &mut s,
-                &mut m,
-                br#"[{"action":"query","data":[{"__ent"#,
-                &[Expect::Query]
-            )
-            .is_err()
-        );
+        let truncated = br#"[{"action":"query","data":[{"__ent"#;
+        assert!(decode_query(&mut s, &mut m, truncated).is_err());
     }
 
     #[test]
     fn date_wrapper_and_integer_keys() {
         let mut s = schema();
         let mut m = IdentityMap::default();
-        let (out, _) = decode_into(
+        let (slots, _) = query_rows(
             &mut s,
             &mut m,
             br#"[{"data":[{"__entity_type__":"User","id":7,"created":{"__type__":"date","value":"1970-01-02"},"x":[1,2]}]}]"#,
-            &[Expect::Query],
-        )
-        .unwrap();
-        let Decoded::Answers(a) = out else { panic!() };
-        let Answer::Query { slots, .. } = &a[0] else {
-            panic!()
-        };
+        );
         let slot = &m.slots[slots[0] as usize];
         assert_eq!(&*slot.key, "7");
         let created = s.attrs.get("created").unwrap();

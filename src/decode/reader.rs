@@ -291,12 +291,10 @@ impl<'a> Reader<'a> {
 
     /// Reads a string: borrowed from the reply when it has no escapes.
     pub(crate) fn string(&mut self) -> Result<&str> {
-        self.skip_space();
-        if self.bytes().get(self.pos) != Some(&b'"') {
-            return Err(self.unexpected("a string"));
-        }
-        let range = self.string_range()?;
-        Ok(self.resolve(range))
+        Ok(match self.string_in_reply()? {
+            Some(text) => text,
+            None => &self.unescaped,
+        })
     }
 
     /// Reads a string: `Some` with its text, borrowed for as long as the
