@@ -2,9 +2,11 @@
 //! request handler.
 
 use crate::Limits;
-use crate::actions::{Deadline, encode_answers, execute_batch};
+use crate::actions::{Deadline, EncodedAnswers, execute_batch};
 use crate::error::ApiError;
-use crate::http::{Conn, Deadlines, Framing, Head, ReadError, Request, write_response_with};
+use crate::http::{
+    Conn, Deadlines, Framing, Head, ReadError, Request, write_response_parts, write_response_with,
+};
 use crate::permissions::{authenticate, credentials_valid};
 use crate::schema::Schema;
 use rusqlite::Connection;
@@ -96,7 +98,7 @@ impl Options {
 
 impl Shared {
     /// Answers one HTTP request: status and JSON body.
-    pub fn handle(&self, req: &Request) -> (u16, Vec<u8>) {
+    pub fn handle(&self, req: &Request) -> (u16, Reply) {
         let started = Instant::now();
         let options = Options::of(|n| req.header(n).map(str::to_string));
         let user = req.header("ftrack-user").unwrap_or("").to_string();
@@ -111,14 +113,14 @@ impl Shared {
             self.api(req, &user, options.denormalize, &mut actions)
         };
         let (status, body, error) = match result {
-            Ok(body) => (200, body, false),
+            Ok(answers) => (200, Reply::Answers(answers), false),
             Err(e) => (
                 if options.strict {
                     e.strict_status()
                 } else {
                     200
                 },
-                serde_json::to_vec(&e.to_json()).unwrap_or_default(),
+                Reply::Json(error_body(&e)),
                 true,
             ),
         };
@@ -143,7 +145,7 @@ impl Shared {
         user: &str,
         denormalize: bool,
         actions: &mut String,
-    ) -> Result<Vec<u8>, ApiError> {
+    ) -> Result<EncodedAnswers, ApiError> {
         let parsed: Result<Value, ApiError> = serde_json::from_slice(&req.body)
             .map_err(|e| ApiError::parse(format!("The request body is not valid JSON: {e}")));
         if let (Some(received), Ok(batch)) = (&self.received, &parsed) {
@@ -191,7 +193,7 @@ impl Shared {
         if !read_only {
             self.publish_update(&conn, &actor, req);
         }
-        Ok(encode_answers(&out))
+        Ok(out)
     }
 
     /// After a committed write batch: one `ftrack.update` to the hub's
@@ -270,6 +272,26 @@ impl Shared {
     }
 }
 
+/// The body [`Shared::handle`] answers with.
+#[derive(Debug)]
+pub enum Reply {
+    /// A batch's answers, sent as one JSON array from the buffers they were
+    /// encoded into.
+    Answers(EncodedAnswers),
+    /// Any other JSON (an error).
+    Json(Vec<u8>),
+}
+
+impl Reply {
+    /// The body in pieces, to be sent back to back.
+    fn parts(&self) -> Vec<&[u8]> {
+        match self {
+            Reply::Answers(answers) => answers.parts(),
+            Reply::Json(bytes) => vec![bytes],
+        }
+    }
+}
+
 /// An error body for a failure outside the API (the HTTP layer itself).
 fn error_body(e: &ApiError) -> Vec<u8> {
     serde_json::to_vec(&e.to_json()).unwrap_or_default()
@@ -278,8 +300,8 @@ fn error_body(e: &ApiError) -> Vec<u8> {
 /// Answers, then closes without resetting: the write side is shut and what
 /// the client still sends is read and dropped (at most 1 MiB, 1 s), so the
 /// answer reaches it even when its request was not read to the end.
-fn answer_and_close(stream: &mut TcpStream, status: u16, body: &[u8], extra: &[(&str, &str)]) {
-    if write_response_with(stream, status, body, false, extra).is_err() {
+fn answer_and_close(stream: &mut TcpStream, status: u16, body: &[&[u8]], extra: &[(&str, &str)]) {
+    if write_response_parts(stream, status, body, false, extra).is_err() {
         return;
     }
     let _ = stream.shutdown(Shutdown::Write);
@@ -321,7 +343,7 @@ fn serve(shared: &Shared, stream: TcpStream) {
     let refuse = |writer: &mut TcpStream, e: &ReadError| {
         if !e.is_io() {
             let err = ApiError::parse(format!("Bad HTTP request: {e}"));
-            answer_and_close(writer, e.status(), &error_body(&err), &[]);
+            answer_and_close(writer, e.status(), &[&error_body(&err)], &[]);
         }
     };
     loop {
@@ -362,7 +384,7 @@ fn serve(shared: &Shared, stream: TcpStream) {
                     return answer_and_close(
                         &mut writer,
                         503,
-                        &error_body(&e),
+                        &[&error_body(&e)],
                         &[("Retry-After", "1")],
                     );
                 }
@@ -386,15 +408,15 @@ fn serve(shared: &Shared, stream: TcpStream) {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.handle(&req)));
         let (status, body) = handled.unwrap_or_else(|_| {
             let e = ApiError::server("Internal error while handling the request");
-            (500, error_body(&e))
+            (500, Reply::Json(error_body(&e)))
         });
         // The body is handled: its share of the budget is free again.
         drop(req);
         drop(reservation);
         if !keep_alive {
-            return answer_and_close(&mut writer, status, &body, &[]);
+            return answer_and_close(&mut writer, status, &body.parts(), &[]);
         }
-        if write_response_with(&mut writer, status, &body, true, &[]).is_err() {
+        if write_response_parts(&mut writer, status, &body.parts(), true, &[]).is_err() {
             return;
         }
     }

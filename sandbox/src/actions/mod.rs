@@ -41,36 +41,36 @@ pub enum Answer {
 }
 
 impl Answer {
-    /// Appends the answer's JSON to `out`.
-    pub fn write(&self, out: &mut Vec<u8>) {
+    /// The answer's JSON.
+    pub fn into_bytes(self) -> Vec<u8> {
         match self {
-            Answer::Value(v) => {
-                serde_json::to_writer(out, v).expect("serialising to a Vec cannot fail")
-            }
-            Answer::Encoded(bytes) => out.extend_from_slice(bytes),
+            Answer::Value(v) => serde_json::to_vec(&v).expect("serialising to a Vec cannot fail"),
+            Answer::Encoded(bytes) => bytes,
         }
     }
 }
 
-/// Encodes a batch's answers as the JSON array of the response.
-pub fn encode_answers(answers: &[Answer]) -> Vec<u8> {
-    let len = answers
-        .iter()
-        .map(|a| match a {
-            Answer::Encoded(b) => b.len() + 1,
-            Answer::Value(_) => 64,
-        })
-        .sum::<usize>();
-    let mut out = Vec::with_capacity(len + 2);
-    out.push(b'[');
-    for (i, a) in answers.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+/// A batch's answers, each encoded on its own, sent as one JSON array without
+/// being joined into one buffer first: a query page goes to the socket from
+/// the buffer it was written into (see [`crate::http::write_response_parts`]).
+#[derive(Debug)]
+pub struct EncodedAnswers(Vec<Vec<u8>>);
+
+impl EncodedAnswers {
+    /// The response body, in pieces to send back to back: `[`, the answers
+    /// with `,` between them, `]`.
+    pub fn parts(&self) -> Vec<&[u8]> {
+        let mut parts = Vec::with_capacity(self.0.len() * 2 + 1);
+        parts.push(&b"["[..]);
+        for (i, answer) in self.0.iter().enumerate() {
+            if i > 0 {
+                parts.push(b",");
+            }
+            parts.push(answer);
         }
-        a.write(&mut out);
+        parts.push(b"]");
+        parts
     }
-    out.push(b']');
-    out
 }
 
 /// How long a batch may run, and since when.
@@ -115,7 +115,7 @@ pub fn execute_batch(
     denormalize: bool,
     version: &str,
     deadline: Deadline,
-) -> Result<Vec<Answer>, ApiError> {
+) -> Result<EncodedAnswers, ApiError> {
     let at = deadline.at;
     // Called every 1000 virtual-machine steps of a statement: interrupts it
     // (SQLITE_INTERRUPT) once the deadline has passed.
@@ -139,7 +139,7 @@ fn run_batch(
     denormalize: bool,
     version: &str,
     deadline: Deadline,
-) -> Result<Vec<Answer>, ApiError> {
+) -> Result<EncodedAnswers, ApiError> {
     let tx = conn.transaction()?;
     let mut out = Vec::with_capacity(batch.len());
     {
@@ -157,14 +157,11 @@ fn run_batch(
                 return Err(deadline.error());
             }
             let answer = ctx.operation(op).and_then(|a| {
-                let size = match &a {
-                    Answer::Encoded(bytes) => bytes.len(),
-                    Answer::Value(v) => serde_json::to_vec(v).map_or(0, |b| b.len()),
-                };
-                let total = ctx.answered.get().saturating_add(size + 1);
+                let bytes = a.into_bytes();
+                let total = ctx.answered.get().saturating_add(bytes.len() + 1);
                 load::Budget::new(total).bytes(0)?;
                 ctx.answered.set(total);
-                Ok(a)
+                Ok(bytes)
             });
             match answer {
                 Ok(v) => out.push(v),
@@ -178,7 +175,7 @@ fn run_batch(
         }
     }
     tx.commit()?;
-    Ok(out)
+    Ok(EncodedAnswers(out))
 }
 
 fn field<'v>(op: &'v Value, name: &str) -> Result<&'v str, ApiError> {
