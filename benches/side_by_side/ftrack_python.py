@@ -3,9 +3,12 @@
 Prints one JSON line like libftrack.c. argv[1]: runs; argv[2]: the first user
 number of the role task (each run uses 1,000 fresh users); argv[3]
 "query-only" leaves the role task out (for the canned server, which replays
-reads and must not be sent commits).
+reads and must not be sent commits). With BENCH_TURNS set in the environment
+it takes turns with the other clients (benches/side_by_side/turns.py): before
+each run it reads a line from stdin, after it prints "turn".
 """
 import json
+import os
 import sys
 import time
 
@@ -16,8 +19,11 @@ def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     first = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     query_only = len(sys.argv) > 3 and sys.argv[3] == "query-only"
+    turns = "BENCH_TURNS" in os.environ
     out = {"client": "ftrack-python-api", "start_ms": [], "query_ms": [], "roles_ms": []}
     for r in range(runs):
+        if turns and not sys.stdin.readline():
+            sys.exit("turns: stdin closed before run %d" % (r + 1))
         t = time.perf_counter()
         session = ftrack_api.Session(auto_connect_event_hub=False)
         out["start_ms"].append((time.perf_counter() - t) * 1e3)
@@ -30,6 +36,8 @@ def main():
         assert len(users) >= 10000, len(users)
         if query_only:
             session.close()
+            if turns:
+                print("turn", flush=True)
             continue
 
         pm = session.query('SecurityRole where name is "Project Manager"').one()
@@ -49,6 +57,8 @@ def main():
         session.commit()
         out["roles_ms"].append((time.perf_counter() - t) * 1e3)
         session.close()
+        if turns:
+            print("turn", flush=True)
     print(json.dumps(out))
 
 

@@ -4,7 +4,9 @@
  * FTRACK_API_KEY; argv[1] is the number of runs (each roles run uses 1,000 fresh users,
  * starting at user number argv[2]). With argv[3] "query-only" the role task is left out
  * (roles_ms is empty): the client-only runs against the canned server, which replays
- * reads and must not be sent commits. */
+ * reads and must not be sent commits. With BENCH_TURNS set in the environment it takes
+ * turns with the other clients (benches/side_by_side/turns.py): before each run it
+ * reads a line from stdin, after it prints "turn". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +39,16 @@ int main(int argc, char **argv) {
     int runs = argc > 1 ? atoi(argv[1]) : 3;
     int first_user = argc > 2 ? atoi(argv[2]) : 1;
     int query_only = argc > 3 && strcmp(argv[3], "query-only") == 0;
-    if (runs < 1 || runs > 16) runs = 3;
-    double start[16], query[16], roles[16];
+    int turns = getenv("BENCH_TURNS") != NULL;
+    if (runs < 1 || runs > 32) runs = 3;
+    double start[32], query[32], roles[32];
     int done_roles = 0;
     for (int r = 0; r < runs; r++) {
+        char go[16];
+        if (turns && !fgets(go, sizeof go, stdin)) {
+            fprintf(stderr, "turns: stdin closed before run %d\n", r + 1);
+            return 1;
+        }
         /* 1. session start (the schema cache of an earlier run makes it one request) */
         double t = now_ms();
         ftrack_session *s = NULL;
@@ -61,6 +69,7 @@ int main(int argc, char **argv) {
         ftrack_entity_list_destroy(all);
         if (query_only) {
             ftrack_session_destroy(s);
+            if (turns) printf("turn\n"), fflush(stdout);
             continue;
         }
 
@@ -90,6 +99,7 @@ int main(int argc, char **argv) {
         ftrack_entity_list_destroy(users);
         ftrack_entity_destroy(pm);
         ftrack_session_destroy(s);
+        if (turns) printf("turn\n"), fflush(stdout);
     }
     printf("{\"client\": \"libftrack\", ");
     print_list("start_ms", start, runs, 0);
