@@ -1028,5 +1028,23 @@ mod tests {
                 whole.len()
             );
         }
+        // A limit that ends inside a chunk, with more rows after it, and one
+        // past the last row.
+        for (tail, rows, next) in [
+            (" offset 10 limit 250", 250, "260"),
+            (" offset 1100 limit 250", 100, "null"),
+        ] {
+            let expression = format!("{roles}{tail}");
+            let whole = answer(&conn, &schema, None, &expression, false, 0, usize::MAX).unwrap();
+            let chunked = answer(&conn, &schema, None, &expression, false, 0, 100).unwrap();
+            assert_eq!(whole, chunked, "{expression}");
+            let v: Value = serde_json::from_slice(&chunked).unwrap();
+            assert_eq!(v["data"].as_array().unwrap().len(), rows, "{expression}");
+            assert_eq!(
+                v["metadata"]["next"]["offset"].to_string(),
+                next,
+                "{expression}"
+            );
+        }
     }
 }
