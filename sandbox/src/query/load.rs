@@ -11,6 +11,7 @@ use crate::store::sql_to_json;
 use rusqlite::Connection;
 use rusqlite::types::Value as Sql;
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
@@ -58,13 +59,14 @@ type FastMap<K, V> = HashMap<K, V, FxBuild>;
 type FastSet<K> = HashSet<K, FxBuild>;
 
 /// A few entries kept sorted by name: a `BTreeMap`'s order and last-insert-wins
-/// without a node allocation per record.
+/// without a node allocation per record (one entry, the usual case, is
+/// kept inline).
 #[derive(Debug)]
-struct Sorted<V>(Vec<(&'static str, V)>);
+struct Sorted<V>(SmallVec<[(&'static str, V); 1]>);
 
 impl<V> Default for Sorted<V> {
     fn default() -> Self {
-        Sorted(Vec::new())
+        Sorted(SmallVec::new())
     }
 }
 
@@ -179,9 +181,11 @@ impl Projection {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Rel {
     One(Option<usize>),
-    Many(Vec<usize>),
+    /// `Loader::member_ids[start..end]`.
+    Many(u32, u32),
 }
 
 /// One column of a loaded row. Text lives in the loader's arena, so loading a
@@ -233,7 +237,9 @@ struct Record<'s> {
     id: (u32, u32),
     /// The first of this record's `t.columns().len()` cells in `Loader::cells`.
     first: u32,
-    projected: Sorted<()>,
+    /// The scalar attributes projected on this record:
+    /// `Loader::scalar_sets[projected]`.
+    projected: u32,
     rels: Sorted<Rel>,
 }
 
@@ -253,6 +259,13 @@ pub struct Loader<'s> {
     /// records whose hash another record already took.
     index: FastMap<u64, usize>,
     spill: FastMap<(&'static str, String), usize>,
+    /// The members of every loaded collection, back to back (see [`Rel::Many`]).
+    member_ids: Vec<usize>,
+    /// Each distinct set of projected scalar names, sorted; the first is
+    /// empty. Records share them: a 500-row page has one or two.
+    scalar_sets: Vec<Vec<&'static str>>,
+    /// The number of each set in `scalar_sets`.
+    scalar_set_ids: FastMap<Vec<&'static str>, u32>,
     statements: usize,
 }
 
@@ -285,6 +298,9 @@ impl<'s> Loader<'s> {
             cells: Vec::new(),
             index: FastMap::default(),
             spill: FastMap::default(),
+            member_ids: Vec::new(),
+            scalar_sets: vec![Vec::new()],
+            scalar_set_ids: FastMap::default(),
             statements: 0,
         }
     }
@@ -365,7 +381,7 @@ impl<'s> Loader<'s> {
                         t,
                         id,
                         first: first as u32,
-                        projected: Sorted::default(),
+                        projected: 0,
                         rels: Sorted::default(),
                     });
                     self.remember(i);
@@ -490,10 +506,10 @@ impl<'s> Loader<'s> {
             return Ok(());
         };
         let t = self.records[first].t;
+        let scalars = self.scalar_set(proj.scalars.iter().copied().collect());
         for r in &rows {
-            for name in &proj.scalars {
-                self.records[*r].projected.insert(name, ());
-            }
+            let had = self.records[*r].projected;
+            self.records[*r].projected = self.scalar_union(had, scalars);
         }
         for (name, child) in &proj.relations {
             let attr = attribute(t, name)?;
@@ -539,24 +555,48 @@ impl<'s> Loader<'s> {
                         );
                         loaded.extend(self.fetch(tt, &sql, &b.params, chunk.len())?);
                     }
-                    let mut members: Vec<Vec<usize>> = vec![Vec::new(); rows.len()];
-                    {
+                    // Each owner's members, in the order loaded, as one run
+                    // of `member_ids` (a counting sort: no list per owner).
+                    let owner_of: Vec<Option<usize>> = {
                         let owners: FastMap<&str, usize> = rows
                             .iter()
                             .enumerate()
                             .map(|(p, r)| (self.id(*r), p))
                             .collect();
-                        for i in &loaded {
-                            if let Some(owner) =
-                                self.column_value(*i, remote_fk).and_then(CellRef::text)
-                                && let Some(&p) = owners.get(owner)
-                            {
-                                members[p].push(*i);
-                            }
+                        loaded
+                            .iter()
+                            .map(|i| {
+                                let owner =
+                                    self.column_value(*i, remote_fk).and_then(CellRef::text)?;
+                                owners.get(owner).copied()
+                            })
+                            .collect()
+                    };
+                    let mut ends = vec![0usize; rows.len()];
+                    for p in owner_of.iter().flatten() {
+                        ends[*p] += 1;
+                    }
+                    let base = self.member_ids.len();
+                    let mut next = base;
+                    for n in &mut ends {
+                        next += *n;
+                        *n = next;
+                    }
+                    self.member_ids.resize(next, 0);
+                    // Filled back to front, so each run keeps the loaded order.
+                    for (i, p) in loaded.iter().zip(&owner_of).rev() {
+                        if let Some(p) = p {
+                            ends[*p] -= 1;
+                            self.member_ids[ends[*p]] = *i;
                         }
                     }
-                    for (r, m) in rows.iter().zip(members) {
-                        self.records[*r].rels.insert(attr.name, Rel::Many(m));
+                    // `ends[p]` is now the start of owner p's run, which ends
+                    // where the next one starts.
+                    for (p, r) in rows.iter().enumerate() {
+                        let end = ends.get(p + 1).copied().unwrap_or(next);
+                        self.records[*r]
+                            .rels
+                            .insert(attr.name, Rel::Many(ends[p] as u32, end as u32));
                     }
                     loaded
                 }
@@ -565,6 +605,37 @@ impl<'s> Loader<'s> {
             self.project(&children, child)?;
         }
         Ok(())
+    }
+
+    /// The number of the set of projected scalar names `names` (sorted).
+    fn scalar_set(&mut self, names: Vec<&'static str>) -> u32 {
+        if let Some(&id) = self.scalar_set_ids.get(&names) {
+            return id;
+        }
+        let id = self.scalar_sets.len() as u32;
+        self.scalar_sets.push(names.clone());
+        self.scalar_set_ids.insert(names, id);
+        id
+    }
+
+    /// The number of the union of two sets of projected scalar names.
+    fn scalar_union(&mut self, a: u32, b: u32) -> u32 {
+        if a == b || b == 0 {
+            return a;
+        }
+        if a == 0 {
+            return b;
+        }
+        let (a, b) = (&self.scalar_sets[a as usize], &self.scalar_sets[b as usize]);
+        let mut names: Vec<&'static str> = a.iter().chain(b).copied().collect();
+        names.sort_unstable();
+        names.dedup();
+        self.scalar_set(names)
+    }
+
+    /// The members of a collection (see [`Rel::Many`]).
+    fn items(&self, start: u32, end: u32) -> &[usize] {
+        &self.member_ids[start as usize..end as usize]
     }
 
     fn head(&self, idx: usize) -> Map<String, Value> {
@@ -622,30 +693,30 @@ impl<'s> Loader<'s> {
         idx: usize,
         mode: Mode<'f>,
         seen: &mut Vec<bool>,
+        mut fields: Vec<(&'f str, Field<'f>)>,
     ) -> Vec<(&'f str, Field<'f>)> {
         let r = &self.records[idx];
-        let mut fields = Vec::new();
         match mode {
             Mode::Normalized => {
                 if seen.len() <= idx {
                     seen.resize(self.records.len().max(idx + 1), false);
                 }
                 if !std::mem::replace(&mut seen[idx], true) {
-                    fields.reserve(
-                        r.t.system_projections.len() + r.projected.len() + r.rels.len() + 2,
-                    );
+                    let projected = &self.scalar_sets[r.projected as usize];
+                    fields
+                        .reserve(r.t.system_projections.len() + projected.len() + r.rels.len() + 2);
                     for name in
                         r.t.system_projections
                             .iter()
                             .copied()
-                            .chain(r.projected.iter().map(|(n, _)| n))
+                            .chain(projected.iter().copied())
                     {
                         if let Some((name, ty, v)) = self.scalar(idx, name) {
                             fields.push((name, Field::Scalar(ty, v)));
                         }
                     }
                     for (name, rel) in r.rels.iter() {
-                        fields.push((name, Field::Rel(rel)));
+                        fields.push((name, Field::Rel(*rel)));
                     }
                 }
             }
@@ -664,7 +735,7 @@ impl<'s> Loader<'s> {
                     }
                 }
                 for (name, child) in &proj.relations {
-                    fields.push((name, Field::Child(r.rels.get(name), child)));
+                    fields.push((name, Field::Child(r.rels.get(name).copied(), child)));
                 }
             }
         }
@@ -677,18 +748,15 @@ impl<'s> Loader<'s> {
     /// exhaust a thread's stack, and counts the entity objects it writes
     /// against `budget`: `denormalize:1` repeats an entity wherever it
     /// occurs, so its output can grow exponentially with the path length.
-    pub fn write_record(
-        &self,
+    pub fn write_record<'f>(
+        &'f self,
         root: usize,
-        mode: Mode<'_>,
+        mode: Mode<'f>,
         seen: &mut Vec<bool>,
         budget: &mut Budget,
+        scratch: &mut WriteScratch<'f>,
         out: &mut Vec<u8>,
     ) -> Result<(), ApiError> {
-        enum Frame<'f> {
-            Object(std::vec::IntoIter<(&'f str, Field<'f>)>, bool),
-            Array(&'f [usize], usize, Mode<'f>),
-        }
         enum Step<'f> {
             Open(usize, Mode<'f>),
             OpenArray(&'f [usize], Mode<'f>),
@@ -696,17 +764,16 @@ impl<'s> Loader<'s> {
             Next,
             Done,
         }
-        let mut stack: Vec<Frame<'_>> = Vec::new();
+        let WriteScratch { stack, spare } = scratch;
+        stack.clear();
         let mut step = Step::Open(root, mode);
         loop {
             match step {
                 Step::Open(idx, mode) => {
                     budget.entity(mode, out.len())?;
                     out.push(b'{');
-                    stack.push(Frame::Object(
-                        self.fields(idx, mode, seen).into_iter(),
-                        false,
-                    ));
+                    let fields = self.fields(idx, mode, seen, spare.pop().unwrap_or_default());
+                    stack.push(Frame::Object(fields, 0));
                 }
                 Step::OpenArray(items, mode) => {
                     out.push(b'[');
@@ -714,7 +781,10 @@ impl<'s> Loader<'s> {
                 }
                 Step::Close(c) => {
                     out.push(c);
-                    stack.pop();
+                    if let Some(Frame::Object(mut fields, _)) = stack.pop() {
+                        fields.clear();
+                        spare.push(fields);
+                    }
                 }
                 Step::Next => {}
                 Step::Done => return Ok(()),
@@ -731,24 +801,25 @@ impl<'s> Loader<'s> {
                         Step::Open(i, *mode)
                     }
                 },
-                Some(Frame::Object(fields, started)) => match fields.next() {
+                Some(Frame::Object(fields, next)) => match fields.get(*next).copied() {
                     None => Step::Close(b'}'),
                     Some((name, field)) => {
-                        if std::mem::replace(started, true) {
+                        if *next > 0 {
                             out.push(b',');
                         }
+                        *next += 1;
                         write_str(out, name);
                         out.push(b':');
                         match field {
-                            Field::Rel(Rel::One(Some(i))) => Step::Open(*i, Mode::Normalized),
-                            Field::Rel(Rel::Many(items)) => {
-                                Step::OpenArray(items, Mode::Normalized)
+                            Field::Rel(Rel::One(Some(i))) => Step::Open(i, Mode::Normalized),
+                            Field::Rel(Rel::Many(a, b)) => {
+                                Step::OpenArray(self.items(a, b), Mode::Normalized)
                             }
                             Field::Child(Some(Rel::One(Some(i))), child) => {
-                                Step::Open(*i, Mode::Denormalized(child))
+                                Step::Open(i, Mode::Denormalized(child))
                             }
-                            Field::Child(Some(Rel::Many(items)), child) => {
-                                Step::OpenArray(items, Mode::Denormalized(child))
+                            Field::Child(Some(Rel::Many(a, b)), child) => {
+                                Step::OpenArray(self.items(a, b), Mode::Denormalized(child))
                             }
                             other => {
                                 other.write(out);
@@ -777,8 +848,8 @@ impl<'s> Loader<'s> {
         for (name, child) in &proj.relations {
             let v = match r.rels.get(name) {
                 Some(Rel::One(Some(i))) => self.encode_denormalized(*i, child),
-                Some(Rel::Many(items)) => Value::Array(
-                    items
+                Some(Rel::Many(a, b)) => Value::Array(
+                    self.items(*a, *b)
                         .iter()
                         .map(|i| self.encode_denormalized(*i, child))
                         .collect(),
@@ -852,11 +923,29 @@ impl Budget {
 }
 
 /// One member of an encoded record, before it is written.
+#[derive(Clone, Copy)]
 enum Field<'f> {
     Text(&'f str),
     Scalar(ScalarType, CellRef<'f>),
-    Rel(&'f Rel),
-    Child(Option<&'f Rel>, &'f Projection),
+    Rel(Rel),
+    Child(Option<Rel>, &'f Projection),
+}
+
+/// An object or array [`Loader::write_record`] is inside of: the object's
+/// members and how many are written, or the array's items, how many are
+/// written and how they are written.
+enum Frame<'f> {
+    Object(Vec<(&'f str, Field<'f>)>, usize),
+    Array(&'f [usize], usize, Mode<'f>),
+}
+
+/// What [`Loader::write_record`] keeps from one record to the next: its stack
+/// and the member lists of the objects it has written, so that writing a
+/// record allocates nothing once a few have been written.
+#[derive(Default)]
+pub struct WriteScratch<'f> {
+    stack: Vec<Frame<'f>>,
+    spare: Vec<Vec<(&'f str, Field<'f>)>>,
 }
 
 impl Field<'_> {
@@ -883,8 +972,21 @@ impl Field<'_> {
     }
 }
 
+/// Writes `s` as a JSON string exactly as serde_json does. Most strings
+/// (names, ids, usernames) need no escape: they are checked in one pass
+/// without an early exit (so the compiler can check many bytes at once) and
+/// copied in one piece.
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    write_value(out, s);
+    let plain = s
+        .bytes()
+        .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if !plain {
+        return write_value(out, s);
+    }
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
 
 fn write_value(out: &mut Vec<u8>, v: &(impl serde::Serialize + ?Sized)) {
@@ -959,11 +1061,12 @@ fn answer(
     for (c, chunk) in rows.chunks(chunk_rows).enumerate() {
         loader.project(chunk, &proj)?;
         seen.resize(loader.records.len(), false);
+        let mut scratch = WriteScratch::default();
         for (n, r) in chunk.iter().enumerate() {
             if c > 0 || n > 0 {
                 out.push(b',');
             }
-            loader.write_record(*r, mode, &mut seen, &mut budget, &mut out)?;
+            loader.write_record(*r, mode, &mut seen, &mut budget, &mut scratch, &mut out)?;
         }
         if c == 0 && rows.len() > chunk.len() {
             // Room for the rest at the size of the first chunk, plus a
@@ -1001,6 +1104,110 @@ pub fn entity(
 mod tests {
     use super::*;
     use crate::SeedData;
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        for s in [
+            "",
+            "user00001",
+            "caf\u{e9} \u{1f3ac}",
+            "a\"b",
+            "back\\slash",
+            "tab\there",
+            "\u{7f}\u{1}\n",
+            "</script>",
+            "a long name without anything to escape in it, longer than a vector",
+        ] {
+            let mut out = b"x".to_vec();
+            write_str(&mut out, s);
+            assert_eq!(out[1..], serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_record_reached_by_two_paths_has_the_scalars_of_both() {
+        let schema = Schema::new();
+        let mut conn = crate::store::open(None, &schema).unwrap();
+        SeedData::synthetic(20).load(&mut conn).unwrap();
+        let expression = "select username, user_security_roles.security_role.user_security_roles.user.email from User";
+        let answer = answer(&conn, &schema, None, expression, false, 0, 100).unwrap();
+        let v: Value = serde_json::from_slice(&answer).unwrap();
+        // Each user is written in full once, where it first occurs (at the
+        // root or below another user's role), with the attribute of the
+        // root's path and of the deeper one.
+        fn full_users<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+            match v {
+                Value::Object(o) => {
+                    if o.get("__entity_type__").is_some_and(|t| t == "User") && o.len() > 2 {
+                        out.push(v);
+                    }
+                    o.values().for_each(|m| full_users(m, out));
+                }
+                Value::Array(items) => items.iter().for_each(|m| full_users(m, out)),
+                _ => {}
+            }
+        }
+        let mut users = Vec::new();
+        full_users(&v["data"], &mut users);
+        assert_eq!(users.len(), 25, "each user once in full");
+        for user in users {
+            assert!(user["username"].is_string(), "{user}");
+            assert!(user.get("email").is_some(), "{user}");
+        }
+    }
+
+    #[test]
+    fn collections_hold_each_owners_members_in_order() {
+        let schema = Schema::new();
+        let mut conn = crate::store::open(None, &schema).unwrap();
+        SeedData::synthetic(1195).load(&mut conn).unwrap();
+        // Roles own many grants each (and some none); users own one each.
+        for (expression, owner, fk, collection) in [
+            (
+                "select name, user_security_roles from SecurityRole",
+                "SecurityRole",
+                "security_role_id",
+                "user_security_roles",
+            ),
+            (
+                "select username, user_security_roles from User",
+                "User",
+                "user_id",
+                "user_security_roles",
+            ),
+        ] {
+            let answer = answer(&conn, &schema, None, expression, false, 0, 100).unwrap();
+            let v: Value = serde_json::from_slice(&answer).unwrap();
+            let rows = v["data"].as_array().unwrap();
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT id FROM \"UserSecurityRole\" WHERE \"{fk}\" = ?1 ORDER BY rowid"
+                ))
+                .unwrap();
+            let (mut empty, mut many) = (0, 0);
+            for row in rows {
+                assert_eq!(row["__entity_type__"], owner);
+                let expected: Vec<String> = stmt
+                    .query_map([row["id"].as_str().unwrap()], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let got: Vec<&str> = row[collection]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["id"].as_str().unwrap())
+                    .collect();
+                assert_eq!(got, expected, "{expression}: {}", row["id"]);
+                empty += usize::from(got.is_empty());
+                many += usize::from(got.len() > 1);
+            }
+            if owner == "SecurityRole" {
+                assert!(many > 0, "{expression}: no owner with several members");
+                assert!(empty > 0, "{expression}: no owner without members");
+            }
+        }
+    }
 
     #[test]
     fn answers_written_by_chunks_equal_the_whole() {
