@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod permissions;
+pub mod process;
 pub mod pyjson;
 pub mod query;
 pub mod schema;

@@ -59,6 +59,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<(SandboxConfig, 
 }
 
 fn main() {
+    ftrack_sandbox::process::keep_freed_memory();
     let (config, print_env) = match parse_args(std::env::args().skip(1)) {
         Ok(c) => c,
         Err(e) => {

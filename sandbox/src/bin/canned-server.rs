@@ -348,6 +348,7 @@ fn refuse(conn: &mut Conn<'_, TcpStream>, status: u16, message: &str, gone: bool
 }
 
 fn main() {
+    ftrack_sandbox::process::keep_freed_memory();
     let mut users = 10_000;
     let mut port = 0u16;
     let mut log = false;
