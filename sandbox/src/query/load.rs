@@ -259,6 +259,9 @@ pub struct Loader<'s> {
     /// records whose hash another record already took.
     index: FastMap<u64, usize>,
     spill: FastMap<(&'static str, String), usize>,
+    /// Per type, the columns to read (see [`Loader::read_only_what`]); all of
+    /// them for a type not listed.
+    needed: FastMap<&'static str, Vec<bool>>,
     /// The members of every loaded collection, back to back (see [`Rel::Many`]).
     member_ids: Vec<usize>,
     /// Each distinct set of projected scalar names, sorted; the first is
@@ -277,12 +280,61 @@ fn record_hash(t: &str, id: &str) -> u64 {
     h.finish()
 }
 
-fn select_list(t: &EntityType, alias: &str) -> String {
+/// The columns of `t` to select, in the order of `t.columns()`; those not in
+/// `needed` (when given) are selected as NULL, so every row keeps the same
+/// layout and costs nothing for them.
+fn select_list(t: &EntityType, alias: &str, needed: Option<&[bool]>) -> String {
     t.columns()
         .iter()
-        .map(|(c, _)| format!("{alias}.\"{c}\""))
+        .enumerate()
+        .map(|(i, (c, _))| match needed {
+            Some(needed) if !needed[i] => "NULL".to_owned(),
+            _ => format!("{alias}.\"{c}\""),
+        })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Marks in `out` the columns the answer to `proj` below `t` reads: each
+/// type's id and the columns of its system projections and projected
+/// scalars, and the keys its relations are followed by. One set per type,
+/// whatever the places it occurs at, so every record of a type is loaded
+/// alike (a record met again is not read again).
+fn needed_columns(
+    schema: &Schema,
+    t: &EntityType,
+    proj: &Projection,
+    out: &mut FastMap<&'static str, Vec<bool>>,
+) -> Result<(), ApiError> {
+    fn mark(out: &mut FastMap<&'static str, Vec<bool>>, t: &EntityType, column: &str) {
+        let needed = out
+            .entry(t.name)
+            .or_insert_with(|| vec![false; t.columns().len()]);
+        if let Some(i) = t.column_index(column) {
+            needed[i] = true;
+        }
+    }
+    mark(out, t, "id");
+    for name in t.system_projections.iter().chain(&proj.scalars) {
+        if let Some(AttrKind::Scalar { column, .. }) = t.attribute(name).map(|a| a.kind) {
+            mark(out, t, column);
+        }
+    }
+    for (name, child) in &proj.relations {
+        match attribute(t, name)?.kind {
+            AttrKind::Reference { target, fk } => {
+                mark(out, t, fk);
+                needed_columns(schema, entity_type(schema, target)?, child, out)?;
+            }
+            AttrKind::Collection { target, remote_fk } => {
+                let tt = entity_type(schema, target)?;
+                mark(out, tt, remote_fk);
+                needed_columns(schema, tt, child, out)?;
+            }
+            AttrKind::Scalar { .. } => {}
+        }
+    }
+    Ok(())
 }
 
 impl<'s> Loader<'s> {
@@ -298,6 +350,7 @@ impl<'s> Loader<'s> {
             cells: Vec::new(),
             index: FastMap::default(),
             spill: FastMap::default(),
+            needed: FastMap::default(),
             member_ids: Vec::new(),
             scalar_sets: vec![Vec::new()],
             scalar_set_ids: FastMap::default(),
@@ -436,6 +489,18 @@ impl<'s> Loader<'s> {
         }
     }
 
+    /// Reads, from here on, only the columns that the answer to `proj` on
+    /// the type `t` reads; the others are loaded as null.
+    pub fn read_only_what(&mut self, t: &EntityType, proj: &Projection) -> Result<(), ApiError> {
+        self.needed.clear();
+        needed_columns(self.schema, t, proj, &mut self.needed)
+    }
+
+    /// The select list of `t` (alias `t0`), limited as [`Loader::read_only_what`] says.
+    fn select_list(&self, t: &EntityType) -> String {
+        select_list(t, "t0", self.needed.get(t.name).map(Vec::as_slice))
+    }
+
     /// SQL statements executed so far (projections cost one per path level and chunk).
     pub fn statements(&self) -> usize {
         self.statements
@@ -449,7 +514,7 @@ impl<'s> Loader<'s> {
         let order = b.order_by(t, q)?;
         let mut sql = format!(
             "SELECT {} {from_where} ORDER BY {order}",
-            select_list(t, "t0")
+            self.select_list(t)
         );
         if q.limit.is_some() || q.offset.is_some() {
             let limit = q
@@ -478,7 +543,7 @@ impl<'s> Loader<'s> {
             let scope = b.scope(t, "t0");
             let sql = format!(
                 "SELECT {} FROM {} t0 WHERE t0.id IN ({list}) AND ({scope})",
-                select_list(t, "t0"),
+                self.select_list(t),
                 t.table()
             );
             out.extend(self.fetch(t, &sql, &b.params, chunk.len())?);
@@ -550,7 +615,7 @@ impl<'s> Loader<'s> {
                         let scope = b.scope(tt, "t0");
                         let sql = format!(
                             "SELECT {} FROM {} t0 WHERE t0.\"{remote_fk}\" IN ({list}) AND ({scope}) ORDER BY t0.\"{remote_fk}\", t0.rowid",
-                            select_list(tt, "t0"),
+                            self.select_list(tt),
                             tt.table()
                         );
                         loaded.extend(self.fetch(tt, &sql, &b.params, chunk.len())?);
@@ -1010,12 +1075,38 @@ pub fn run(
         expression,
         denormalize,
         bytes_before,
-        CHUNK,
+        Plan::SERVE,
     )
 }
 
-/// [`run`], loading and writing at most `chunk` rows at a time where that
-/// gives the same answer.
+/// How [`answer`] loads and writes. [`run`] serves with [`Plan::SERVE`];
+/// tests vary it to check that its shortcuts give the same answer.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// At most this many root rows loaded and written at a time, where that
+    /// gives the same answer.
+    chunk: usize,
+    /// Every column of every record read, not only those the answer needs.
+    all_columns: bool,
+}
+
+impl Plan {
+    const SERVE: Plan = Plan {
+        chunk: CHUNK,
+        all_columns: false,
+    };
+
+    /// Loading `chunk` rows at a time, reading only the columns needed.
+    #[cfg(test)]
+    fn chunked(chunk: usize) -> Plan {
+        Plan {
+            chunk,
+            ..Plan::SERVE
+        }
+    }
+}
+
+/// [`run`], as `plan` says.
 fn answer(
     conn: &Connection,
     schema: &Schema,
@@ -1023,7 +1114,7 @@ fn answer(
     expression: &str,
     denormalize: bool,
     bytes_before: usize,
-    chunk: usize,
+    plan: Plan,
 ) -> Result<Vec<u8>, ApiError> {
     let q = super::parse(expression)?;
     let t = entity_type(schema, &q.entity)?;
@@ -1037,6 +1128,9 @@ fn answer(
     };
     let proj = Projection::build(schema, t, &paths)?;
     let mut loader = Loader::new(conn, schema, visible);
+    if !plan.all_columns {
+        loader.read_only_what(t, &proj)?;
+    }
     let (rows, more) = loader.query(&q)?;
     // Written straight from the records, in the order (keys sorted) and
     // format serde_json gives the equivalent `Value`: no tree per entity.
@@ -1054,7 +1148,7 @@ fn answer(
     // still in the CPU's caches: a 10,000-row answer costs per row what a
     // 500-row page does.
     let chunk_rows = if proj.each_type_once(schema, t) {
-        chunk
+        plan.chunk
     } else {
         rows.len().max(1)
     };
@@ -1130,7 +1224,16 @@ mod tests {
         let mut conn = crate::store::open(None, &schema).unwrap();
         SeedData::synthetic(20).load(&mut conn).unwrap();
         let expression = "select username, user_security_roles.security_role.user_security_roles.user.email from User";
-        let answer = answer(&conn, &schema, None, expression, false, 0, 100).unwrap();
+        let answer = answer(
+            &conn,
+            &schema,
+            None,
+            expression,
+            false,
+            0,
+            Plan::chunked(100),
+        )
+        .unwrap();
         let v: Value = serde_json::from_slice(&answer).unwrap();
         // Each user is written in full once, where it first occurs (at the
         // root or below another user's role), with the attribute of the
@@ -1157,6 +1260,78 @@ mod tests {
     }
 
     #[test]
+    fn reading_only_the_columns_an_answer_needs_gives_the_same_answer() {
+        let schema = Schema::new();
+        let mut conn = crate::store::open(None, &schema).unwrap();
+        SeedData::synthetic(300).load(&mut conn).unwrap();
+        for (expression, denormalize) in [
+            (
+                "select username, user_security_roles.security_role.name from User",
+                false,
+            ),
+            (
+                "select username, user_security_roles.security_role.name from User",
+                true,
+            ),
+            (
+                "select username, user_security_roles.security_role.user_security_roles.user.email from User",
+                false,
+            ),
+            (
+                "select name, user_security_roles.user.username, user_security_roles.user_security_role_projects.project.full_name from SecurityRole",
+                false,
+            ),
+            ("User", false),
+            ("SecurityRole", false),
+            ("UserSecurityRole", false),
+            ("UserSecurityRoleProject", false),
+            ("Project", false),
+            (
+                "select user.first_name, security_role.type from UserSecurityRole",
+                true,
+            ),
+        ] {
+            let all = answer(
+                &conn,
+                &schema,
+                None,
+                expression,
+                denormalize,
+                0,
+                Plan {
+                    all_columns: true,
+                    ..Plan::chunked(100)
+                },
+            );
+            let needed = answer(
+                &conn,
+                &schema,
+                None,
+                expression,
+                denormalize,
+                0,
+                Plan::chunked(100),
+            );
+            let (all, needed) = (all.unwrap(), needed.unwrap());
+            if let Some(at) =
+                (0..all.len().max(needed.len())).find(|&i| all.get(i) != needed.get(i))
+            {
+                let around = |b: &[u8]| {
+                    String::from_utf8_lossy(&b[at.saturating_sub(120)..(at + 60).min(b.len())])
+                        .into_owned()
+                };
+                panic!(
+                    "{expression} denormalize {denormalize}: the answers differ at byte {at}:\n\
+                     all columns: ...{}\nneeded only: ...{}",
+                    around(&all),
+                    around(&needed)
+                );
+            }
+            assert!(all.len() > 300, "{expression}: {} bytes", all.len());
+        }
+    }
+
+    #[test]
     fn collections_hold_each_owners_members_in_order() {
         let schema = Schema::new();
         let mut conn = crate::store::open(None, &schema).unwrap();
@@ -1176,7 +1351,16 @@ mod tests {
                 "user_security_roles",
             ),
         ] {
-            let answer = answer(&conn, &schema, None, expression, false, 0, 100).unwrap();
+            let answer = answer(
+                &conn,
+                &schema,
+                None,
+                expression,
+                false,
+                0,
+                Plan::chunked(100),
+            )
+            .unwrap();
             let v: Value = serde_json::from_slice(&answer).unwrap();
             let rows = v["data"].as_array().unwrap();
             let mut stmt = conn
@@ -1225,8 +1409,24 @@ mod tests {
         assert!(!tree(back).each_type_once(&schema, user));
         // (`back` with denormalize:1 would repeat each role's users for each user.)
         for (expression, denormalize) in [(roles, false), (roles, true), (back, false)] {
-            let whole = answer(&conn, &schema, None, expression, denormalize, 0, usize::MAX);
-            let chunked = answer(&conn, &schema, None, expression, denormalize, 0, 100);
+            let whole = answer(
+                &conn,
+                &schema,
+                None,
+                expression,
+                denormalize,
+                0,
+                Plan::chunked(usize::MAX),
+            );
+            let chunked = answer(
+                &conn,
+                &schema,
+                None,
+                expression,
+                denormalize,
+                0,
+                Plan::chunked(100),
+            );
             let (whole, chunked) = (whole.unwrap(), chunked.unwrap());
             assert_eq!(whole, chunked, "{expression} denormalize {denormalize}");
             assert!(
@@ -1242,8 +1442,26 @@ mod tests {
             (" offset 1100 limit 250", 100, "null"),
         ] {
             let expression = format!("{roles}{tail}");
-            let whole = answer(&conn, &schema, None, &expression, false, 0, usize::MAX).unwrap();
-            let chunked = answer(&conn, &schema, None, &expression, false, 0, 100).unwrap();
+            let whole = answer(
+                &conn,
+                &schema,
+                None,
+                &expression,
+                false,
+                0,
+                Plan::chunked(usize::MAX),
+            )
+            .unwrap();
+            let chunked = answer(
+                &conn,
+                &schema,
+                None,
+                &expression,
+                false,
+                0,
+                Plan::chunked(100),
+            )
+            .unwrap();
             assert_eq!(whole, chunked, "{expression}");
             let v: Value = serde_json::from_slice(&chunked).unwrap();
             assert_eq!(v["data"].as_array().unwrap().len(), rows, "{expression}");
