@@ -1199,6 +1199,31 @@ mod tests {
     use super::*;
     use crate::SeedData;
 
+    /// A synthetic studio of `users` users (and the demo's five) in memory.
+    fn studio(users: usize) -> (Schema, Connection) {
+        let schema = Schema::new();
+        let mut conn = crate::store::open(None, &schema).unwrap();
+        SeedData::synthetic(users).load(&mut conn).unwrap();
+        (schema, conn)
+    }
+
+    /// The answer to `expression` as written under `plan`.
+    fn answer_with(
+        conn: &Connection,
+        schema: &Schema,
+        expression: &str,
+        denormalize: bool,
+        plan: Plan,
+    ) -> Vec<u8> {
+        answer(conn, schema, None, expression, denormalize, 0, plan).unwrap()
+    }
+
+    /// The answer to `expression` as served (100 rows a chunk), parsed.
+    fn answer_json(conn: &Connection, schema: &Schema, expression: &str) -> Value {
+        let bytes = answer_with(conn, schema, expression, false, Plan::chunked(100));
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
     #[test]
     fn strings_are_written_as_serde_json_writes_them() {
         for s in [
@@ -1220,21 +1245,9 @@ mod tests {
 
     #[test]
     fn a_record_reached_by_two_paths_has_the_scalars_of_both() {
-        let schema = Schema::new();
-        let mut conn = crate::store::open(None, &schema).unwrap();
-        SeedData::synthetic(20).load(&mut conn).unwrap();
+        let (schema, conn) = studio(20);
         let expression = "select username, user_security_roles.security_role.user_security_roles.user.email from User";
-        let answer = answer(
-            &conn,
-            &schema,
-            None,
-            expression,
-            false,
-            0,
-            Plan::chunked(100),
-        )
-        .unwrap();
-        let v: Value = serde_json::from_slice(&answer).unwrap();
+        let v = answer_json(&conn, &schema, expression);
         // Each user is written in full once, where it first occurs (at the
         // root or below another user's role), with the attribute of the
         // root's path and of the deeper one.
@@ -1261,9 +1274,7 @@ mod tests {
 
     #[test]
     fn reading_only_the_columns_an_answer_needs_gives_the_same_answer() {
-        let schema = Schema::new();
-        let mut conn = crate::store::open(None, &schema).unwrap();
-        SeedData::synthetic(300).load(&mut conn).unwrap();
+        let (schema, conn) = studio(300);
         for (expression, denormalize) in [
             (
                 "select username, user_security_roles.security_role.name from User",
@@ -1291,28 +1302,17 @@ mod tests {
                 true,
             ),
         ] {
-            let all = answer(
+            let all = answer_with(
                 &conn,
                 &schema,
-                None,
                 expression,
                 denormalize,
-                0,
                 Plan {
                     all_columns: true,
                     ..Plan::chunked(100)
                 },
             );
-            let needed = answer(
-                &conn,
-                &schema,
-                None,
-                expression,
-                denormalize,
-                0,
-                Plan::chunked(100),
-            );
-            let (all, needed) = (all.unwrap(), needed.unwrap());
+            let needed = answer_with(&conn, &schema, expression, denormalize, Plan::chunked(100));
             if let Some(at) =
                 (0..all.len().max(needed.len())).find(|&i| all.get(i) != needed.get(i))
             {
@@ -1333,9 +1333,7 @@ mod tests {
 
     #[test]
     fn collections_hold_each_owners_members_in_order() {
-        let schema = Schema::new();
-        let mut conn = crate::store::open(None, &schema).unwrap();
-        SeedData::synthetic(1195).load(&mut conn).unwrap();
+        let (schema, conn) = studio(1195);
         // Roles own many grants each (and some none); users own one each.
         for (expression, owner, fk, collection) in [
             (
@@ -1351,17 +1349,7 @@ mod tests {
                 "user_security_roles",
             ),
         ] {
-            let answer = answer(
-                &conn,
-                &schema,
-                None,
-                expression,
-                false,
-                0,
-                Plan::chunked(100),
-            )
-            .unwrap();
-            let v: Value = serde_json::from_slice(&answer).unwrap();
+            let v = answer_json(&conn, &schema, expression);
             let rows = v["data"].as_array().unwrap();
             let mut stmt = conn
                 .prepare(&format!(
@@ -1395,9 +1383,7 @@ mod tests {
 
     #[test]
     fn answers_written_by_chunks_equal_the_whole() {
-        let schema = Schema::new();
-        let mut conn = crate::store::open(None, &schema).unwrap();
-        SeedData::synthetic(1195).load(&mut conn).unwrap();
+        let (schema, conn) = studio(1195);
         let user = schema.get("User").unwrap();
         let tree = |e: &str| {
             let q = super::super::parse(e).unwrap();
@@ -1409,25 +1395,14 @@ mod tests {
         assert!(!tree(back).each_type_once(&schema, user));
         // (`back` with denormalize:1 would repeat each role's users for each user.)
         for (expression, denormalize) in [(roles, false), (roles, true), (back, false)] {
-            let whole = answer(
+            let whole = answer_with(
                 &conn,
                 &schema,
-                None,
                 expression,
                 denormalize,
-                0,
                 Plan::chunked(usize::MAX),
             );
-            let chunked = answer(
-                &conn,
-                &schema,
-                None,
-                expression,
-                denormalize,
-                0,
-                Plan::chunked(100),
-            );
-            let (whole, chunked) = (whole.unwrap(), chunked.unwrap());
+            let chunked = answer_with(&conn, &schema, expression, denormalize, Plan::chunked(100));
             assert_eq!(whole, chunked, "{expression} denormalize {denormalize}");
             assert!(
                 whole.len() > 1200 * 40,
@@ -1442,26 +1417,14 @@ mod tests {
             (" offset 1100 limit 250", 100, "null"),
         ] {
             let expression = format!("{roles}{tail}");
-            let whole = answer(
+            let whole = answer_with(
                 &conn,
                 &schema,
-                None,
                 &expression,
                 false,
-                0,
                 Plan::chunked(usize::MAX),
-            )
-            .unwrap();
-            let chunked = answer(
-                &conn,
-                &schema,
-                None,
-                &expression,
-                false,
-                0,
-                Plan::chunked(100),
-            )
-            .unwrap();
+            );
+            let chunked = answer_with(&conn, &schema, &expression, false, Plan::chunked(100));
             assert_eq!(whole, chunked, "{expression}");
             let v: Value = serde_json::from_slice(&chunked).unwrap();
             assert_eq!(v["data"].as_array().unwrap().len(), rows, "{expression}");
