@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// FxHash-style hasher: fast for the short strings we intern.
 #[derive(Default, Clone, Copy)]
@@ -55,8 +56,9 @@ pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// Interned strings (attribute names, entity type names) → small integer ids.
 pub(crate) struct Interner {
-    ids: FastMap<Box<str>, u32>,
-    names: Vec<Box<str>>,
+    /// Each name once, shared by `ids` and `names` (one allocation a name).
+    ids: FastMap<Arc<str>, u32>,
+    names: Vec<Arc<str>>,
     /// Recently interned names, direct-mapped by length and end bytes: the
     /// objects of a reply repeat the same few keys, and one comparison is
     /// cheaper than hashing the name (a quarter of decoding a page was that).
@@ -80,7 +82,7 @@ impl Interner {
     }
 
     /// The interned names, in id order.
-    pub(crate) fn names(&self) -> &[Box<str>] {
+    pub(crate) fn names(&self) -> &[Arc<str>] {
         &self.names
     }
 }
@@ -133,8 +135,9 @@ impl Interner {
             Some(&id) => id,
             None => {
                 let id = self.names.len() as u32;
-                self.names.push(s.into());
-                self.ids.insert(s.into(), id);
+                let name: Arc<str> = Arc::from(s);
+                self.names.push(Arc::clone(&name));
+                self.ids.insert(name, id);
                 id
             }
         };
