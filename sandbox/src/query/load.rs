@@ -674,6 +674,9 @@ impl<'s> Loader<'s> {
 
     /// The number of the set of projected scalar names `names` (sorted).
     fn scalar_set(&mut self, names: Vec<&'static str>) -> u32 {
+        if names.is_empty() {
+            return 0;
+        }
         if let Some(&id) = self.scalar_set_ids.get(&names) {
             return id;
         }
