@@ -20,6 +20,13 @@ def main():
     first = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     query_only = len(sys.argv) > 3 and sys.argv[3] == "query-only"
     turns = "BENCH_TURNS" in os.environ
+
+    def end_run(session):
+        """Closes the run's session and, taking turns, hands over to the next client."""
+        session.close()
+        if turns:
+            print("turn", flush=True)
+
     out = {"client": "ftrack-python-api", "start_ms": [], "query_ms": [], "roles_ms": []}
     for r in range(runs):
         if turns and not sys.stdin.readline():
@@ -35,9 +42,7 @@ def main():
         out["query_ms"].append((time.perf_counter() - t) * 1e3)
         assert len(users) >= 10000, len(users)
         if query_only:
-            session.close()
-            if turns:
-                print("turn", flush=True)
+            end_run(session)
             continue
 
         pm = session.query('SecurityRole where name is "Project Manager"').one()
@@ -56,9 +61,7 @@ def main():
             )
         session.commit()
         out["roles_ms"].append((time.perf_counter() - t) * 1e3)
-        session.close()
-        if turns:
-            print("turn", flush=True)
+        end_run(session)
     print(json.dumps(out))
 
 

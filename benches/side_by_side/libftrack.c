@@ -29,6 +29,15 @@ static void check(const char *what, ftrack_status s) {
     }
 }
 
+/* Ends a run: frees its session and, taking turns, hands over to the next client. */
+static void end_run(ftrack_session *s, int turns) {
+    ftrack_session_destroy(s);
+    if (turns) {
+        printf("turn\n");
+        fflush(stdout);
+    }
+}
+
 static void print_list(const char *name, const double *v, int n, int last) {
     printf("\"%s\": [", name);
     for (int i = 0; i < n; i++) printf("%s%.3f", i ? ", " : "", v[i]);
@@ -68,8 +77,7 @@ int main(int argc, char **argv) {
         }
         ftrack_entity_list_destroy(all);
         if (query_only) {
-            ftrack_session_destroy(s);
-            if (turns) printf("turn\n"), fflush(stdout);
+            end_run(s, turns);
             continue;
         }
 
@@ -98,8 +106,7 @@ int main(int argc, char **argv) {
         roles[done_roles++] = now_ms() - t;
         ftrack_entity_list_destroy(users);
         ftrack_entity_destroy(pm);
-        ftrack_session_destroy(s);
-        if (turns) printf("turn\n"), fflush(stdout);
+        end_run(s, turns);
     }
     printf("{\"client\": \"libftrack\", ");
     print_list("start_ms", start, runs, 0);

@@ -280,16 +280,16 @@ fn record_hash(t: &str, id: &str) -> u64 {
     h.finish()
 }
 
-/// The columns of `t` to select, in the order of `t.columns()`; those not in
-/// `needed` (when given) are selected as NULL, so every row keeps the same
-/// layout and costs nothing for them.
-fn select_list(t: &EntityType, alias: &str, needed: Option<&[bool]>) -> String {
+/// The columns of `t` (alias `t0`) to select, in the order of `t.columns()`;
+/// those not in `needed` (when given) are selected as NULL, so every row
+/// keeps the same layout and costs nothing for them.
+fn select_list(t: &EntityType, needed: Option<&[bool]>) -> String {
     t.columns()
         .iter()
         .enumerate()
         .map(|(i, (c, _))| match needed {
             Some(needed) if !needed[i] => "NULL".to_owned(),
-            _ => format!("{alias}.\"{c}\""),
+            _ => format!("t0.\"{c}\""),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -496,9 +496,9 @@ impl<'s> Loader<'s> {
         needed_columns(self.schema, t, proj, &mut self.needed)
     }
 
-    /// The select list of `t` (alias `t0`), limited as [`Loader::read_only_what`] says.
+    /// The select list of `t`, limited as [`Loader::read_only_what`] says.
     fn select_list(&self, t: &EntityType) -> String {
-        select_list(t, "t0", self.needed.get(t.name).map(Vec::as_slice))
+        select_list(t, self.needed.get(t.name).map(Vec::as_slice))
     }
 
     /// SQL statements executed so far (projections cost one per path level and chunk).
