@@ -25,6 +25,7 @@ pub mod event;
 pub mod hooks;
 mod identity_map;
 mod in_flight;
+mod json_reader;
 mod operations;
 pub mod pending;
 mod persistent_cache;

@@ -5,7 +5,7 @@
 //! merges an earlier page):
 //!
 //! 1. [`decode`] walks the bytes once with its own strict JSON reader
-//!    ([`reader`]: strings without escapes borrowed from the reply, no token
+//!    ([`crate::json_reader`]: strings without escapes borrowed from the reply, no token
 //!    or value built that is not kept) and needs nothing of the session but the primary keys of the types ([`Keys`]).
 //!    Every JSON object with `__entity_type__` lands in a page-local
 //!    [`IdentityMap`] slot as it is read: attribute and type names numbered by
@@ -19,9 +19,7 @@
 //!    The schema's attribute kinds are applied here (integers of float
 //!    attributes, date-time strings).
 
-mod reader;
-
-use reader::{Key, Next, Number, Reader};
+use crate::json_reader::{self as reader, Key, Next, Number, Reader};
 
 use crate::datetime::parse_iso;
 use crate::identity_map::{IdentityMap, KEY_SEP, TextHash, text_hash};

@@ -1,9 +1,11 @@
-//! A strict JSON reader over one reply, for the decoder.
+//! A strict JSON reader over one text: a reply, for the decoder, or the
+//! schema cache file.
 //!
 //! The decoder walks a reply once and turns it straight into identity-map
-//! slots; this reader gives it the tokens with nothing in between: strings
-//! without escapes are borrowed from the reply, object keys and values come as
-//! the decoder asks for them, and nothing is built that the decoder does not
+//! slots (and the schema cache is read straight into a [`crate::schema::Schema`]);
+//! this reader gives them the tokens with nothing in between: strings
+//! without escapes are borrowed from the text, object keys and values come as
+//! the caller asks for them, and nothing is built that the caller does not
 //! keep. It accepts exactly RFC 8259 JSON, as `serde_json` does (the tests
 //! compare the two): no trailing commas, no comments, no control characters
 //! in strings, no lone surrogates, numbers by the grammar, at most
