@@ -12,6 +12,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::json_reader::{Next, Number, Reader};
+
 /// FxHash-style hasher: fast for the short strings we intern.
 #[derive(Default, Clone, Copy)]
 pub(crate) struct FastHasher(u64);
@@ -143,6 +145,11 @@ impl Interner {
         };
         self.recent[r] = id;
         id
+    }
+    /// Makes room for `additional` more names.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.ids.reserve(additional);
+        self.names.reserve(additional);
     }
     #[inline]
     pub(crate) fn get(&self, s: &str) -> Option<u32> {
@@ -425,72 +432,24 @@ const CACHE_FORMAT: u32 = 2;
 
 /// The cache file: the server's hash beside a digest of its schemas that
 /// holds only what [`Schema`] keeps (kinds, keys, projections), so a warm
-/// start reads a few kilobytes into typed fields instead of walking the
-/// server's full schema documents.
-#[derive(serde::Serialize, serde::Deserialize)]
+/// start reads a few kilobytes straight into the schema (see [`parse_cache`]).
+/// Written through serde; read by [`crate::json_reader`].
+#[derive(serde::Serialize)]
 struct CacheFile<'a> {
     format: u32,
-    #[serde(borrow)]
-    server_url: Cow<'a, str>,
-    #[serde(borrow)]
-    schema_hash: Cow<'a, str>,
-    #[serde(borrow)]
+    server_url: &'a str,
+    schema_hash: &'a str,
     types: Vec<CachedType<'a>>,
 }
 
 /// One entity type in the cache file.
-#[derive(serde::Serialize, serde::Deserialize)]
+#[derive(serde::Serialize)]
 struct CachedType<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow)]
-    primary_key: Vec<CachedText<'a>>,
-    #[serde(borrow)]
-    default_projections: Vec<CachedText<'a>>,
-    #[serde(borrow)]
-    attributes: Vec<CachedAttribute<'a>>,
-}
-
-/// One attribute in the cache file: `[name, kind, target]`, kinds named as
-/// [`AttrKind::name`] does.
-type CachedAttribute<'a> = (CachedText<'a>, CachedText<'a>, Option<CachedText<'a>>);
-
-/// A string of the cache file, borrowed from the file's bytes when it has no
-/// escapes (serde's own `Cow<str>` copies every string inside a list or a
-/// tuple: 155 of a warm start's 527 allocations were those copies).
-#[derive(Debug)]
-struct CachedText<'a>(Cow<'a, str>);
-
-impl std::ops::Deref for CachedText<'_> {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl serde::Serialize for CachedText<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
-    }
-}
-
-impl<'de: 'a, 'a> serde::Deserialize<'de> for CachedText<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = CachedText<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
-                Ok(CachedText(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
-                Ok(CachedText(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(Visitor)
-    }
+    id: &'a str,
+    primary_key: &'a [String],
+    default_projections: &'a [String],
+    /// `[name, kind, target]`, kinds named as [`AttrKind::name`] does.
+    attributes: Vec<(&'a str, &'static str, Option<&'a str>)>,
 }
 
 impl AttrKind {
@@ -537,39 +496,128 @@ impl AttrKind {
 
 /// Parses the bytes of a cache file: `(schema_hash, schema)` when it is for
 /// `server_url`. Any problem (another format, another server, a kind it does
-/// not know) means "no cache".
+/// not know, JSON it cannot read) means "no cache".
+///
+/// Read with the decoder's JSON reader straight into the schema: serde's
+/// typed parse of the same file built a list per type and per attribute and
+/// checked each string as UTF-8 on its own, which was most of a warm start's
+/// own work (`cargo bench --bench core -- --start`).
 pub(crate) fn parse_cache(bytes: &[u8], server_url: &str) -> Option<(String, Schema)> {
-    let file: CacheFile = serde_json::from_slice(bytes).ok()?;
-    if file.format != CACHE_FORMAT || file.server_url != server_url {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut r = Reader::new(text);
+    let (mut format, mut url_matches, mut hash) = (None, false, None);
+    let mut schema = Schema::new();
+    // About a name a line of 64 bytes: the interner grows once or not at all.
+    schema.attrs.reserve(text.len() / 64);
+    r.begin_object().ok()?;
+    let mut first = true;
+    while let Some(key) = r.next_key(first).ok()? {
+        first = false;
+        match key {
+            "format" => format = Some(r.number().ok()?),
+            "server_url" => url_matches = r.string().ok()? == server_url,
+            "schema_hash" => hash = Some(r.string().ok()?.to_owned()),
+            "types" => read_cached_types(&mut r, &mut schema)?,
+            _ => r.skip().ok()?,
+        }
+    }
+    r.end().ok()?;
+    if format != Some(Number::Int(CACHE_FORMAT.into())) || !url_matches {
         return None;
     }
-    let mut schema = Schema::new();
-    for t in &file.types {
-        let mut attrs = FastMap::default();
-        attrs.reserve(t.attributes.len());
-        for (name, kind, target) in &t.attributes {
-            let kind = AttrKind::from_name(kind, target.as_deref())?;
-            attrs.insert(schema.attrs.intern(name), kind);
+    Some((hash?, schema))
+}
+
+/// A string of the cache file: borrowed from it unless it had escapes.
+fn cached_text<'a>(r: &mut Reader<'a>) -> Option<Cow<'a, str>> {
+    Some(match r.string_in_reply().ok()? {
+        Some(text) => Cow::Borrowed(text),
+        None => Cow::Owned(r.unescaped().to_owned()),
+    })
+}
+
+/// A list of strings of the cache file.
+fn cached_texts(r: &mut Reader) -> Option<Vec<String>> {
+    let mut list = Vec::new();
+    r.begin_array().ok()?;
+    while r.next_element(list.is_empty()).ok()? {
+        list.push(r.string().ok()?.to_owned());
+    }
+    Some(list)
+}
+
+/// The cache file's `types`: `[{"id", "primary_key", "default_projections",
+/// "attributes"}]`, each added to `schema`.
+fn read_cached_types(r: &mut Reader, schema: &mut Schema) -> Option<()> {
+    r.begin_array().ok()?;
+    let mut first_type = true;
+    // A type's attributes are gathered here first, so that its map is made
+    // at its final size (one allocation, no rehashing).
+    let mut read = Vec::new();
+    while r.next_element(first_type).ok()? {
+        first_type = false;
+        let (mut name, mut primary_key, mut default_projections) = (None, Vec::new(), Vec::new());
+        r.begin_object().ok()?;
+        let mut first = true;
+        while let Some(key) = r.next_key(first).ok()? {
+            first = false;
+            match key {
+                "id" => name = Some(cached_text(r)?.into_owned()),
+                "primary_key" => primary_key = cached_texts(r)?,
+                "default_projections" => default_projections = cached_texts(r)?,
+                "attributes" => read_cached_attributes(r, schema, &mut read)?,
+                _ => r.skip().ok()?,
+            }
         }
-        let primary_key: Vec<String> = t.primary_key.iter().map(|k| k.to_string()).collect();
         if primary_key.is_empty() {
             return None;
         }
+        let mut attrs = FastMap::with_capacity_and_hasher(read.len(), Default::default());
+        attrs.extend(read.drain(..));
         let pk_ids = primary_key.iter().map(|k| schema.attrs.intern(k)).collect();
         schema.add_type(TypeInfo {
-            name: t.id.to_string(),
+            name: name?,
             known: true,
             pk_ids,
             primary_key,
-            default_projections: t
-                .default_projections
-                .iter()
-                .map(|p| p.to_string())
-                .collect(),
+            default_projections,
             attrs,
         });
     }
-    Some((file.schema_hash.into_owned(), schema))
+    Some(())
+}
+
+/// A type's `attributes`: `[[name, kind, target or null]]`, pushed to
+/// `attrs` as (attribute id, kind).
+fn read_cached_attributes(
+    r: &mut Reader,
+    schema: &mut Schema,
+    attrs: &mut Vec<(u32, AttrKind)>,
+) -> Option<()> {
+    r.begin_array().ok()?;
+    let mut first = true;
+    while r.next_element(first).ok()? {
+        first = false;
+        r.begin_array().ok()?;
+        r.next_element(true).ok()?.then_some(())?;
+        let name = cached_text(r)?;
+        r.next_element(false).ok()?.then_some(())?;
+        let kind = cached_text(r)?;
+        r.next_element(false).ok()?.then_some(())?;
+        let target = match r.peek().ok()? {
+            Next::Null => {
+                r.null().ok()?;
+                None
+            }
+            _ => Some(cached_text(r)?),
+        };
+        if r.next_element(false).ok()? {
+            return None;
+        }
+        let kind = AttrKind::from_name(&kind, target.as_deref())?;
+        attrs.push((schema.attrs.intern(&name), kind));
+    }
+    Some(())
 }
 
 /// Writes the cache file for `schema` atomically (temp file + rename). Errors
@@ -583,35 +631,21 @@ pub(crate) fn save_cache(path: &Path, server_url: &str, hash: &str, schema: &Sch
             let mut attributes: Vec<_> = t
                 .attrs
                 .iter()
-                .map(|(&a, kind)| {
-                    (
-                        CachedText(Cow::Borrowed(schema.attrs.name(a))),
-                        CachedText(Cow::Borrowed(kind.name())),
-                        kind.target().map(|t| CachedText(Cow::Borrowed(t))),
-                    )
-                })
+                .map(|(&a, kind)| (schema.attrs.name(a), kind.name(), kind.target()))
                 .collect();
-            attributes.sort_by(|a, b| a.0.0.cmp(&b.0.0));
+            attributes.sort_by(|a, b| a.0.cmp(b.0));
             CachedType {
-                id: Cow::Borrowed(&t.name),
-                primary_key: t
-                    .primary_key
-                    .iter()
-                    .map(|k| CachedText(Cow::Borrowed(k.as_str())))
-                    .collect(),
-                default_projections: t
-                    .default_projections
-                    .iter()
-                    .map(|p| CachedText(Cow::Borrowed(p.as_str())))
-                    .collect(),
+                id: &t.name,
+                primary_key: &t.primary_key,
+                default_projections: &t.default_projections,
                 attributes,
             }
         })
         .collect();
     let file = CacheFile {
         format: CACHE_FORMAT,
-        server_url: Cow::Borrowed(server_url),
-        schema_hash: Cow::Borrowed(hash),
+        server_url,
+        schema_hash: hash,
         types,
     };
     if let Ok(bytes) = serde_json::to_vec(&file) {
@@ -674,6 +708,43 @@ mod tests {
             assert_eq!(i.intern(&name), id);
             assert_eq!(i.name(id), name);
         }
+    }
+
+    #[test]
+    fn cache_files_are_read_whatever_their_key_order_and_refused_when_malformed() {
+        let user = r#"{"attributes":[["id","string",null],["user_type","reference","UserType"]],
+            "extra":{"a":[1,2]},"default_projections":["id"],"id":"User","primary_key":["id"]}"#;
+        let file = |types: &str| {
+            format!(
+                r#"{{"types":[{types}],"schema_hash":"h","future":null,"server_url":"http://a","format":{CACHE_FORMAT}}}"#
+            )
+        };
+        let (hash, schema) = parse_cache(file(user).as_bytes(), "http://a").expect("read");
+        assert_eq!(hash, "h");
+        let t = schema.known_type("User").unwrap();
+        let user_type = schema.attrs.get("user_type").unwrap();
+        assert_eq!(
+            schema.kind(t, user_type),
+            Some(&AttrKind::Ref("UserType".into()))
+        );
+        assert_eq!(schema.ty(t).primary_key, ["id"]);
+        let good = file(user);
+        let bad = [
+            good[..good.len() - 1].to_string(),
+            format!("{good} x"),
+            good.replace(r#""schema_hash":"h","#, ""),
+            good.replace(&format!(r#""format":{CACHE_FORMAT}"#), r#""format":1"#),
+            good.replace(r#"["id","string",null]"#, r#"["id","string"]"#),
+            good.replace(r#"["id","string",null]"#, r#"["id","string",null,1]"#),
+            good.replace(r#""reference","UserType""#, r#""reference",null"#),
+            good.replace(r#""primary_key":["id"]"#, r#""primary_key":[]"#),
+            good.replace(r#""id":"User","#, ""),
+            "[]".to_string(),
+        ];
+        for text in bad {
+            assert!(parse_cache(text.as_bytes(), "http://a").is_none(), "{text}");
+        }
+        assert!(parse_cache(b"\xff", "http://a").is_none());
     }
 
     #[test]
