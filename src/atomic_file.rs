@@ -50,11 +50,18 @@ pub(crate) fn append(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// The bytes of `path`, if it exists and belongs to the current user.
+///
+/// Reads as many bytes as the file had when it was opened, in one `read`
+/// when the system allows: files are replaced whole by [`write_atomic`], so
+/// the open file does not change under the reader, and a journal appended to
+/// meanwhile is read as it was (its reader ignores a partial last record).
+/// Four system calls in all; `read_to_end` took seven (a session start
+/// reads its schema cache with it).
 pub(crate) fn read_own(path: &Path) -> Option<Vec<u8>> {
     let mut f = File::open(path).ok()?;
-    check_owner(&f).ok()?;
-    let mut out = Vec::new();
-    std::io::Read::read_to_end(&mut f, &mut out).ok()?;
+    let len = check_owner(&f).ok()?;
+    let mut out = vec![0; usize::try_from(len).ok()?];
+    std::io::Read::read_exact(&mut f, &mut out).ok()?;
     Some(out)
 }
 
@@ -94,23 +101,22 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Refuses a file that another user owns.
-fn check_owner(f: &File) -> std::io::Result<()> {
+/// Refuses a file that another user owns; else its length in bytes.
+fn check_owner(f: &File) -> std::io::Result<u64> {
+    let meta = f.metadata()?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
-        if f.metadata()?.uid() != me {
+        if meta.uid() != me {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
                 "the file belongs to another user",
             ));
         }
     }
-    #[cfg(not(unix))]
-    let _ = f;
-    Ok(())
+    Ok(meta.len())
 }
 
 #[cfg(test)]
