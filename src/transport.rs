@@ -82,6 +82,7 @@ impl Transport {
         creds: Credentials,
         hooks: Arc<Hooks>,
     ) -> Result<Transport> {
+        check_head_size(options, &creds)?;
         let mut tls = TlsConfig::builder();
         if let Some(path) = &options.ca_bundle {
             let certs: Vec<Certificate<'static>> = crate::tls::ca_bundle_certificates(path)?
@@ -108,6 +109,11 @@ impl Transport {
             .user_agent(concat!("libftrack/", env!("CARGO_PKG_VERSION")))
             .accept("application/json")
             .max_redirects(0)
+            // `CoalescingTransport` gathers a request's output itself, so
+            // ureq's output buffer only passes it through: 32 KiB instead of
+            // 128 KiB is less memory for each connection to zero (a request
+            // head, custom headers and cookies included, must fit).
+            .output_buffer_size(OUTPUT_BUFFER_BYTES)
             .build();
         let cookie = if options.cookies.is_empty() {
             None
@@ -552,6 +558,41 @@ impl Resolver for LiteralResolver {
             Ok(out)
         }
     }
+}
+
+/// The size of ureq's output buffer for each connection (see [`Transport::new`]).
+const OUTPUT_BUFFER_BYTES: usize = 32 * 1024;
+
+/// What a request head holds besides the URL, the credentials and the extra
+/// headers and cookies: the request line's method and version, the fixed
+/// headers (user agent, accept, content type and length, strict mode), with
+/// room to spare.
+const FIXED_HEAD_BYTES: usize = 1024;
+
+/// Refuses options whose request head could not be written: it must fit in
+/// ureq's output buffer, else every request would fail with ureq's "output
+/// too small" (found when a session starts, not on its first request).
+fn check_head_size(options: &SessionOptions, creds: &Credentials) -> Result<()> {
+    let extra: usize = options
+        .headers
+        .iter()
+        .map(|(k, v)| k.len() + v.len() + 4)
+        .chain(options.cookies.iter().map(|(k, v)| k.len() + v.len() + 2))
+        .sum();
+    let head = FIXED_HEAD_BYTES
+        + creds.server_url.len()
+        + creds.api_user.len()
+        + creds.api_key.len()
+        + extra;
+    if head > OUTPUT_BUFFER_BYTES {
+        return Err(Error::InvalidArgument(format!(
+            "the extra headers and cookies come to {extra} bytes, so a request head would \
+             take about {head} bytes, more than the {} KiB a request head may have: send \
+             less in them",
+            OUTPUT_BUFFER_BYTES / 1024
+        )));
+    }
+    Ok(())
 }
 
 /// A connector that wraps ureq's default chain (TCP, proxies, rustls) in a

@@ -758,3 +758,30 @@ fn write_generation_moves_when_a_commit_is_sent_and_when_it_is_done() {
     assert!(s.commit().is_err());
     assert_eq!(s.write_generation(), g0 + 4);
 }
+
+#[test]
+fn a_commit_larger_than_the_transport_buffers_arrives_whole() {
+    // 300 users of about 400 bytes each: a body of over 100 kB, several
+    // times the transport's 32 KiB output buffer.
+    let sb = sandbox();
+    let s = session(&sb);
+    let note = "n".repeat(300);
+    for i in 0..300 {
+        s.create(
+            "User",
+            map(serde_json::json!({"username": format!("bulk{i:03}"), "first_name": note})),
+        )
+        .unwrap();
+    }
+    let before = sb.request_count();
+    s.commit().unwrap();
+    assert_eq!(sb.request_count() - before, 1, "one batch");
+    let fresh = session(&sb);
+    let users = fresh
+        .query("select username, first_name from User where username like \"bulk%\"")
+        .unwrap();
+    assert_eq!(users.len(), 300);
+    for u in &users {
+        assert_eq!(u.get_string("first_name").unwrap(), note);
+    }
+}

@@ -599,3 +599,43 @@ fn server_error_text_is_redacted_in_the_core() {
     assert_no_secret(&err.to_string());
     assert_no_secret(&format!("{err:?}"));
 }
+
+#[test]
+fn a_request_head_too_large_to_send_is_refused_when_the_session_starts() {
+    let url = fake_server(|req| {
+        // The server information says how many bytes the request had.
+        let body = format!(
+            r#"[{{"version":"dev","schema_hash":"x","received":{}}},[]]"#,
+            req.len()
+        );
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    });
+    // A large header that fits is sent whole.
+    let s = Session::with_options(
+        opts(&url)
+            .max_attempts(1)
+            .header("x-big", "a".repeat(20_000)),
+    )
+    .expect("a 20 kB header is sent");
+    let received = s.server_information()["received"].as_u64().unwrap();
+    assert!(received > 20_000, "{received}");
+    // One that cannot be: a clear error before any request, not ureq's
+    // "output too small" on every request.
+    for o in [
+        opts(&url).header("x-big", "a".repeat(40_000)),
+        opts(&url).cookie("big", "c".repeat(40_000)),
+    ] {
+        let e = Session::with_options(o.max_attempts(1)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("headers and cookies") && text.contains("32 KiB"),
+            "{text}"
+        );
+        assert_no_secret(&text);
+    }
+}
