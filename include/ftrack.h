@@ -1611,6 +1611,10 @@ ftrack_status ftrack_session_options_set_timeout_ms(ftrack_session_options *opti
  * @brief Adds an HTTP header sent with every request.
  *
  * Both strings are copied.
+ * The extra headers and cookies, with the server URL and the credentials,
+ * must leave a request head under 32 KiB:
+ * `ftrack_session_create_with_options` fails with
+ * `FTRACK_STATUS_INVALID_ARGUMENT` otherwise.
  *
  * @param options the session options handle.
  * @param name header name (NUL-terminated UTF-8).
@@ -1629,6 +1633,10 @@ ftrack_status ftrack_session_options_add_header(ftrack_session_options *options,
  * @brief Adds a cookie sent with every request.
  *
  * Both strings are copied.
+ * The extra headers and cookies, with the server URL and the credentials,
+ * must leave a request head under 32 KiB:
+ * `ftrack_session_create_with_options` fails with
+ * `FTRACK_STATUS_INVALID_ARGUMENT` otherwise.
  *
  * @param options the session options handle.
  * @param name cookie name (NUL-terminated UTF-8).

@@ -163,11 +163,19 @@ impl SessionOptions {
         self
     }
     /// An extra HTTP header sent with every request.
+    ///
+    /// The extra headers and cookies, with the server URL and the
+    /// credentials, must leave a request head under 32 KiB: creating the
+    /// session fails with [`crate::Error::InvalidArgument`] otherwise.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
     /// A cookie sent with every request.
+    ///
+    /// The extra headers and cookies, with the server URL and the
+    /// credentials, must leave a request head under 32 KiB: creating the
+    /// session fails with [`crate::Error::InvalidArgument`] otherwise.
     pub fn cookie(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.cookies.push((name.into(), value.into()));
         self
