@@ -13,7 +13,9 @@
 //! 2. encoding a 1,000-operation commit batch vs `serde_json::to_vec` of the
 //!    equivalent `serde_json::Value`;
 //! 3. a session start with a warm schema cache (one request) vs a bare ureq
-//!    `POST /api` of the same request;
+//!    `POST /api` of the same request (ureq's defaults but for the output
+//!    buffer, which is the session transport's 32 KiB), taking turns, 300
+//!    times (2,000 with `-- --start`), with the heap allocations of each;
 //! 4. the 10,000-user query with role projection end to end, pages requested
 //!    ahead (`max_concurrent_pages`, default 4) vs
 //!    the same pages one by one.
@@ -448,7 +450,7 @@ fn main() {
     session.rollback();
 
     paged_query(&sb, &options, runs);
-    warm_start(&sb, &options, runs * 4);
+    warm_start(&sb, &options, runs * 20);
 }
 
 /// Step 1b: decode+merge of the answers of the 10,000-user query with role
@@ -644,6 +646,9 @@ fn warm_start(sb: &Sandbox, options: &SessionOptions, runs: usize) {
     let bare_post = || {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // The output buffer the session's transport has (`transport.rs`),
+            // so that both zero as much memory for their connection.
+            .output_buffer_size(32 * 1024)
             .build()
             .into();
         agent
@@ -660,16 +665,28 @@ fn warm_start(sb: &Sandbox, options: &SessionOptions, runs: usize) {
     };
     let (mut starts, mut bares) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
     let before = sb.request_count();
+    // Heap allocations made by each side (this thread's and the sandbox's
+    // alike, so only the difference between the two says something).
+    let (mut start_allocations, mut bare_allocations) = (0, 0);
     for _ in 0..runs {
+        let a = ALLOCATIONS.load(Ordering::Relaxed);
         let t = Instant::now();
         std::hint::black_box(Session::with_options(options.clone()).unwrap());
         starts.push(t.elapsed());
+        let b = ALLOCATIONS.load(Ordering::Relaxed);
+        start_allocations += b - a;
         let t = Instant::now();
         std::hint::black_box(bare_post());
         bares.push(t.elapsed());
+        bare_allocations += ALLOCATIONS.load(Ordering::Relaxed) - b;
     }
     let per_start = ((sb.request_count() - before) as f64 / runs as f64) - 1.0;
     println!("\n== warm session start ({per_start} request per start) ==");
+    println!(
+        "heap allocations per start {:.0}, per bare POST {:.0} (both with the sandbox's)",
+        start_allocations as f64 / runs as f64,
+        bare_allocations as f64 / runs as f64
+    );
     ratio_line(
         "Session::with_options (warm schema cache)",
         median(starts),
