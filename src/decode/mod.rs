@@ -451,8 +451,10 @@ impl<'a> Decoder<'_, 'a> {
         // Attributes already in `built`, by id modulo 64: an object's keys are
         // distinct in practice, so the list is searched only on a collision.
         let mut seen = 0u64;
-        for i in start..self.scratch.len() {
-            let (attr, d) = std::mem::replace(&mut self.scratch[i], (0, Dec::Null));
+        // The object's entries are moved out of the scratch list (which ends
+        // at `start` again): nothing is left behind to drop one by one.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        for (attr, d) in scratch.drain(start..) {
             if attr == ATTR_ENTITY_TYPE {
                 continue;
             }
@@ -492,10 +494,10 @@ impl<'a> Decoder<'_, 'a> {
                 self.map.slots[slot as usize].set_remote(attr, stored);
             }
         }
+        self.scratch = scratch;
         if fresh {
             self.map.slots[slot as usize].remote = built.into();
         }
-        self.scratch.truncate(start);
         Some(slot)
     }
 }
