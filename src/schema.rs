@@ -553,7 +553,7 @@ fn read_cached_types(r: &mut Reader, schema: &mut Schema) -> Option<()> {
     let mut first_type = true;
     // A type's attributes are gathered here first, so that its map is made
     // at its final size (one allocation, no rehashing).
-    let mut read = Vec::new();
+    let mut gathered = Vec::new();
     while r.next_element(first_type).ok()? {
         first_type = false;
         let (mut name, mut primary_key, mut default_projections) = (None, Vec::new(), Vec::new());
@@ -562,18 +562,18 @@ fn read_cached_types(r: &mut Reader, schema: &mut Schema) -> Option<()> {
         while let Some(key) = r.next_key(first).ok()? {
             first = false;
             match key {
-                "id" => name = Some(cached_text(r)?.into_owned()),
+                "id" => name = Some(r.string().ok()?.to_owned()),
                 "primary_key" => primary_key = cached_texts(r)?,
                 "default_projections" => default_projections = cached_texts(r)?,
-                "attributes" => read_cached_attributes(r, schema, &mut read)?,
+                "attributes" => read_cached_attributes(r, schema, &mut gathered)?,
                 _ => r.skip().ok()?,
             }
         }
         if primary_key.is_empty() {
             return None;
         }
-        let mut attrs = FastMap::with_capacity_and_hasher(read.len(), Default::default());
-        attrs.extend(read.drain(..));
+        let mut attrs = FastMap::with_capacity_and_hasher(gathered.len(), Default::default());
+        attrs.extend(gathered.drain(..));
         let pk_ids = primary_key.iter().map(|k| schema.attrs.intern(k)).collect();
         schema.add_type(TypeInfo {
             name: name?,
