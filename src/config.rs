@@ -213,7 +213,9 @@ impl SessionOptions {
     /// thread that fetched it (up to `n - 1` such threads per query, each
     /// taking one page after another), while the calling thread merges the
     /// pages before it into the cache in order. At the end of a result at most
-    /// `n - 1` requests for pages past it were sent (they answer no rows).
+    /// `n - 1` requests for pages past it were sent (they answer no rows);
+    /// fewer once the last page is decoded before the loop reaches it, since
+    /// nothing past it is requested after that.
     pub fn max_concurrent_pages(mut self, n: usize) -> Self {
         self.max_concurrent_pages = n.max(1);
         self

@@ -155,13 +155,22 @@ fn paging_across_several_pages() {
     let before = sb.request_count();
     assert_eq!(one.query("select username from User").unwrap().len(), 125);
     assert_eq!(sb.request_count() - before, 3);
-    // The default, four in flight: the three pages, and three requested ahead
-    // past the end (max_concurrent_pages - 1), which answer no rows.
+    // Two in flight: the page after each one is requested while it merges,
+    // and the fetcher that decodes the last page says so before the loop would
+    // ask for the next: exactly the three pages again.
+    let two = Session::with_options(options(&sb).page_size(50).max_concurrent_pages(2)).unwrap();
+    let before = sb.request_count();
+    assert_eq!(two.query("select username from User").unwrap().len(), 125);
+    assert_eq!(sb.request_count() - before, 3);
+    // The default, four in flight: the first page's reply sends three
+    // requests ahead, one of them past the end (nothing says where the end is
+    // yet). One more may follow before the last page is decoded; none after.
     let s = Session::with_options(options(&sb).page_size(50)).unwrap();
     let before = sb.request_count();
     let users = s.query("select username from User").unwrap();
     assert_eq!(users.len(), 125);
-    assert_eq!(sb.request_count() - before, 3 + 3);
+    let sent = sb.request_count() - before;
+    assert!((3 + 1..=3 + 2).contains(&sent), "{sent} requests");
     // A result of one page sends nothing ahead.
     let before = sb.request_count();
     assert_eq!(
@@ -216,8 +225,10 @@ fn pages_decoded_ahead_merge_as_pages_one_at_a_time() {
     let before = sb.request_count();
     let (rows, roles) = read(&ahead);
     assert_eq!(rows, expected);
-    // Everything was in the answers: reading the roles sent nothing more.
-    assert_eq!(sb.request_count() - before, 3 + 3);
+    // Everything was in the answers: reading the roles sent nothing more (the
+    // three pages, and one or two requests past the end, as above).
+    let sent = sb.request_count() - before;
+    assert!((3 + 1..=3 + 2).contains(&sent), "{sent} requests");
     // A role met on several pages is one entity of the session.
     for r in &roles {
         let same = roles

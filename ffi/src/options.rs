@@ -382,7 +382,8 @@ pub unsafe extern "C" fn ftrack_session_options_set_page_size(
 /// The first page goes alone; once it says more rows follow, the next pages are
 /// requested ahead, each on its own connection, while the library decodes the
 /// pages in order. At the end of a result at most `n - 1` requests for pages past
-/// it were sent (they answer no rows).
+/// it were sent (they answer no rows); fewer once the last page is decoded
+/// before the loop reaches it, since nothing past it is requested after that.
 ///
 /// @param options the session options handle.
 /// @param n the most requests in flight per query; not 0.

@@ -110,6 +110,18 @@ pub(crate) fn decode_into(
 }
 
 impl Staged {
+    /// The next offset the first answer announces, when it is a query answer
+    /// (`Some(None)`: no page follows).
+    pub(crate) fn query_next_offset(&self) -> Option<Option<u64>> {
+        match &self.decoded {
+            Decoded::Answers(a) => match a.first()? {
+                Answer::Query { next_offset, .. } => Some(*next_offset),
+                _ => None,
+            },
+            Decoded::Error(_) => None,
+        }
+    }
+
     /// Moves the decoded entities into `map` as one new result (see
     /// [`IdentityMap::begin_result`]), in the order they were decoded: a slot
     /// seen for the first time takes the decoded values as they are (one

@@ -1,5 +1,6 @@
 //! Queries: sending expressions, paging through results, fetching entities by key.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::replies::{protocol, protocol_parts, server_error, status_or_protocol};
@@ -235,7 +236,10 @@ impl Inner {
     /// [`Fetchers`], so that up to `max_concurrent_pages` requests are in
     /// flight and their replies decoded (see [`decode::decode`]) while this
     /// thread merges the pages in order. A page whose offset differs from the one the server
-    /// announces is discarded and the announced one fetched.
+    /// announces is discarded and the announced one fetched. A fetcher that
+    /// decodes the last page (no next offset) says so at once: nothing past it
+    /// is requested from then on, so the requests that are sent past the end
+    /// are only those already in flight when it arrived.
     fn query_pages_in(
         self: &Arc<Self>,
         base: &str,
@@ -257,6 +261,10 @@ impl Inner {
         let mut first_result: Option<u32> = None;
         let keys = self.lock().schema.keys();
         let keys = &*keys;
+        // The offset of the last page, once a fetcher has decoded it (made
+        // before the jobs queue: the jobs borrow it).
+        let last = AtomicU64::new(u64::MAX);
+        let last = &last;
         let (queue, jobs) = mpsc::channel();
         let jobs = Mutex::new(jobs);
         std::thread::scope(|scope| {
@@ -279,13 +287,18 @@ impl Inner {
                     next_ahead = peek_next_offset(&current.reply.body).filter(|&n| n > off);
                 }
                 while ahead.len() + 1 < window
-                    && let Some(at) = next_ahead.filter(|&at| wanted(at))
+                    && let Some(at) =
+                        next_ahead.filter(|&at| wanted(at) && at < last.load(Ordering::Relaxed))
                 {
                     let (e, t) = (expr(at), token.clone());
                     ahead.push_back((
                         at,
                         fetchers.submit(scope, window - 1, move || {
-                            t.during(|| self.fetch_page(&e)).map(|p| p.decoded(keys))
+                            let page = t.during(|| self.fetch_page(&e)).map(|p| p.decoded(keys));
+                            if page.as_ref().is_ok_and(Page::is_last) {
+                                last.fetch_min(at, Ordering::Relaxed);
+                            }
+                            page
                         }),
                     ));
                     next_ahead = Some(at + page);
@@ -424,6 +437,12 @@ impl Page {
             reply,
             staged: Some(staged),
         }
+    }
+
+    /// Whether this is a successful query reply that announces no next page.
+    fn is_last(&self) -> bool {
+        self.reply.status < 300
+            && matches!(&self.staged, Some(Ok(staged)) if staged.query_next_offset() == Some(None))
     }
 
     /// The reply and what decoding it gave (decoded now unless it was already).
