@@ -270,7 +270,7 @@ impl Inner {
         std::thread::scope(|scope| {
             // Dropped when this closure returns, which lets the fetchers end.
             let mut fetchers = Fetchers {
-                queue,
+                queue: Some(queue),
                 jobs: &jobs,
                 started: 0,
             };
@@ -302,6 +302,9 @@ impl Inner {
                         }),
                     ));
                     next_ahead = Some(at + page);
+                }
+                if current.is_last() {
+                    fetchers.close();
                 }
                 let (slots, next, result) = self.merge_page(current, keys)?;
                 match first_result {
@@ -374,8 +377,9 @@ type Job<'j> = Box<dyn FnOnce() + Send + 'j>;
 /// mapping and unmapping, a fresh allocator cache and a scheduler round trip
 /// (on the 10,000-row query their end took an eighth off the client's time).
 struct Fetchers<'q, 'j> {
-    /// Where jobs are queued; dropping it ends the threads once they are idle.
-    queue: mpsc::Sender<Job<'j>>,
+    /// Where jobs are queued; dropping it ends the threads once they are idle
+    /// (`None` once [`Fetchers::close`]d).
+    queue: Option<mpsc::Sender<Job<'j>>>,
     /// Where the threads take them from, one thread waiting at a time.
     jobs: &'q Mutex<mpsc::Receiver<Job<'j>>>,
     /// The threads started so far.
@@ -403,8 +407,13 @@ impl<'q, 'j> Fetchers<'q, 'j> {
                 let _ = done.send(v);
             }
         });
-        // The receiver outlives the paging loop; sending cannot fail.
-        let _ = self.queue.send(job);
+        // The receiver outlives the paging loop; sending cannot fail. After
+        // `close` (never followed by a submit) the job would be dropped, which
+        // the paging loop sees as an error, not a hang.
+        debug_assert!(self.queue.is_some(), "a page submitted after close");
+        if let Some(queue) = &self.queue {
+            let _ = queue.send(job);
+        }
         if self.started < most {
             self.started += 1;
             let jobs = self.jobs;
@@ -420,6 +429,14 @@ impl<'q, 'j> Fetchers<'q, 'j> {
             });
         }
         result
+    }
+
+    /// No page will be submitted any more: the threads end as soon as they
+    /// are idle, while the paging loop still merges, rather than when it
+    /// returns (the scope waits for them; on the 10,000-row query their
+    /// waking up one after the other took 0.3 ms after the last merge).
+    fn close(&mut self) {
+        self.queue = None;
     }
 }
 
