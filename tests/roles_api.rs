@@ -521,8 +521,8 @@ fn audit_of_a_thousand_users_takes_a_constant_number_of_requests() {
     let before = sb.request_count();
     let rows = d.roles.audit().unwrap();
     let used = sb.request_count() - before;
-    // The pages, the three requested ahead past the end (max_concurrent_pages
-    // 4 - 1), and at most two more.
+    // The pages, at most three requested ahead past the end
+    // (max_concurrent_pages 4 - 1), and at most two more.
     assert!(used <= 1005_u64.div_ceil(500) + 3 + 2, "{used} requests");
     assert_eq!(rows.len(), 1005);
     let u = rows.iter().find(|r| r.username == "user00777").unwrap();

@@ -268,7 +268,8 @@ impl Inner {
         let (queue, jobs) = mpsc::channel();
         let jobs = Mutex::new(jobs);
         std::thread::scope(|scope| {
-            // Dropped when this closure returns, which lets the fetchers end.
+            // Closed before the last page merges, or dropped when this closure
+            // returns: either lets the fetchers end.
             let mut fetchers = Fetchers {
                 queue: Some(queue),
                 jobs: &jobs,

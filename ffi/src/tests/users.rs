@@ -37,11 +37,11 @@ fn users_then_role_changes_cost_no_request_each() {
             ftrack_status::Ok
         );
         assert_eq!(ftrack_entity_list_len(users), 1200);
-        assert_eq!(
-            sandbox.request_count() - before,
-            3 + 3,
-            "⌈1200 / 500⌉ pages and three requested ahead (max_concurrent_pages 4 - 1)"
-        );
+        // ⌈1200 / 500⌉ pages; the first page's reply sends three requests
+        // ahead (max_concurrent_pages 4 - 1), one past the end, and one more
+        // may follow before the last page is decoded.
+        let sent = sandbox.request_count() - before;
+        assert!((3 + 1..=3 + 2).contains(&sent), "{sent} requests");
         let before = sandbox.request_count();
         for i in 0..300 {
             let mut u = ptr::null_mut();
