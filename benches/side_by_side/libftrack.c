@@ -4,7 +4,10 @@
  * FTRACK_API_KEY; argv[1] is the number of runs (each roles run uses 1,000 fresh users,
  * starting at user number argv[2]). With argv[3] "query-only" the role task is left out
  * (roles_ms is empty): the client-only runs against the canned server, which replays
- * reads and must not be sent commits. With BENCH_TURNS set in the environment it takes
+ * reads and must not be sent commits. argv[3] "prime" is "query-only" that also asks,
+ * untimed, for the three pages past the last one: the pages the paging loop may request
+ * ahead before it learns where the result ends (how many depends on timing), so that
+ * the canned server has them all in memory before the timed runs. With BENCH_TURNS set in the environment it takes
  * turns with the other clients (benches/side_by_side/turns.py): before each run it
  * reads a line from stdin, after it prints "turn". */
 #include <stdio.h>
@@ -47,7 +50,8 @@ static void print_list(const char *name, const double *v, int n, int last) {
 int main(int argc, char **argv) {
     int runs = argc > 1 ? atoi(argv[1]) : 3;
     int first_user = argc > 2 ? atoi(argv[2]) : 1;
-    int query_only = argc > 3 && strcmp(argv[3], "query-only") == 0;
+    int prime = argc > 3 && strcmp(argv[3], "prime") == 0;
+    int query_only = prime || (argc > 3 && strcmp(argv[3], "query-only") == 0);
     int turns = getenv("BENCH_TURNS") != NULL;
     if (runs < 1 || runs > 32) runs = 3;
     double start[32], query[32], roles[32];
@@ -75,7 +79,20 @@ int main(int argc, char **argv) {
             fprintf(stderr, "query: only %zu users\n", ftrack_entity_list_len(all));
             return 1;
         }
+        size_t rows = ftrack_entity_list_len(all);
         ftrack_entity_list_destroy(all);
+        /* The pages past the end that may be requested ahead (max_concurrent_pages 4 - 1),
+         * each asked for as the paging loop would: "... offset N limit 500". */
+        for (size_t k = 1; prime && k <= 3; k++) {
+            char past[256];
+            snprintf(past, sizeof past,
+                     "select username, user_security_roles.security_role.name from User "
+                     "offset %zu limit 500",
+                     (rows - 1) / 500 * 500 + k * 500);
+            ftrack_entity_list *none = NULL;
+            check("past the end", ftrack_session_query(s, past, &none));
+            ftrack_entity_list_destroy(none);
+        }
         if (query_only) {
             end_run(s, turns);
             continue;
