@@ -379,8 +379,10 @@ typedef int (*ftrack_event_callback_fn)(void *user_data, ftrack_event *event);
  * is NUL-terminated UTF-8, valid only during the call, and never contains the
  * API key. It runs on the thread of the call that logs (any thread that calls
  * into the session, or a library thread of its event hub), before that call
- * returns; it must not call into the same session, and must not unwind (throw
- * or `longjmp`) through the library. Once the logger is replaced (the setter
+ * returns (the lines of the pages a paged query requests ahead come from the
+ * library threads that fetch them, also before the query returns); it must
+ * not call into the same session, and must not unwind (throw or `longjmp`)
+ * through the library. Once the logger is replaced (the setter
  * returned) or the session destroyed (`ftrack_session_destroy` returned, even
  * while entity handles of it live on), it is not running on any other thread
  * and is never called again, so `user_data` may be freed then.

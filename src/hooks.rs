@@ -18,8 +18,10 @@
 //!   cancelled commit keeps its pending operations, and the error says whether the
 //!   server may have received the batch.
 //!
-//! Callbacks run on the thread of the call that reports, before it returns. They
-//! must not call back into the same session.
+//! Callbacks run on the thread of the call that reports, before it returns;
+//! the log lines of the pages a paged query fetches ahead come from the threads
+//! that fetch them, still before the query returns. They must not call back
+//! into the same session.
 //!
 //! Replacing or removing a callback ([`crate::Session::set_logger`],
 //! [`crate::Session::set_progress`]) waits until the old one is not running on

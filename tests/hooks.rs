@@ -247,3 +247,38 @@ fn log_lines_report_requests_and_retries_and_never_the_key() {
     }
     eprintln!("{} log lines checked", lines.len());
 }
+
+#[test]
+fn log_lines_of_pages_fetched_ahead_come_from_fetcher_threads_before_the_query_returns() {
+    let sb = support::synthetic_sandbox(1200);
+    type Lines = Arc<Mutex<Vec<(std::thread::ThreadId, String)>>>;
+    let lines: Lines = Arc::default();
+    let sink = lines.clone();
+    let logger = Arc::new(move |_: LogLevel, line: &str| {
+        sink.lock()
+            .unwrap()
+            .push((std::thread::current().id(), line.to_owned()));
+    });
+    let s = Session::with_options(
+        support::admin_options(&sb)
+            .page_size(500)
+            .logger(LogLevel::Info, logger),
+    )
+    .unwrap();
+    lines.lock().unwrap().clear();
+    let before = sb.request_count();
+    assert!(s.query("select username from User").unwrap().len() > 1200);
+    let requests = (sb.request_count() - before) as usize;
+    // Everything is logged before the query returns: one line per request.
+    let logged = std::mem::take(&mut *lines.lock().unwrap());
+    assert_eq!(logged.len(), requests, "{logged:#?}");
+    // The first page is fetched by the calling thread; the pages after it,
+    // requested ahead, by fetcher threads, whose lines are logged there.
+    let caller = std::thread::current().id();
+    let on_caller = logged.iter().filter(|(t, _)| *t == caller).count();
+    assert_eq!(on_caller, 1, "{logged:#?}");
+    // Nothing more is sent or logged once the query has returned.
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(lines.lock().unwrap().len(), 0);
+    assert_eq!(sb.request_count() - before, requests as u64);
+}

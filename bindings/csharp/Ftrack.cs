@@ -546,7 +546,7 @@ namespace Ftrack
             catch (Exception) { return 0; }
         }
 
-        /// <summary>Sends log lines of <paramref name="level"/> and more severe to <paramref name="log"/> (null stops logging). Lines never hold the API key; the callback runs on the thread of the call that logs. An exception it throws is dropped.</summary>
+        /// <summary>Sends log lines of <paramref name="level"/> and more severe to <paramref name="log"/> (null stops logging). Lines never hold the API key; the callback runs on the thread of the call that logs (for the pages a paged query requests ahead, on the library threads that fetch them), before that call returns. An exception it throws is dropped.</summary>
         public void SetLogger(LogLevel level, Action<LogLevel, string> log)
         {
             lock (HookLock)

@@ -380,7 +380,9 @@ class Session(object):
         """Sends log lines (requests, retries, failures; never the API key) of
         ``level`` ("error", "warning", "info", "debug") and more severe to
         ``callback(level_name, message)``; ``None`` stops logging. The callback
-        runs on the thread of the call that logs."""
+        runs on the thread of the call that logs (for the pages a paged query
+        requests ahead, on the library threads that fetch them), before that
+        call returns."""
         names = {v: k for k, v in self.LOG_LEVELS.items()}
         if level not in self.LOG_LEVELS:
             raise ValueError("level must be one of %s" % ", ".join(sorted(self.LOG_LEVELS)))
