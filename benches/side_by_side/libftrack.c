@@ -7,9 +7,9 @@
  * reads and must not be sent commits. argv[3] "prime" is "query-only" that also asks,
  * untimed, for the three pages past the last one: the pages the paging loop may request
  * ahead before it learns where the result ends (how many depends on timing), so that
- * the canned server has them all in memory before the timed runs. With BENCH_TURNS set in the environment it takes
- * turns with the other clients (benches/side_by_side/turns.py): before each run it
- * reads a line from stdin, after it prints "turn". */
+ * the canned server has them all in memory before the timed runs. With BENCH_TURNS set
+ * in the environment it takes turns with the other clients (benches/side_by_side/
+ * turns.py): before each run it reads a line from stdin, after it prints "turn". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
