@@ -586,9 +586,10 @@ fn check_head_size(options: &SessionOptions, creds: &Credentials) -> Result<()> 
         + extra;
     if head > OUTPUT_BUFFER_BYTES {
         return Err(Error::InvalidArgument(format!(
-            "the extra headers and cookies come to {extra} bytes, so a request head would \
-             take about {head} bytes, more than the {} KiB a request head may have: send \
-             less in them",
+            "a request head would take about {head} bytes (the extra headers and cookies \
+             {extra}, the server URL, user name and API key {}), more than the {} KiB a \
+             request head may have: send less in the extra headers and cookies",
+            head - FIXED_HEAD_BYTES - extra,
             OUTPUT_BUFFER_BYTES / 1024
         )));
     }
