@@ -36,13 +36,17 @@ impl Location {
         }
     }
 
+    /// Opens a connection, with the `rarray` table-valued function that
+    /// queries bind lists of ids through.
     fn connect(&self, flags: OpenFlags) -> Result<Connection, ApiError> {
-        Ok(match self {
+        let conn = match self {
             Location::File(p) => Connection::open_with_flags(p, flags)?,
             Location::Memory(uri) => {
                 Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?
             }
-        })
+        };
+        rusqlite::vtab::array::load_module(&conn)?;
+        Ok(conn)
     }
 }
 
