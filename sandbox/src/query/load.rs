@@ -397,6 +397,10 @@ impl<'s> Loader<'s> {
         self.cells.reserve(expected * ncols);
         self.index.reserve(expected);
         let id_col = t.column_index("id").unwrap_or(0);
+        let read: Vec<usize> = match self.needed.get(t.name) {
+            Some(needed) => (0..ncols).filter(|&i| needed[i]).collect(),
+            None => (0..ncols).collect(),
+        };
         if let Some(ids) = &ids {
             stmt.raw_bind_parameter(1, ids)?;
         }
@@ -409,7 +413,9 @@ impl<'s> Loader<'s> {
         while let Some(row) = rows.next()? {
             let text_mark = self.arena.len();
             let first = self.cells.len();
-            for i in 0..ncols {
+            // Columns selected as NULL (not needed) are not asked for.
+            self.cells.resize(first + ncols, Cell::Null);
+            for &i in &read {
                 use rusqlite::types::ValueRef;
                 let cell = match row.get_ref(i)? {
                     ValueRef::Null => Cell::Null,
@@ -432,7 +438,7 @@ impl<'s> Loader<'s> {
                         Cell::Blob(self.blobs.len() as u32 - 1)
                     }
                 };
-                self.cells.push(cell);
+                self.cells[first + i] = cell;
             }
             if let Some(rowids) = rowids.as_deref_mut() {
                 rowids.push(row.get(ncols)?);
