@@ -1088,15 +1088,47 @@ impl Field<'_> {
     }
 }
 
+/// Whether JSON needs an escape for any byte of `bytes` (a control
+/// character, a quote or a backslash), checked eight bytes at a time (but
+/// for strings shorter than eight): most strings (ids, names) need none,
+/// and byte by byte the check cost more than the copy.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let word = |at: usize| {
+        u64::from_le_bytes(
+            bytes[at..at + 8]
+                .try_into()
+                .expect("a range of 8 bytes gives 8 bytes"),
+        )
+    };
+    if bytes.len() < 8 {
+        return bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+    }
+    // Whole words, then the last eight bytes (overlapping the last word).
+    let mut found = escapes_in(word(bytes.len() - 8));
+    for at in (0..bytes.len() - 8).step_by(8) {
+        found |= escapes_in(word(at));
+    }
+    found != 0
+}
+
+/// Non-zero when one of the eight bytes of `word` is below 0x20, a quote or
+/// a backslash. `(x - 0x01..01 * n) & !x & 0x80..80` is non-zero exactly
+/// when some byte of `x` is below `n` (for n <= 0x80): only such a byte
+/// starts a borrow, and the lowest one sets its own top bit.
+fn escapes_in(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & TOPS;
+    below(word, 0x20)
+        | below(word ^ (ONES * u64::from(b'"')), 1)
+        | below(word ^ (ONES * u64::from(b'\\')), 1)
+}
+
 /// Writes `s` as a JSON string exactly as serde_json does. Most strings
-/// (names, ids, usernames) need no escape: they are checked in one pass
-/// without an early exit (so the compiler can check many bytes at once) and
-/// copied in one piece.
+/// (names, ids, usernames) need no escape ([`needs_escape`]) and are copied
+/// in one piece.
 fn write_str(out: &mut Vec<u8>, s: &str) {
-    let plain = s
-        .bytes()
-        .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
-    if !plain {
+    if needs_escape(s.as_bytes()) {
         return write_value(out, s);
     }
     out.reserve(s.len() + 2);
@@ -1287,10 +1319,50 @@ mod tests {
             "\u{7f}\u{1}\n",
             "</script>",
             "a long name without anything to escape in it, longer than a vector",
+            // An escape in the first 16-byte block, in a later one, and in
+            // the bytes after the last whole block.
+            "a quote \" in the first block, and a long tail after it",
+            "sixteen bytes ok\u{1f}then a control character",
+            "thirty-two bytes with no escape.\\",
         ] {
             let mut out = b"x".to_vec();
             write_str(&mut out, s);
             assert_eq!(out[1..], serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_word_check_finds_exactly_the_bytes_json_escapes() {
+        let escaped = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+        // Every byte value, and every pair of neighbours (where a borrow
+        // from one byte could reach the next), at every place in a word.
+        for at in 0..8 {
+            for a in 0..=255u8 {
+                for b in 0..=255u8 {
+                    let mut word = [b'a'; 8];
+                    word[at] = a;
+                    if at + 1 < 8 {
+                        word[at + 1] = b;
+                    }
+                    let expected = escaped(a) || (at + 1 < 8 && escaped(b));
+                    assert_eq!(
+                        escapes_in(u64::from_le_bytes(word)) != 0,
+                        expected,
+                        "{word:?}"
+                    );
+                }
+            }
+        }
+        // Strings of every length up to three words, one byte changed.
+        for len in 0..24 {
+            for at in 0..len {
+                for c in [0x00, 0x1f, 0x20, b'"', b'\\', 0x7f, 0x80, 0xff] {
+                    let mut bytes = vec![b'x'; len];
+                    bytes[at] = c;
+                    assert_eq!(needs_escape(&bytes), escaped(c), "{bytes:?}");
+                }
+            }
+            assert!(!needs_escape(&vec![b'x'; len]));
         }
     }
 
