@@ -647,8 +647,8 @@ impl<'s> Loader<'s> {
                         let scope = b.scope(tt, "t0");
                         // Joined to the owners' ids rather than `IN (?, ...)`,
                         // which SQLite first copies into a temporary index
-                        // (a third of a 500-row page's time); the members'
-                        // order is restored below from their rowids.
+                        // (about a fifth of a 500-row page's time); the
+                        // members' order is restored below from their rowids.
                         let sql = format!(
                             "SELECT {}, t0.rowid FROM rarray(?1) ids JOIN {} t0 ON t0.\"{remote_fk}\" = ids.value WHERE ({scope})",
                             self.select_list(tt),
@@ -1319,9 +1319,9 @@ mod tests {
             "\u{7f}\u{1}\n",
             "</script>",
             "a long name without anything to escape in it, longer than a vector",
-            // An escape in the first 16-byte block, in a later one, and in
-            // the bytes after the last whole block.
-            "a quote \" in the first block, and a long tail after it",
+            // Escapes that start a later eight-byte word, or sit in the
+            // last bytes (which the overlapping last word reads).
+            "a quote \" opens the second word, and a tail follows",
             "sixteen bytes ok\u{1f}then a control character",
             "thirty-two bytes with no escape.\\",
         ] {
