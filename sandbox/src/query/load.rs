@@ -590,9 +590,19 @@ impl<'s> Loader<'s> {
     }
 
     fn column_value(&self, idx: usize, column: &str) -> Option<CellRef<'_>> {
+        Some(self.value_at(idx, self.records[idx].t.column_index(column)?))
+    }
+
+    /// The value of record `idx` in its column number `column`.
+    fn value_at(&self, idx: usize, column: usize) -> CellRef<'_> {
         let r = &self.records[idx];
-        r.t.column_index(column)
-            .map(|i| self.cell_ref(self.cells[r.first as usize + i]))
+        self.cell_ref(self.cells[r.first as usize + column])
+    }
+
+    /// The text of record `idx` in column number `column` (of its type, found
+    /// once for many records of that type), if any.
+    fn text_at(&self, idx: usize, column: Option<usize>) -> Option<&str> {
+        self.value_at(idx, column?).text()
     }
 
     /// Loads `proj` below the records `rows` (all of one type), level by level.
@@ -613,10 +623,11 @@ impl<'s> Loader<'s> {
             let children = match attr.kind {
                 AttrKind::Reference { target, fk } => {
                     let tt = entity_type(self.schema, target)?;
+                    let fk_col = t.column_index(fk);
                     let ids: Vec<String> = {
                         let mut uniq = FastSet::default();
                         rows.iter()
-                            .filter_map(|r| self.column_value(*r, fk)?.text())
+                            .filter_map(|r| self.text_at(*r, fk_col))
                             .filter(|v| uniq.insert(*v))
                             .map(str::to_owned)
                             .collect()
@@ -626,10 +637,7 @@ impl<'s> Loader<'s> {
                         let by_id: FastMap<&str, usize> =
                             loaded.iter().map(|i| (self.id(*i), *i)).collect();
                         rows.iter()
-                            .map(|r| {
-                                let v = self.column_value(*r, fk)?.text()?;
-                                by_id.get(v).copied()
-                            })
+                            .map(|r| by_id.get(self.text_at(*r, fk_col)?).copied())
                             .collect()
                     };
                     for (r, target) in rows.iter().zip(targets) {
@@ -676,13 +684,10 @@ impl<'s> Loader<'s> {
                             .enumerate()
                             .map(|(p, r)| (self.id(*r), p))
                             .collect();
+                        let owner_col = tt.column_index(remote_fk);
                         loaded
                             .iter()
-                            .map(|i| {
-                                let owner =
-                                    self.column_value(*i, remote_fk).and_then(CellRef::text)?;
-                                owners.get(owner).copied()
-                            })
+                            .map(|i| owners.get(self.text_at(*i, owner_col)?).copied())
                             .collect()
                     };
                     let mut ends = vec![0usize; rows.len()];
@@ -778,28 +783,6 @@ impl<'s> Loader<'s> {
         Some((attr.name, ty, self.column_value(idx, column)?))
     }
 
-    /// The members of a record in the order a `serde_json::Map` (sorted by
-    /// key, the last value of a repeated key winning) would serialise them.
-    fn members<'f>(
-        &'f self,
-        idx: usize,
-        mut fields: Vec<(&'f str, Field<'f>)>,
-    ) -> Vec<(&'f str, Field<'f>)> {
-        let r = &self.records[idx];
-        fields.splice(
-            0..0,
-            [
-                ("__entity_type__", Field::Text(r.t.name)),
-                ("id", Field::Text(self.text(r.id))),
-            ],
-        );
-        fields.reverse();
-        // Stable: among equal keys the last pushed (first after reversing) stays first.
-        fields.sort_by(|a, b| a.0.cmp(b.0));
-        fields.dedup_by(|later, first| later.0 == first.0);
-        fields
-    }
-
     /// The members of one occurrence of a record: normalised, fully the
     /// first time (`seen` spans one response) with every attribute loaded
     /// for it and as a bare reference after; denormalised, exactly the
@@ -812,6 +795,8 @@ impl<'s> Loader<'s> {
         mut fields: Vec<(&'f str, Field<'f>)>,
     ) -> Vec<(&'f str, Field<'f>)> {
         let r = &self.records[idx];
+        fields.push(("__entity_type__", Field::Text(r.t.name)));
+        fields.push(("id", Field::Text(self.text(r.id))));
         match mode {
             Mode::Normalized => {
                 if seen.len() <= idx {
@@ -819,8 +804,7 @@ impl<'s> Loader<'s> {
                 }
                 if !std::mem::replace(&mut seen[idx], true) {
                     let projected = &self.scalar_sets[r.projected as usize];
-                    fields
-                        .reserve(r.t.system_projections.len() + projected.len() + r.rels.len() + 2);
+                    fields.reserve(r.t.system_projections.len() + projected.len() + r.rels.len());
                     for name in
                         r.t.system_projections
                             .iter()
@@ -838,7 +822,7 @@ impl<'s> Loader<'s> {
             }
             Mode::Denormalized(proj) => {
                 fields.reserve(
-                    r.t.system_projections.len() + proj.scalars.len() + proj.relations.len() + 2,
+                    r.t.system_projections.len() + proj.scalars.len() + proj.relations.len(),
                 );
                 for name in
                     r.t.system_projections
@@ -855,7 +839,8 @@ impl<'s> Loader<'s> {
                 }
             }
         }
-        self.members(idx, fields)
+        sort_members(&mut fields);
+        fields
     }
 
     /// Writes one root record of a query answer and everything below it.
@@ -1086,6 +1071,26 @@ impl Field<'_> {
             Field::Rel(_) | Field::Child(..) => out.extend_from_slice(b"null"),
         }
     }
+}
+
+/// Puts a record's members in the order a `serde_json::Map` built by
+/// inserting them in turn would serialise them: sorted by key, the last
+/// value of a repeated key winning.
+fn sort_members(fields: &mut Vec<(&str, Field<'_>)>) {
+    // Stable, so a repeated key's values stay in the order pushed; the first
+    // byte is compared first, which most keys differ in.
+    fields.sort_by(|a, b| {
+        (a.0.as_bytes().first())
+            .cmp(&b.0.as_bytes().first())
+            .then_with(|| a.0.cmp(b.0))
+    });
+    fields.dedup_by(|later, kept| {
+        let same = later.0 == kept.0;
+        if same {
+            std::mem::swap(later, kept);
+        }
+        same
+    });
 }
 
 /// Whether JSON needs an escape for any byte of `bytes` (a control
@@ -1329,6 +1334,55 @@ mod tests {
             write_str(&mut out, s);
             assert_eq!(out[1..], serde_json::to_vec(s).unwrap(), "{s:?}");
         }
+    }
+
+    #[test]
+    fn members_are_sorted_by_key_and_a_repeated_key_keeps_its_last_value() {
+        let mut fields = vec![
+            ("name", Field::Text("n")),
+            ("id", Field::Text("first")),
+            ("", Field::Text("empty")),
+            ("__entity_type__", Field::Text("User")),
+            ("id", Field::Text("second")),
+            ("is_active", Field::Text("a")),
+            ("id", Field::Text("third")),
+        ];
+        sort_members(&mut fields);
+        let got: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, f)| match f {
+                Field::Text(v) => (*k, *v),
+                _ => unreachable!("only text members were given"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("", "empty"),
+                ("__entity_type__", "User"),
+                ("id", "third"),
+                ("is_active", "a"),
+                ("name", "n"),
+            ]
+        );
+        // What a serde_json::Map given the same members in turn writes.
+        let mut map = serde_json::Map::new();
+        for (k, v) in [
+            ("name", "n"),
+            ("id", "first"),
+            ("", "empty"),
+            ("__entity_type__", "User"),
+            ("id", "second"),
+            ("is_active", "a"),
+            ("id", "third"),
+        ] {
+            map.insert(k.to_owned(), Value::from(v));
+        }
+        let expected: Vec<(&str, &str)> = map
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
+            .collect();
+        assert_eq!(got, expected);
     }
 
     #[test]
