@@ -786,7 +786,7 @@ impl<'s> Loader<'s> {
     /// The members of one occurrence of a record: normalised, fully the
     /// first time (`seen` spans one response) with every attribute loaded
     /// for it and as a bare reference after; denormalised, exactly the
-    /// projections of the given tree.
+    /// projections of the given tree. In the order [`sort_members`] gives.
     fn fields<'f>(
         &'f self,
         idx: usize,
