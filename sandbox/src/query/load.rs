@@ -49,6 +49,10 @@ impl Hasher for FxHasher {
         self.add(n as u64);
     }
 
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
     fn finish(&self) -> u64 {
         self.0
     }
@@ -249,6 +253,8 @@ struct Record<'s> {
     /// The scalar attributes projected on this record:
     /// `Loader::scalar_sets[projected]`.
     projected: u32,
+    /// The scalar members written for it: `Loader::shapes[shape]`.
+    shape: u32,
     rels: Sorted<Rel>,
 }
 
@@ -278,6 +284,13 @@ pub struct Loader<'s> {
     scalar_sets: Vec<Vec<&'static str>>,
     /// The number of each set in `scalar_sets`.
     scalar_set_ids: FastMap<Vec<&'static str>, u32>,
+    /// Per type and set of projected names, the scalar members a record
+    /// written in full has: its type's system projections and the
+    /// projected names, each with its type and column number, found once
+    /// rather than by name for every record written.
+    shapes: Vec<Vec<(&'static str, ScalarType, usize)>>,
+    /// The number in `shapes` of each (type name, set number).
+    shape_ids: FastMap<(&'static str, u32), u32>,
     statements: usize,
 }
 
@@ -363,14 +376,17 @@ impl<'s> Loader<'s> {
             member_ids: Vec::new(),
             scalar_sets: vec![Vec::new()],
             scalar_set_ids: FastMap::default(),
+            shapes: Vec::new(),
+            shape_ids: FastMap::default(),
             statements: 0,
         }
     }
 
-    /// Runs `sql` (which selects [`Loader::select_list`] of `t`, then `rowid`
-    /// when `rowids` is given) and returns the records of its rows in order,
-    /// pushing each row's `rowid` to `rowids`. `ids` (when given) is bound
-    /// as `rarray(?1)`, `params` after it.
+    /// Runs `sql` (which selects [`Loader::select_list`] of `t`, then as many
+    /// integer columns as `extra` holds vectors) and returns the records of
+    /// its rows in order, pushing each row's extra columns to `extra`'s
+    /// vectors. `ids` (when given) is bound as `rarray(?1)`, `params` after
+    /// it.
     fn fetch(
         &mut self,
         t: &'s EntityType,
@@ -378,7 +394,7 @@ impl<'s> Loader<'s> {
         ids: Option<IdArray>,
         params: &[Sql],
         expected_rows: usize,
-        mut rowids: Option<&mut Vec<i64>>,
+        extra: &mut [&mut Vec<i64>],
     ) -> Result<Vec<usize>, ApiError> {
         self.statements += 1;
         if params.len() > super::sql::MAX_SQL_PARAMS {
@@ -397,6 +413,7 @@ impl<'s> Loader<'s> {
         self.cells.reserve(expected * ncols);
         self.index.reserve(expected);
         let id_col = t.column_index("id").unwrap_or(0);
+        let base_shape = self.shape(t, 0);
         let read: Vec<usize> = match self.needed.get(t.name) {
             Some(needed) => (0..ncols).filter(|&i| needed[i]).collect(),
             None => (0..ncols).collect(),
@@ -440,8 +457,8 @@ impl<'s> Loader<'s> {
                 };
                 self.cells[first + i] = cell;
             }
-            if let Some(rowids) = rowids.as_deref_mut() {
-                rowids.push(row.get(ncols)?);
+            for (n, column) in extra.iter_mut().enumerate() {
+                column.push(row.get(ncols + n)?);
             }
             let id = match self.cells[first + id_col] {
                 Cell::Text(a, b) => (a, b),
@@ -452,7 +469,8 @@ impl<'s> Loader<'s> {
                     (start, self.arena.len() as u32)
                 }
             };
-            let idx = match self.lookup(t, id) {
+            let hash = record_hash(t.name, self.text(id));
+            let idx = match self.lookup(t, id, hash) {
                 Some(i) => {
                     // Known already: forget the copy just read.
                     self.arena.truncate(text_mark);
@@ -466,9 +484,10 @@ impl<'s> Loader<'s> {
                         id,
                         first: first as u32,
                         projected: 0,
+                        shape: base_shape,
                         rels: Sorted::default(),
                     });
-                    self.remember(i);
+                    self.remember(i, hash);
                     i
                 }
             };
@@ -496,10 +515,11 @@ impl<'s> Loader<'s> {
         self.text(self.records[idx].id)
     }
 
-    /// The record of type `t` whose id is `arena[id]`, if loaded.
-    fn lookup(&self, t: &EntityType, id: (u32, u32)) -> Option<usize> {
+    /// The record of type `t` whose id is `arena[id]`, if loaded; `hash` is
+    /// their [`record_hash`].
+    fn lookup(&self, t: &EntityType, id: (u32, u32), hash: u64) -> Option<usize> {
         let text = self.text(id);
-        let i = *self.index.get(&record_hash(t.name, text))?;
+        let i = *self.index.get(&hash)?;
         let r = &self.records[i];
         if r.t.name == t.name && self.text(r.id) == text {
             return Some(i);
@@ -507,15 +527,13 @@ impl<'s> Loader<'s> {
         self.spill.get(&(t.name, text.to_owned())).copied()
     }
 
-    /// Indexes the new record `i`.
-    fn remember(&mut self, i: usize) {
-        let r = &self.records[i];
-        let text = &self.arena[r.id.0 as usize..r.id.1 as usize];
-        let hash = record_hash(r.t.name, text);
+    /// Indexes the new record `i`, whose [`record_hash`] is `hash`.
+    fn remember(&mut self, i: usize, hash: u64) {
         if let std::collections::hash_map::Entry::Vacant(v) = self.index.entry(hash) {
             v.insert(i);
         } else {
-            let key = (r.t.name, text.to_owned());
+            let r = &self.records[i];
+            let key = (r.t.name, self.text(r.id).to_owned());
             self.spill.insert(key, i);
         }
     }
@@ -557,7 +575,7 @@ impl<'s> Loader<'s> {
             ));
         }
         let expected = q.limit.map_or(CHUNK, |l| l.min(CHUNK as u64) as usize);
-        let mut rows = self.fetch(t, &sql, None, &b.params, expected, None)?;
+        let mut rows = self.fetch(t, &sql, None, &b.params, expected, &mut [])?;
         let more = q.limit.is_some_and(|l| rows.len() as u64 > l);
         if let Some(l) = q.limit {
             rows.truncate(l as usize);
@@ -578,7 +596,7 @@ impl<'s> Loader<'s> {
                 self.select_list(t),
                 t.table()
             );
-            out.extend(self.fetch(t, &sql, Some(array), &b.params, chunk.len(), None)?);
+            out.extend(self.fetch(t, &sql, Some(array), &b.params, chunk.len(), &mut [])?);
         }
         let pos: FastMap<&str, usize> = ids
             .iter()
@@ -614,9 +632,23 @@ impl<'s> Loader<'s> {
         };
         let t = self.records[first].t;
         let scalars = self.scalar_set(proj.scalars.iter().copied().collect());
+        // The rows usually all had the same set: the last union and its
+        // shape are reused.
+        let mut last: Option<(u32, u32, u32)> = None;
         for r in &rows {
             let had = self.records[*r].projected;
-            self.records[*r].projected = self.scalar_union(had, scalars);
+            let (set, shape) = match last {
+                Some((h, set, shape)) if h == had => (set, shape),
+                _ => {
+                    let set = self.scalar_union(had, scalars);
+                    let shape = self.shape(t, set);
+                    last = Some((had, set, shape));
+                    (set, shape)
+                }
+            };
+            let record = &mut self.records[*r];
+            record.projected = set;
+            record.shape = shape;
         }
         for (name, child) in &proj.relations {
             let attr = attribute(t, name)?;
@@ -647,76 +679,59 @@ impl<'s> Loader<'s> {
                 }
                 AttrKind::Collection { target, remote_fk } => {
                     let tt = entity_type(self.schema, target)?;
-                    let mut loaded = Vec::new();
-                    let mut rowids = Vec::new();
-                    for chunk in rows.chunks(CHUNK) {
+                    // (owner's position in `rows`, rowid, record) of each
+                    // member loaded.
+                    let mut members: Vec<(usize, i64, usize)> = Vec::new();
+                    for (c, chunk) in rows.chunks(CHUNK).enumerate() {
                         let array = id_array(chunk.iter().map(|r| self.id(*r).to_owned()));
                         let mut b = SqlBuilder::new(self.schema, self.visible);
                         let scope = b.scope(tt, "t0");
                         // Joined to the owners' ids rather than `IN (?, ...)`,
                         // which SQLite first copies into a temporary index
-                        // (about a fifth of a 500-row page's time); the
-                        // members' order is restored below from their rowids.
+                        // (about a fifth of a 500-row page's time). The row
+                        // of the id array (1-based) names each member's
+                        // owner, the member's rowid its place among the
+                        // owner's members.
                         let sql = format!(
-                            "SELECT {}, t0.rowid FROM rarray(?1) ids JOIN {} t0 ON t0.\"{remote_fk}\" = ids.value WHERE ({scope})",
+                            "SELECT {}, t0.rowid, ids.rowid FROM rarray(?1) ids JOIN {} t0 ON t0.\"{remote_fk}\" = ids.value WHERE ({scope})",
                             self.select_list(tt),
                             tt.table()
                         );
-                        loaded.extend(self.fetch(
+                        let (mut rowids, mut owners) = (Vec::new(), Vec::new());
+                        let loaded = self.fetch(
                             tt,
                             &sql,
                             Some(array),
                             &b.params,
                             chunk.len(),
-                            Some(&mut rowids),
-                        )?);
+                            &mut [&mut rowids, &mut owners],
+                        )?;
+                        let first = c * CHUNK;
+                        members.extend(
+                            owners
+                                .into_iter()
+                                .zip(rowids)
+                                .zip(loaded)
+                                .map(|((o, rowid), i)| (first + o as usize - 1, rowid, i)),
+                        );
                     }
-                    // Insertion (rowid) order; the counting sort below keeps
-                    // it within each owner.
-                    let mut by_rowid: Vec<(i64, usize)> = rowids.into_iter().zip(loaded).collect();
-                    by_rowid.sort_unstable();
-                    let loaded: Vec<usize> = by_rowid.into_iter().map(|(_, i)| i).collect();
-                    // Each owner's members, in the order loaded, as one run
-                    // of `member_ids` (a counting sort: no list per owner).
-                    let owner_of: Vec<Option<usize>> = {
-                        let owners: FastMap<&str, usize> = rows
-                            .iter()
-                            .enumerate()
-                            .map(|(p, r)| (self.id(*r), p))
-                            .collect();
-                        let owner_col = tt.column_index(remote_fk);
-                        loaded
-                            .iter()
-                            .map(|i| owners.get(self.text_at(*i, owner_col)?).copied())
-                            .collect()
-                    };
-                    let mut ends = vec![0usize; rows.len()];
-                    for p in owner_of.iter().flatten() {
-                        ends[*p] += 1;
-                    }
+                    // Each owner's members together, in insertion (rowid)
+                    // order, as one run of `member_ids`: no list per owner.
+                    members.sort_unstable();
                     let base = self.member_ids.len();
-                    let mut next = base;
-                    for n in &mut ends {
-                        next += *n;
-                        *n = next;
-                    }
-                    self.member_ids.resize(next, 0);
-                    // Filled back to front, so each run keeps the loaded order.
-                    for (i, p) in loaded.iter().zip(&owner_of).rev() {
-                        if let Some(p) = p {
-                            ends[*p] -= 1;
-                            self.member_ids[ends[*p]] = *i;
-                        }
-                    }
-                    // `ends[p]` is now the start of owner p's run, which ends
-                    // where the next one starts.
+                    self.member_ids.extend(members.iter().map(|m| m.2));
+                    let mut end = 0;
                     for (p, r) in rows.iter().enumerate() {
-                        let end = ends.get(p + 1).copied().unwrap_or(next);
-                        self.records[*r]
-                            .rels
-                            .insert(attr.name, Rel::Many(ends[p] as u32, end as u32));
+                        let start = end;
+                        while members.get(end).is_some_and(|m| m.0 == p) {
+                            end += 1;
+                        }
+                        self.records[*r].rels.insert(
+                            attr.name,
+                            Rel::Many((base + start) as u32, (base + end) as u32),
+                        );
                     }
-                    loaded
+                    members.into_iter().map(|m| m.2).collect()
                 }
                 AttrKind::Scalar { .. } => continue,
             };
@@ -736,6 +751,29 @@ impl<'s> Loader<'s> {
         let id = self.scalar_sets.len() as u32;
         self.scalar_sets.push(names.clone());
         self.scalar_set_ids.insert(names, id);
+        id
+    }
+
+    /// The number in `shapes` of the scalar members of records of type `t`
+    /// with the projected names `scalar_sets[set]`.
+    fn shape(&mut self, t: &EntityType, set: u32) -> u32 {
+        if let Some(&id) = self.shape_ids.get(&(t.name, set)) {
+            return id;
+        }
+        let names = t.system_projections.iter().copied();
+        let members = names
+            .chain(self.scalar_sets[set as usize].iter().copied())
+            .filter_map(|name| {
+                let attr = t.attribute(name)?;
+                let AttrKind::Scalar { ty, column, .. } = attr.kind else {
+                    return None;
+                };
+                Some((attr.name, ty, t.column_index(column)?))
+            })
+            .collect();
+        let id = self.shapes.len() as u32;
+        self.shapes.push(members);
+        self.shape_ids.insert((t.name, set), id);
         id
     }
 
@@ -803,17 +841,10 @@ impl<'s> Loader<'s> {
                     seen.resize(self.records.len().max(idx + 1), false);
                 }
                 if !std::mem::replace(&mut seen[idx], true) {
-                    let projected = &self.scalar_sets[r.projected as usize];
-                    fields.reserve(r.t.system_projections.len() + projected.len() + r.rels.len());
-                    for name in
-                        r.t.system_projections
-                            .iter()
-                            .copied()
-                            .chain(projected.iter().copied())
-                    {
-                        if let Some((name, ty, v)) = self.scalar(idx, name) {
-                            fields.push((name, Field::Scalar(ty, v)));
-                        }
+                    let shape = &self.shapes[r.shape as usize];
+                    fields.reserve(shape.len() + r.rels.len());
+                    for &(name, ty, column) in shape {
+                        fields.push((name, Field::Scalar(ty, self.value_at(idx, column))));
                     }
                     for (name, rel) in r.rels.iter() {
                         fields.push((name, Field::Rel(*rel)));
@@ -1521,6 +1552,14 @@ mod tests {
             ),
             (
                 "select username, user_security_roles from User",
+                "User",
+                "user_id",
+                "user_security_roles",
+            ),
+            // User twice in the tree: all 1,200 owners are projected at once,
+            // their members fetched in chunks of CHUNK owners.
+            (
+                "select username, user_security_roles.user.username from User",
                 "User",
                 "user_id",
                 "user_security_roles",
