@@ -830,10 +830,10 @@ impl<'s> Loader<'s> {
         idx: usize,
         mode: Mode<'f>,
         seen: &mut Vec<bool>,
-        mut fields: Vec<(&'f str, Field<'f>)>,
-    ) -> Vec<(&'f str, Field<'f>)> {
+        mut fields: Vec<(&'static str, Field<'f>)>,
+    ) -> Vec<(&'static str, Field<'f>)> {
         let r = &self.records[idx];
-        fields.push(("__entity_type__", Field::Text(r.t.name)));
+        fields.push(("__entity_type__", Field::Name(r.t.name)));
         fields.push(("id", Field::Text(self.text(r.id))));
         match mode {
             Mode::Normalized => {
@@ -940,8 +940,7 @@ impl<'s> Loader<'s> {
                             out.push(b',');
                         }
                         *next += 1;
-                        write_str(out, name);
-                        out.push(b':');
+                        write_key(out, name);
                         match field {
                             Field::Rel(Rel::One(Some(i))) => Step::Open(i, Mode::Normalized),
                             Field::Rel(Rel::Many(a, b)) => {
@@ -1057,6 +1056,9 @@ impl Budget {
 /// One member of an encoded record, before it is written.
 #[derive(Clone, Copy)]
 enum Field<'f> {
+    /// A name of the compiled-in schema (an entity type's): written as is,
+    /// see [`write_key`].
+    Name(&'static str),
     Text(&'f str),
     Scalar(ScalarType, CellRef<'f>),
     Rel(Rel),
@@ -1067,7 +1069,7 @@ enum Field<'f> {
 /// members and how many are written, or the array's items, how many are
 /// written and how they are written.
 enum Frame<'f> {
-    Object(Vec<(&'f str, Field<'f>)>, usize),
+    Object(Vec<(&'static str, Field<'f>)>, usize),
     Array(&'f [usize], usize, Mode<'f>),
 }
 
@@ -1077,7 +1079,7 @@ enum Frame<'f> {
 #[derive(Default)]
 pub struct WriteScratch<'f> {
     stack: Vec<Frame<'f>>,
-    spare: Vec<Vec<(&'f str, Field<'f>)>>,
+    spare: Vec<Vec<(&'static str, Field<'f>)>>,
 }
 
 impl Field<'_> {
@@ -1085,6 +1087,7 @@ impl Field<'_> {
     /// [`sql_to_json`]'s value (relations are written by the caller).
     fn write(&self, out: &mut Vec<u8>) {
         match self {
+            Field::Name(s) => write_name(out, s),
             Field::Text(s) => write_str(out, s),
             Field::Scalar(ty, v) => match (ty, v) {
                 (_, CellRef::Null) => out.extend_from_slice(b"null"),
@@ -1171,6 +1174,24 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
     out.extend_from_slice(s.as_bytes());
     out.push(b'"');
+}
+
+/// Writes a name of the compiled-in schema (an entity type's or an
+/// attribute's) as a JSON string without looking for bytes to escape: none
+/// has any (`schema_names_need_no_escape` checks every one).
+fn write_name(out: &mut Vec<u8>, name: &'static str) {
+    debug_assert!(!needs_escape(name.as_bytes()), "{name:?}");
+    out.reserve(name.len() + 3);
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'"');
+}
+
+/// Writes the key of an object member, a name of the compiled-in schema (see
+/// [`write_name`]), and the colon after it.
+fn write_key(out: &mut Vec<u8>, name: &'static str) {
+    write_name(out, name);
+    out.push(b':');
 }
 
 fn write_value(out: &mut Vec<u8>, v: &(impl serde::Serialize + ?Sized)) {
@@ -1414,6 +1435,23 @@ mod tests {
             .map(|(k, v)| (k.as_str(), v.as_str().unwrap()))
             .collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn schema_names_need_no_escape() {
+        // `write_name` and `write_key` copy these without looking.
+        let schema = Schema::new();
+        let mut names = vec!["__entity_type__", "id"];
+        for t in schema.types() {
+            names.push(t.name);
+            names.extend(t.attributes.iter().map(|a| a.name));
+            names.extend(t.system_projections.iter().copied());
+        }
+        for name in names {
+            let mut out = Vec::new();
+            write_key(&mut out, name);
+            assert_eq!(out, format!("{}:", Value::from(name)).into_bytes());
+        }
     }
 
     #[test]
