@@ -100,6 +100,10 @@ impl<V> Sorted<V> {
 
 const CHUNK: usize = 500;
 
+/// The answer's buffer is sized for all its rows after this many are
+/// written, from their size.
+const SAMPLE_ROWS: usize = 32;
+
 /// Ids bound as one value, read by SQL as the table `rarray(?1)` (column
 /// `value`): SQLite walks them in order and looks each one up by index.
 type IdArray = std::rc::Rc<Vec<Sql>>;
@@ -491,6 +495,12 @@ impl<'s> Loader<'s> {
                     i
                 }
             };
+            if out.is_empty() {
+                // Text room for the rows expected at the first one's size.
+                let text = self.arena.len() - text_mark;
+                self.arena.reserve(expected.saturating_sub(1) * text);
+                out.reserve(expected);
+            }
             out.push(idx);
         }
         Ok(out)
@@ -1179,6 +1189,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 /// Writes a name of the compiled-in schema (an entity type's or an
 /// attribute's) as a JSON string without looking for bytes to escape: none
 /// has any (`schema_names_need_no_escape` checks every one).
+#[inline]
 fn write_name(out: &mut Vec<u8>, name: &'static str) {
     debug_assert!(!needs_escape(name.as_bytes()), "{name:?}");
     out.reserve(name.len() + 3);
@@ -1301,12 +1312,13 @@ fn answer(
                 out.push(b',');
             }
             loader.write_record(*r, mode, &mut seen, &mut budget, &mut scratch, &mut out)?;
-        }
-        if c == 0 && rows.len() > chunk.len() {
-            // Room for the rest at the size of the first chunk, plus a
-            // quarter: growing a large answer by doubling copies it repeatedly.
-            let per_row = out.len() / chunk.len();
-            out.reserve((rows.len() - chunk.len()) * (per_row + per_row / 4));
+            if c == 0 && n + 1 == SAMPLE_ROWS && rows.len() > SAMPLE_ROWS {
+                // Room for the rest at the size of the first rows, plus a
+                // quarter: growing an answer by doubling copies it again
+                // each time.
+                let per_row = out.len() / SAMPLE_ROWS;
+                out.reserve((rows.len() - SAMPLE_ROWS) * (per_row + per_row / 4));
+            }
         }
     }
     out.extend_from_slice(br#"],"metadata":{"next":{"offset":"#);
