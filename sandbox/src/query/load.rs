@@ -262,6 +262,53 @@ struct Record<'s> {
     rels: Sorted<Rel>,
 }
 
+/// The loader's buffers that borrow nothing, kept by each thread from one
+/// answer to the next (emptied): a worker serving pages does not grow them
+/// again from nothing for each, which copies what they hold each time they
+/// double. Buffers holding more than [`KEPT_BYTES`] are not kept.
+#[derive(Default)]
+struct Buffers {
+    arena: String,
+    cells: Vec<Cell>,
+    index: FastMap<u64, usize>,
+    member_ids: Vec<usize>,
+}
+
+/// The most a thread keeps in [`Buffers`] between answers: enough for a
+/// 500-row page (about 250 KiB), little beside the pages a worker's stack
+/// reserves.
+const KEPT_BYTES: usize = 512 * 1024;
+
+thread_local! {
+    static KEPT: std::cell::RefCell<Buffers> = std::cell::RefCell::default();
+}
+
+impl Buffers {
+    /// This thread's kept buffers (empty ones the first time).
+    fn take() -> Self {
+        KEPT.try_with(|kept| std::mem::take(&mut *kept.borrow_mut()))
+            .unwrap_or_default()
+    }
+
+    /// Keeps the buffers for this thread's next answer, emptied, unless
+    /// they hold more than [`KEPT_BYTES`].
+    fn keep(mut self) {
+        let bytes = self.arena.capacity()
+            + self.cells.capacity() * size_of::<Cell>()
+            + self.index.capacity() * (size_of::<(u64, usize)>() + 1)
+            + self.member_ids.capacity() * size_of::<usize>();
+        if bytes > KEPT_BYTES {
+            return;
+        }
+        self.arena.clear();
+        self.cells.clear();
+        self.index.clear();
+        self.member_ids.clear();
+        // During the thread's exit the buffers are simply dropped.
+        let _ = KEPT.try_with(|kept| *kept.borrow_mut() = self);
+    }
+}
+
 /// The entities loaded for one response.
 pub struct Loader<'s> {
     conn: &'s Connection,
@@ -296,6 +343,19 @@ pub struct Loader<'s> {
     /// The number in `shapes` of each (type name, set number).
     shape_ids: FastMap<(&'static str, u32), u32>,
     statements: usize,
+}
+
+impl Drop for Loader<'_> {
+    /// Gives the buffers back to the thread (see [`Buffers`]).
+    fn drop(&mut self) {
+        Buffers {
+            arena: std::mem::take(&mut self.arena),
+            cells: std::mem::take(&mut self.cells),
+            index: std::mem::take(&mut self.index),
+            member_ids: std::mem::take(&mut self.member_ids),
+        }
+        .keep();
+    }
 }
 
 fn record_hash(t: &str, id: &str) -> u64 {
@@ -366,18 +426,24 @@ fn needed_columns(
 impl<'s> Loader<'s> {
     /// A loader limited to the projects in `visible` (None = all).
     pub fn new(conn: &'s Connection, schema: &'s Schema, visible: Option<&'s [String]>) -> Self {
+        let Buffers {
+            arena,
+            cells,
+            index,
+            member_ids,
+        } = Buffers::take();
         Loader {
             conn,
             schema,
             visible,
             records: Vec::new(),
-            arena: String::new(),
+            arena,
             blobs: Vec::new(),
-            cells: Vec::new(),
-            index: FastMap::default(),
+            cells,
+            index,
             spill: FastMap::default(),
             needed: FastMap::default(),
-            member_ids: Vec::new(),
+            member_ids,
             scalar_sets: vec![Vec::new()],
             scalar_set_ids: FastMap::default(),
             shapes: Vec::new(),
@@ -1285,7 +1351,9 @@ fn answer(
     let (rows, more) = loader.query(&q)?;
     // Written straight from the records, in the order (keys sorted) and
     // format serde_json gives the equivalent `Value`: no tree per entity.
-    let mut out = Vec::with_capacity(64 + rows.len().min(CHUNK) * 256);
+    // Room for the first rows (at up to 1 KiB each), then for the others at
+    // their size (below): realloc copies the whole old buffer.
+    let mut out = Vec::with_capacity(64 + rows.len().min(SAMPLE_ROWS) * 1024);
     out.extend_from_slice(br#"{"action":"query","data":["#);
     let mut seen = Vec::new();
     let mut budget = Budget::new(bytes_before);
