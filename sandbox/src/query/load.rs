@@ -1518,6 +1518,42 @@ mod tests {
     }
 
     #[test]
+    fn answers_are_written_with_their_keys_in_serde_json_order() {
+        // serde_json (without preserve_order) writes a Map's keys sorted and
+        // once each: an answer read and written again by it must come back
+        // byte for byte, normalised (records in full and as references,
+        // with scalars and relations around each other) and denormalised.
+        let (schema, conn) = studio(40);
+        for expression in [
+            "select username, user_security_roles.security_role.name from User",
+            "select username, email, is_active, memberships, user_security_roles.security_role.name, \
+             user_security_roles.user.first_name from User",
+            "select name, user_security_roles.user.username, user_security_roles.is_all_projects \
+             from SecurityRole",
+            "UserSecurityRole",
+        ] {
+            for denormalize in [false, true] {
+                let bytes = answer_with(&conn, &schema, expression, denormalize, Plan::SERVE);
+                let again =
+                    serde_json::to_vec(&serde_json::from_slice::<Value>(&bytes).unwrap()).unwrap();
+                if let Some(at) =
+                    (0..bytes.len().max(again.len())).find(|&i| bytes.get(i) != again.get(i))
+                {
+                    let near = |b: &[u8]| {
+                        String::from_utf8_lossy(&b[at.saturating_sub(80)..(at + 40).min(b.len())])
+                            .into_owned()
+                    };
+                    panic!(
+                        "{expression} (denormalize: {denormalize}): byte {at} differs\n written: ...{}\n serde:   ...{}",
+                        near(&bytes),
+                        near(&again)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn schema_names_need_no_escape() {
         // `write_name` and `write_key` copy these without looking.
         let schema = Schema::new();
