@@ -346,7 +346,8 @@ pub struct Loader<'s> {
 }
 
 impl Drop for Loader<'_> {
-    /// Gives the buffers back to the thread (see [`Buffers`]).
+    /// Gives the buffers that borrow nothing back to the thread, for its
+    /// next answer.
     fn drop(&mut self) {
         Buffers {
             arena: std::mem::take(&mut self.arena),
