@@ -1439,6 +1439,22 @@ mod tests {
         answer(conn, schema, None, expression, denormalize, 0, plan).unwrap()
     }
 
+    /// Fails, naming the first byte where they differ and the text around
+    /// it in each, unless `a` and `b` (labelled) are the same bytes.
+    fn assert_same_bytes(what: &str, (a_name, a): (&str, &[u8]), (b_name, b): (&str, &[u8])) {
+        if let Some(at) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) {
+            let around = |x: &[u8]| {
+                let start = at.saturating_sub(120).min(x.len());
+                String::from_utf8_lossy(&x[start..(at + 60).min(x.len())]).into_owned()
+            };
+            panic!(
+                "{what}: the answers differ at byte {at}:\n{a_name}: ...{}\n{b_name}: ...{}",
+                around(a),
+                around(b)
+            );
+        }
+    }
+
     /// The answer to `expression` as served (100 rows a chunk), parsed.
     fn answer_json(conn: &Connection, schema: &Schema, expression: &str) -> Value {
         let bytes = answer_with(conn, schema, expression, false, Plan::chunked(100));
@@ -1537,19 +1553,11 @@ mod tests {
                 let bytes = answer_with(&conn, &schema, expression, denormalize, Plan::SERVE);
                 let again =
                     serde_json::to_vec(&serde_json::from_slice::<Value>(&bytes).unwrap()).unwrap();
-                if let Some(at) =
-                    (0..bytes.len().max(again.len())).find(|&i| bytes.get(i) != again.get(i))
-                {
-                    let near = |b: &[u8]| {
-                        String::from_utf8_lossy(&b[at.saturating_sub(80)..(at + 40).min(b.len())])
-                            .into_owned()
-                    };
-                    panic!(
-                        "{expression} (denormalize: {denormalize}): byte {at} differs\n written: ...{}\n serde:   ...{}",
-                        near(&bytes),
-                        near(&again)
-                    );
-                }
+                assert_same_bytes(
+                    &format!("{expression} (denormalize: {denormalize})"),
+                    ("written", &bytes),
+                    ("serde_json", &again),
+                );
             }
         }
     }
@@ -1676,20 +1684,11 @@ mod tests {
                 },
             );
             let needed = answer_with(&conn, &schema, expression, denormalize, Plan::chunked(100));
-            if let Some(at) =
-                (0..all.len().max(needed.len())).find(|&i| all.get(i) != needed.get(i))
-            {
-                let around = |b: &[u8]| {
-                    String::from_utf8_lossy(&b[at.saturating_sub(120)..(at + 60).min(b.len())])
-                        .into_owned()
-                };
-                panic!(
-                    "{expression} denormalize {denormalize}: the answers differ at byte {at}:\n\
-                     all columns: ...{}\nneeded only: ...{}",
-                    around(&all),
-                    around(&needed)
-                );
-            }
+            assert_same_bytes(
+                &format!("{expression} (denormalize: {denormalize})"),
+                ("all columns", &all),
+                ("needed only", &needed),
+            );
             assert!(all.len() > 300, "{expression}: {} bytes", all.len());
         }
     }
