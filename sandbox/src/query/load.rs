@@ -1134,7 +1134,7 @@ impl Budget {
 #[derive(Clone, Copy)]
 enum Field<'f> {
     /// A name of the compiled-in schema (an entity type's): written as is,
-    /// see [`write_key`].
+    /// see [`write_name`].
     Name(&'static str),
     Text(&'f str),
     Scalar(ScalarType, CellRef<'f>),
