@@ -733,23 +733,34 @@ impl<'s> Loader<'s> {
                 AttrKind::Reference { target, fk } => {
                     let tt = entity_type(self.schema, target)?;
                     let fk_col = t.column_index(fk);
-                    let ids: Vec<String> = {
-                        let mut uniq = FastSet::default();
+                    // The distinct target ids in the order met, and each
+                    // row's number among them: one hash per row (the rows
+                    // of a page share a few targets).
+                    let mut ids: Vec<String> = Vec::new();
+                    let numbers: Vec<Option<usize>> = {
+                        let mut number_of: FastMap<&str, usize> = FastMap::default();
                         rows.iter()
-                            .filter_map(|r| self.text_at(*r, fk_col))
-                            .filter(|v| uniq.insert(*v))
-                            .map(str::to_owned)
+                            .map(|r| {
+                                let id = self.text_at(*r, fk_col)?;
+                                Some(*number_of.entry(id).or_insert_with(|| {
+                                    ids.push(id.to_owned());
+                                    ids.len() - 1
+                                }))
+                            })
                             .collect()
                     };
                     let loaded = self.by_ids(tt, &ids)?;
+                    // The record loaded for each id (None: missing, or not
+                    // visible).
                     let targets: Vec<Option<usize>> = {
                         let by_id: FastMap<&str, usize> =
                             loaded.iter().map(|i| (self.id(*i), *i)).collect();
-                        rows.iter()
-                            .map(|r| by_id.get(self.text_at(*r, fk_col)?).copied())
+                        ids.iter()
+                            .map(|id| by_id.get(id.as_str()).copied())
                             .collect()
                     };
-                    for (r, target) in rows.iter().zip(targets) {
+                    for (r, number) in rows.iter().zip(numbers) {
+                        let target = number.and_then(|n| targets[n]);
                         self.records[*r].rels.insert(attr.name, Rel::One(target));
                     }
                     loaded
