@@ -42,6 +42,22 @@ template <typename Done> static bool dispatch_until(ftrack::Session &session, Do
     return done();
 }
 
+// Subscriptions reach the server a moment after they are sent, and a write
+// made before then is not announced to them. An event of our own, published
+// after them on the same connection, comes back only once the server has
+// them all.
+static bool wait_until_subscribed(ftrack::Session &session) {
+    auto arrived = std::make_shared<int>(0);
+    const std::string id = ftrack::event_hub_subscribe(session, "topic=cpp.subscribed", [arrived](ftrack::Event &) {
+        ++*arrived;
+        return 0;
+    });
+    ftrack::event_hub_publish_event(session, "{\"topic\": \"cpp.subscribed\", \"data\": {}}");
+    const bool back = dispatch_until(session, [&] { return *arrived > 0; });
+    ftrack::event_hub_unsubscribe(session, id);
+    return back;
+}
+
 // The string value of `"key":"..."` in compact JSON text ("" when absent).
 static std::string json_string(const std::string &json, const std::string &key) {
     const std::string start = "\"" + key + "\":\"";
@@ -234,6 +250,7 @@ int main() {
                    FTRACK_STATUS_INVALID_ARGUMENT);
             ftrack::event_hub_connect(session, 15000);
             EXPECT(ftrack::event_hub_is_connected(session));
+            EXPECT(wait_until_subscribed(session));
 
             ftrack::Session writer = ftrack::Session::from_environment();
             ftrack::Entity alpha = writer.find_project("alpha");

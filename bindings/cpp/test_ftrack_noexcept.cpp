@@ -55,6 +55,25 @@ template <typename Done> static bool dispatch_until(ftrack::Session &session, Do
     return done();
 }
 
+// Subscriptions reach the server a moment after they are sent, and a write
+// made before then is not announced to them. An event of our own, published
+// after them on the same connection, comes back only once the server has
+// them all.
+static bool wait_until_subscribed(ftrack::Session &session) {
+    auto arrived = std::make_shared<int>(0);
+    ftrack::Result<std::string> id =
+        ftrack::try_event_hub_subscribe(session, "topic=cpp.noexcept.subscribed", [arrived](ftrack::Event &) {
+            ++*arrived;
+            return 0;
+        });
+    if (!id.ok() ||
+        !ftrack::try_event_hub_publish_event(session, "{\"topic\": \"cpp.noexcept.subscribed\", \"data\": {}}").ok()) {
+        return false;
+    }
+    const bool back = dispatch_until(session, [&] { return *arrived > 0; });
+    return ftrack::try_event_hub_unsubscribe(session, *id).ok() && back;
+}
+
 using Iter = ftrack::EntityList::iterator;
 static_assert(std::is_same<std::iterator_traits<Iter>::value_type, ftrack::Entity>::value, "");
 static_assert(std::is_same<std::iterator_traits<Iter>::difference_type, std::ptrdiff_t>::value, "");
@@ -243,6 +262,7 @@ int main() {
                FTRACK_STATUS_INVALID_ARGUMENT);
         REQUIRE_OK(ftrack::try_event_hub_connect(session, 15000));
         EXPECT(ftrack::try_event_hub_is_connected(session).value_or(false));
+        EXPECT(wait_until_subscribed(session));
 
         ftrack::Result<ftrack::Session> writer_result = ftrack::Session::try_from_environment();
         REQUIRE_OK(writer_result);
