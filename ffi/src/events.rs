@@ -238,7 +238,12 @@ pub unsafe extern "C" fn ftrack_session_options_set_plugin_arguments(
 /// then stays connected, reconnecting with backoff after failures, until
 /// `ftrack_event_hub_disconnect`. An `https://` server is reached over
 /// `wss://`, verified as the session's HTTP requests are (its CA bundle, else
-/// the platform's verifier).
+/// the platform's verifier). Once connected, the subscriptions have been
+/// sent, but the server may not have read them yet: events it publishes in
+/// that moment (the `ftrack.update` of a write made at once, from another
+/// session) can pass them by. The protocol does not acknowledge a
+/// subscription; to be sure, publish an event of your own that a
+/// subscription matches and wait for it to arrive.
 ///
 /// @param session the session (not NULL).
 /// @param timeout_ms how long to wait, in milliseconds.

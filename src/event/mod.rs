@@ -407,6 +407,12 @@ impl EventHub {
     /// Connects and waits up to `wait` for the first connection
     /// (`Duration::ZERO`: return at once, connect in the background). The
     /// connection is kept (reconnected) until [`EventHub::disconnect`].
+    /// Once connected, the subscriptions have been sent, but the server may
+    /// not have read them yet: events it publishes in that moment (the
+    /// `ftrack.update` of a write made at once, from another session) can
+    /// pass them by. The protocol does not acknowledge a subscription; to be
+    /// sure, publish an event of your own that a subscription matches and
+    /// wait for it to arrive.
     /// Fails with `Connection` when the first attempt fails within `wait`
     /// (refused credentials included; the message says so), with `Tls` when
     /// TLS could not be set up or the server's certificate is not trusted

@@ -109,7 +109,10 @@ class EventHub(object):
         timeout is 60). Raises ``EventHubConnectionError`` when already
         connected or when the connection fails (nothing keeps retrying then,
         as in ftrack_api; once connected the C library reconnects by itself
-        after a drop, re-sending the subscriptions)."""
+        after a drop, re-sending the subscriptions). On return the
+        subscriptions are sent, not necessarily read by the server yet: an
+        event published in that moment (``ftrack.update`` of a write made at
+        once) can pass them by, as with ftrack_api."""
         native = self._live()
         if self.connected:
             raise exception.EventHubConnectionError("Already connected.")
