@@ -359,6 +359,16 @@ impl Drop for Loader<'_> {
     }
 }
 
+/// The scalar attribute `name` of `t`: its name, type and column number
+/// (None when `t` has no such scalar).
+fn scalar_column(t: &EntityType, name: &str) -> Option<(&'static str, ScalarType, usize)> {
+    let attr = t.attribute(name)?;
+    let AttrKind::Scalar { ty, column, .. } = attr.kind else {
+        return None;
+    };
+    Some((attr.name, ty, t.column_index(column)?))
+}
+
 fn record_hash(t: &str, id: &str) -> u64 {
     let mut h = FxBuild::default().build_hasher();
     h.write(t.as_bytes());
@@ -684,10 +694,6 @@ impl<'s> Loader<'s> {
         Ok(out)
     }
 
-    fn column_value(&self, idx: usize, column: &str) -> Option<CellRef<'_>> {
-        Some(self.value_at(idx, self.records[idx].t.column_index(column)?))
-    }
-
     /// The value of record `idx` in its column number `column`.
     fn value_at(&self, idx: usize, column: usize) -> CellRef<'_> {
         let r = &self.records[idx];
@@ -851,13 +857,7 @@ impl<'s> Loader<'s> {
         let names = t.system_projections.iter().copied();
         let members = names
             .chain(self.scalar_sets[set as usize].iter().copied())
-            .filter_map(|name| {
-                let attr = t.attribute(name)?;
-                let AttrKind::Scalar { ty, column, .. } = attr.kind else {
-                    return None;
-                };
-                Some((attr.name, ty, t.column_index(column)?))
-            })
+            .filter_map(|name| scalar_column(t, name))
             .collect();
         let id = self.shapes.len() as u32;
         self.shapes.push(members);
@@ -901,12 +901,8 @@ impl<'s> Loader<'s> {
 
     /// The attribute `name` of a record when it is a loaded scalar.
     fn scalar(&self, idx: usize, name: &str) -> Option<(&'static str, ScalarType, CellRef<'_>)> {
-        let r = &self.records[idx];
-        let attr = r.t.attribute(name)?;
-        let AttrKind::Scalar { ty, column, .. } = attr.kind else {
-            return None;
-        };
-        Some((attr.name, ty, self.column_value(idx, column)?))
+        let (name, ty, column) = scalar_column(self.records[idx].t, name)?;
+        Some((name, ty, self.value_at(idx, column)))
     }
 
     /// The members of one occurrence of a record: normalised, fully the
@@ -1258,7 +1254,14 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
     if needs_escape(s.as_bytes()) {
         return write_value(out, s);
     }
-    out.reserve(s.len() + 2);
+    write_quoted(out, s);
+}
+
+/// Writes `s`, which needs no escape, between quotes (with room for the
+/// colon after a key).
+#[inline]
+fn write_quoted(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 3);
     out.push(b'"');
     out.extend_from_slice(s.as_bytes());
     out.push(b'"');
@@ -1270,10 +1273,7 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 #[inline]
 fn write_name(out: &mut Vec<u8>, name: &'static str) {
     debug_assert!(!needs_escape(name.as_bytes()), "{name:?}");
-    out.reserve(name.len() + 3);
-    out.push(b'"');
-    out.extend_from_slice(name.as_bytes());
-    out.push(b'"');
+    write_quoted(out, name);
 }
 
 /// Writes the key of an object member, a name of the compiled-in schema (see
